@@ -1,0 +1,81 @@
+# feecast: `make demo` and `make test` set themselves up on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON      ?= $(shell command -v python3.11 || command -v python3)
+VENV        := .venv
+BIN         := $(VENV)/bin
+TOOLS       := .tools
+SAM_VENV    := $(TOOLS)/sam
+SAM         := $(SAM_VENV)/bin/sam
+NODE_DIR    := $(TOOLS)/node
+ASL_VALIDATOR := $(NODE_DIR)/node_modules/.bin/asl-validator
+# `sam build` runs pip for the Lambda runtime's python (python3.12): put one on PATH.
+LAMBDA_PYTHON_DIR ?= $(shell for d in $$HOME/.pyenv/versions/3.12*/bin /usr/bin /usr/local/bin; do [ -x $$d/python3.12 ] && echo $$d && break; done)
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= eu-west-1
+
+.PHONY: help setup demo test test-unit test-integration test-lifecycle lint format bench build deploy-guided clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+# torch first, from the local CPU wheel: anything that depends on torch installed before it
+# would pull the CUDA build (gigabytes).
+$(VENV)/.installed: pyproject.toml layers/feecast/requirements.txt
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip setuptools wheel
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+# SAM CLI in its own environment: its pinned dependencies must not steer the project's.
+$(SAM): | $(VENV)/.installed
+	test -d $(SAM_VENV) || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install -q "aws-sam-cli>=1.140,<2"
+
+$(ASL_VALIDATOR):
+	mkdir -p $(NODE_DIR)
+	cd $(NODE_DIR) && ( test -f package.json || npm init -y >/dev/null ) && npm install --silent --no-audit --no-fund asl-validator@4
+
+setup: $(VENV)/.installed $(SAM) $(ASL_VALIDATOR) ## create the environments (idempotent)
+
+demo: $(VENV)/.installed ## run the whole lifecycle on the local twin and write a report
+	$(BIN)/feecast local demo $(DEMO_ARGS)
+
+test: setup lint ## lint, then every test (unit, integration, lifecycle)
+	$(BIN)/pytest tests -p no:cacheprovider $(PYTEST_ARGS)
+
+test-unit: $(VENV)/.installed ## fast pure tests only
+	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
+
+test-integration: $(VENV)/.installed
+	$(BIN)/pytest tests/integration -q $(PYTEST_ARGS)
+
+test-lifecycle: $(VENV)/.installed
+	$(BIN)/pytest tests/lifecycle -q $(PYTEST_ARGS)
+
+lint: setup ## ruff, mypy on the library, sam validate --lint, asl-validator
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(SAM) validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION)
+	@# --no-arn-check: Resources are ${...} DefinitionSubstitutions until SAM fills them in.
+	for f in statemachines/*.asl.json; do $(ASL_VALIDATOR) --no-arn-check --json-path "$$f" || exit 1; done
+	$(BIN)/python scripts/generate_deepar_image_map.py --check
+
+format: $(VENV)/.installed ## fix what ruff can
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(VENV)/.installed ## benchmarks (speed goals live here, not in tests)
+	$(BIN)/python -m bench
+
+build: $(SAM) ## sam build (needs python3.12 on PATH; found: $(LAMBDA_PYTHON_DIR))
+	PATH="$(LAMBDA_PYTHON_DIR):$$PATH" $(SAM) build
+
+deploy-guided: build ## first deployment to AWS, asks for the parameters
+	$(SAM) deploy --guided
+
+clean: ## remove environments and build output
+	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache demo-report

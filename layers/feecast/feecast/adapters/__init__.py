@@ -1,0 +1,1 @@
+"""Small AWS adapters: each wraps one service behind a narrow interface."""

@@ -1,0 +1,33 @@
+"""Notifications: one SNS topic, a subject line and a readable body with the facts as JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+import boto3
+
+from feecast.observability import logger
+
+# SNS refuses subjects over 100 characters or with line breaks.
+_MAX_SUBJECT = 100
+
+
+@cache
+def _sns() -> Any:
+    return boto3.client("sns")
+
+
+def notify(topic_arn: str, subject: str, message: str, facts: Mapping[str, Any] | None = None) -> str:
+    """Publish a notification; returns the SNS message id.
+
+    `message` is the sentence a person reads first; `facts` follow as indented JSON so the
+    same e-mail is readable and machine-parsable.
+    """
+    body = message if not facts else f"{message}\n\n{json.dumps(facts, indent=2, default=str)}"
+    clean_subject = " ".join(subject.split())[:_MAX_SUBJECT]
+    response = _sns().publish(TopicArn=topic_arn, Subject=clean_subject, Message=body)
+    logger.info("notification sent", extra={"subject": clean_subject, "facts": facts or {}})
+    return str(response["MessageId"])

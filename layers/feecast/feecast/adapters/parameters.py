@@ -1,0 +1,73 @@
+"""The SSM parameters feecast keeps (target, hyperparameters, validation), read and written.
+
+Reads go through Powertools Parameters (cached for `max_age` seconds per execution
+environment); every value is validated by the models in feecast.config, so a bad value fails
+with the parameter's name and the rule it breaks.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities import parameters
+
+from feecast.config import (
+    ConfigError,
+    FeecastConfig,
+    Hyperparameters,
+    TargetConfig,
+    ValidationConfig,
+    parse_parameter,
+)
+
+# Short enough that a threshold changed by a deployment is seen within a minute.
+DEFAULT_MAX_AGE = 60
+
+
+def parameter_name(prefix: str, suffix: str) -> str:
+    return f"{prefix.rstrip('/')}/{suffix}"
+
+
+def _get(name: str, max_age: int) -> str:
+    try:
+        value = parameters.get_parameter(name, max_age=max_age)
+    except parameters.exceptions.GetParameterError as exc:
+        raise ConfigError(f"{name}: parameter missing or unreadable ({exc})") from exc
+    return str(value)
+
+
+def load_config(prefix: str, *, max_age: int = DEFAULT_MAX_AGE) -> FeecastConfig:
+    """Read and validate the three parameters under `prefix` (for example "/feecast")."""
+    return FeecastConfig(
+        target=parse_parameter(
+            parameter_name(prefix, "target"), _get(parameter_name(prefix, "target"), max_age), TargetConfig
+        ),
+        hyperparameters=parse_parameter(
+            parameter_name(prefix, "hyperparameters"),
+            _get(parameter_name(prefix, "hyperparameters"), max_age),
+            Hyperparameters,
+        ),
+        validation=parse_parameter(
+            parameter_name(prefix, "validation"),
+            _get(parameter_name(prefix, "validation"), max_age),
+            ValidationConfig,
+        ),
+    )
+
+
+@cache
+def _ssm() -> Any:
+    return boto3.client("ssm")
+
+
+def write_validation(prefix: str, validation: ValidationConfig) -> int:
+    """Overwrite the validation parameter; returns the new SSM version (history keeps the old)."""
+    response = _ssm().put_parameter(
+        Name=parameter_name(prefix, "validation"),
+        Value=validation.model_dump_json(exclude_none=True),
+        Type="String",
+        Overwrite=True,
+    )
+    return int(response["Version"])
