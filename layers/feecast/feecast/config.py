@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -26,6 +26,7 @@ from pydantic import (
 from feecast.deepar import DEEPAR_MIN_OBSERVATIONS, quantile_key
 
 __all__ = [
+    "DEEPAR_DEFAULTS",
     "DEFAULT_PARAMETERS",
     "PARAMETER_MODELS",
     "ConfigError",
@@ -35,6 +36,7 @@ __all__ = [
     "ValidationConfig",
     "freq_minutes",
     "parse_parameter",
+    "sagemaker_horizon",
     "to_parameter_json",
 ]
 
@@ -50,12 +52,22 @@ MAX_PREDICTION_LENGTH = 400
 
 
 class ConfigError(ValueError):
-    """A configuration value breaks a rule; the message names parameter, field, value, rule."""
+    """A configuration value breaks a rule; the message names parameter, field, value, rule.
 
-    def __init__(self, parameter: str, problems: list[str]) -> None:
+    `ConfigError(parameter, problems)` builds "parameter: problem; problem";
+    `ConfigError(message)` takes a ready message that starts with "parameter: ".
+    """
+
+    def __init__(self, parameter: str, problems: Sequence[str] | None = None) -> None:
+        if problems is None:
+            message = parameter
+            parameter = parameter.partition(": ")[0]
+            problems = [message.partition(": ")[2] or message]
+        else:
+            message = f"{parameter}: " + "; ".join(problems)
         self.parameter = parameter
         self.problems = tuple(problems)
-        super().__init__(f"{parameter}: " + "; ".join(problems))
+        super().__init__(message)
 
 
 def freq_minutes(freq: str) -> int:
@@ -117,7 +129,9 @@ class Hyperparameters(_Parameter):
     early_stopping_patience: int | None = Field(40, ge=1)
     mini_batch_size: int = Field(77, ge=1)
     learning_rate: float = Field(4.5e-4, ge=1e-5, le=1e-1)
-    context_length: int | None = Field(None, ge=1, le=200)
+    # No upper bound: 1-200 is AWS's tuning range, and the default (= prediction_length) may
+    # legitimately be up to 400.
+    context_length: int | None = Field(None, ge=1)
     num_cells: int = Field(40, ge=1)
     num_layers: int = Field(2, ge=1, le=8)
     dropout_rate: float = Field(0.1, ge=0.0, lt=1.0)
@@ -166,9 +180,11 @@ class Hyperparameters(_Parameter):
         """Parse and validate the string map a training job receives.
 
         prediction_length and time_freq are required (DeepAR requires them) and checked, but
-        not kept; use `sagemaker_horizon` to read them. Errors are ConfigError naming `source`.
+        not kept; use `sagemaker_horizon` to read them. A key the job did not receive takes
+        DeepAR's own default (mini_batch_size 128, ...), not the seed's: that is what the
+        algorithm would run with. Errors are ConfigError naming `source`.
         """
-        prediction_length, _ = sagemaker_horizon(hyperparameters, source=source)
+        sagemaker_horizon(hyperparameters, source=source)  # validates; values not kept
         data: dict[str, Any] = {}
         problems: list[str] = []
         for name, raw in hyperparameters.items():
@@ -191,9 +207,25 @@ class Hyperparameters(_Parameter):
             raise ConfigError(source, problems)
         try:
             # Lax mode: here numbers arrive as strings, which is what SageMaker sends.
-            return cls.model_validate(data, strict=False)
+            return cls.model_validate({**DEEPAR_DEFAULTS, **data}, strict=False)
         except ValidationError as exc:
             raise ConfigError(source, _problems(exc, cls)) from None
+
+
+# What DeepAR uses for an optional hyperparameter it does not receive (deepar_hyperparameters
+# page); None = unset.
+DEEPAR_DEFAULTS: dict[str, Any] = {
+    "early_stopping_patience": None,
+    "mini_batch_size": 128,
+    "learning_rate": 1e-3,
+    "num_cells": 40,
+    "num_layers": 2,
+    "dropout_rate": 0.1,
+    "embedding_dimension": 10,
+    "likelihood": "student-T",
+    "num_eval_samples": 100,
+    "test_quantiles": None,
+}
 
 
 def sagemaker_horizon(

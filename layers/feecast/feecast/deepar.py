@@ -27,8 +27,8 @@ __all__ = [
     "DEEPAR_MIN_OBSERVATIONS",
     "OUTPUT_TYPES",
     "Channels",
-    "FormatError",
     "Forecast",
+    "FormatError",
     "GapReport",
     "SeriesRejected",
     "build_channels",
@@ -87,9 +87,7 @@ def _quantile_keys(quantiles: Iterable[float | str]) -> list[str]:
 # -- training records -----------------------------------------------------------------------
 def to_record(series: MinuteSeries) -> dict[str, Any]:
     """The DeepAR JSON object for one series; missing minutes are the string "NaN"."""
-    target: list[float | str] = [
-        "NaN" if math.isnan(v) else v for v in series.values.tolist()
-    ]
+    target: list[float | str] = ["NaN" if math.isnan(v) else v for v in series.values.tolist()]
     return {"start": series.start.strftime(START_FORMAT), "target": target}
 
 
@@ -207,6 +205,8 @@ def check_trainable(
     """
     if prediction_length < 1:
         raise ValueError(f"prediction_length must be >= 1, got {prediction_length}")
+    if min_points < 1:
+        raise ValueError(f"min_points must be >= 1, got {min_points}")
     if series.observed_count == 0:
         raise SeriesRejected("all_missing", f"all {len(series)} minutes are missing")
     if len(series) <= prediction_length:
@@ -332,7 +332,9 @@ def inference_config(
         raise TypeError('output_types must be a sequence such as ("mean", "quantiles")')
     unknown = [t for t in output_types if t not in OUTPUT_TYPES]
     if unknown or not output_types:
-        raise ValueError(f"output_types {list(output_types)} must be a non-empty subset of {OUTPUT_TYPES}")
+        raise ValueError(
+            f"output_types {list(output_types)} must be a non-empty subset of {OUTPUT_TYPES}"
+        )
     keys = _quantile_keys(quantiles)
     if "quantiles" in output_types and not keys:
         raise ValueError('output_types includes "quantiles" but no quantiles were given')
@@ -395,9 +397,7 @@ class Forecast:
                 raise FormatError(f"quantile {raw_key!r} given twice (as {key!r})")
             arr = _vector(raw, f"quantile {key}")
             if arr.shape[0] != length:
-                raise FormatError(
-                    f"quantile {key} has {arr.shape[0]} values but mean has {length}"
-                )
+                raise FormatError(f"quantile {key} has {arr.shape[0]} values but mean has {length}")
             quantiles[key] = arr
         samples = None
         if self.samples is not None:

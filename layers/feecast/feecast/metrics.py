@@ -67,7 +67,8 @@ def _as_2d(values: npt.ArrayLike, what: str) -> FloatArray:
 
 
 def weighted_quantile_loss(
-    actual: npt.ArrayLike, quantile_forecasts: Mapping[str, npt.ArrayLike] | Mapping[float, npt.ArrayLike]
+    actual: npt.ArrayLike,
+    quantile_forecasts: Mapping[str, npt.ArrayLike] | Mapping[float, npt.ArrayLike],
 ) -> LossResult:
     """wQL per quantile and their mean over all series and horizon points (see module doc).
 

@@ -1,0 +1,34 @@
+"""ActivateMonitoringFunction: "SageMaker Endpoint State Change" -> monitoring on / off.
+
+template.yaml "4 Monitor"; the use case is feecast.monitor.activation (docs/monitoring.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from feecast.adapters.parameters import load_config
+from feecast.monitor.activation import handle_endpoint_change
+from feecast.monitor.events import parse_endpoint_event
+from feecast.monitor.settings import ActivationSettings
+from feecast.observability import logger, metrics, tracer
+from feecast.settings import load_settings
+
+SETTINGS = load_settings(ActivationSettings)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    change = parse_endpoint_event(event)
+    # max_age=0: the alarm must get the threshold SSM holds now (the deploy stage may just
+    # have lowered it), not a cached one.
+    return handle_endpoint_change(
+        change,
+        SETTINGS,
+        lambda: load_config(SETTINGS.ssm_prefix, max_age=0),
+        lambda_context=context,
+    )

@@ -1,0 +1,37 @@
+"""Prepare The Data (ModelBuild state machine): feature history -> DeepAR channels in S3.
+
+template.yaml PrepareDataFunction -> statemachines/model_build.asl.json "Prepare The Data"
+-> feecast.build.prepare.prepare_data. Raises DataRefused / ConfigError with the reason, which
+the state machine's Catch turns into a "build failed" notification.
+"""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from feecast.adapters.feature_history import read_history
+from feecast.adapters.parameters import load_config
+from feecast.build.artifacts import s3_store
+from feecast.build.prepare import PrepareRequest, PrepareSettings, prepare_data
+from feecast.observability import logger, metrics, tracer
+from feecast.settings import load_settings
+
+SETTINGS = load_settings(PrepareSettings)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = parse(event=event, model=PrepareRequest)
+    # max_age=0: a build uses the parameters as they are now, not a cached copy.
+    config = load_config(SETTINGS.ssm_prefix, max_age=0)
+    result = prepare_data(
+        request,
+        SETTINGS,
+        config=config,
+        read_history=read_history,
+        store=s3_store(SETTINGS.artifact_bucket),
+    )
+    logger.info("data prepared", extra={"window": result.window.model_dump()})
+    return result.model_dump(mode="json")

@@ -1,0 +1,46 @@
+"""Register The Model (ModelBuild state machine): a model package, PendingManualApproval.
+
+template.yaml RegisterModelFunction -> statemachines/model_build.asl.json "Register The Model"
+-> feecast.build.register.register_model. Idempotent per execution (Powertools Idempotency on
+the execution ARN, plus CreateModelPackage's ClientToken): a retried task registers once.
+"""
+
+import os
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent,
+)
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from feecast.build.register import RegisterRequest, RegisterSettings, register_model
+from feecast.observability import logger, metrics, tracer
+from feecast.settings import load_settings
+
+SETTINGS = load_settings(RegisterSettings)
+PERSISTENCE = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"])
+IDEMPOTENCY = IdempotencyConfig(
+    event_key_jmespath="execution_arn", expires_after_seconds=7 * 24 * 3600
+)
+
+
+@cache
+def _sagemaker() -> Any:
+    return boto3.client("sagemaker")
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@idempotent(persistence_store=PERSISTENCE, config=IDEMPOTENCY)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = parse(event=event, model=RegisterRequest)
+    result = register_model(request, SETTINGS, sagemaker=_sagemaker())
+    metrics.add_metric(name="ModelsRegistered", unit=MetricUnit.Count, value=1)
+    logger.info("model registered", extra={"package": result.model_dump()})
+    return result.model_dump(mode="json")

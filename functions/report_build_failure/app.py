@@ -1,0 +1,51 @@
+"""Notify The Build Failed (ModelBuild state machine): which step failed and why.
+
+template.yaml ReportBuildFailureFunction -> statemachines/model_build.asl.json "Notify The
+Build Failed" -> feecast.build.failure.describe_failure + feecast.adapters.notify. Returns
+{"Error", "Cause"} for the final Fail state ("States.*" errors become
+e.g. "TrainingFailed": Fail states may not use the reserved prefix). Emits BuildsFailed.
+"""
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from feecast.adapters.notify import notify
+from feecast.build.failure import FailureRequest, describe_failure
+from feecast.observability import logger, metrics, tracer
+from feecast.settings import BaseSettings, load_settings
+from pydantic import BaseModel
+
+
+class Settings(BaseSettings):
+    notification_topic_arn: str
+
+
+class Event(BaseModel):
+    execution_name: str
+    execution_arn: str
+    state: dict[str, Any]  # the state machine's data when the error was caught
+
+
+SETTINGS = load_settings(Settings)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = parse(event=event, model=Event)
+    state = request.state
+    data = state.get("data") if isinstance(state.get("data"), dict) else {}
+    report = describe_failure(
+        FailureRequest(
+            execution_name=request.execution_name,
+            execution_arn=request.execution_arn,
+            trigger=str(state.get("trigger") or data.get("trigger") or "unknown"),
+            errors=state.get("errors") or {},
+        )
+    )
+    metrics.add_metric(name="BuildsFailed", unit=MetricUnit.Count, value=1)
+    notify(SETTINGS.notification_topic_arn, report.subject, report.message, report.facts)
+    return {"Error": report.final_error, "Cause": f"{report.step}: {report.reason}"}

@@ -1,0 +1,38 @@
+"""ResumeEndpointWaiterFunction: "SageMaker Endpoint State Change" (EndpointStateRule) ->
+SendTaskSuccess / SendTaskFailure for the deployment waiting on that endpoint.
+
+Library: feecast.deploy.endpoints.resume_waiter.
+"""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from feecast.deploy.endpoints import resume_waiter
+from feecast.deploy.settings import DeploySettings
+from feecast.observability import logger, metrics, tracer
+from feecast.settings import load_settings
+from pydantic import BaseModel, ConfigDict, Field
+
+SETTINGS = load_settings(DeploySettings)
+
+
+class EndpointDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    EndpointName: str = Field(min_length=1)
+    EndpointStatus: str = Field(min_length=1)
+
+
+class EndpointStateChange(EventBridgeModel):
+    time: Any  # the published example carries epoch milliseconds as a string
+    detail: EndpointDetail
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = parse(event=event, model=EndpointStateChange)
+    return resume_waiter(request.detail.model_dump(), SETTINGS).model_dump(mode="json")

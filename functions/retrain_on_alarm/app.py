@@ -1,0 +1,26 @@
+"""RetrainOnAlarmFunction: accuracy alarm in ALARM -> exactly one model build per episode.
+
+template.yaml "5 Retrain"; the use case is feecast.monitor.retrain, which calls the build
+stage's feecast.build.start.start_build (docs/monitoring.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from feecast.monitor.events import parse_alarm_event
+from feecast.monitor.retrain import retrain_on_alarm
+from feecast.monitor.settings import RetrainSettings
+from feecast.observability import logger, metrics, tracer
+from feecast.settings import load_settings
+
+SETTINGS = load_settings(RetrainSettings)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return retrain_on_alarm(parse_alarm_event(event), SETTINGS, lambda_context=context)

@@ -1,0 +1,28 @@
+"""UpdateThresholdFunction: state "Update The Threshold" of ModelDeploy.
+
+Library: feecast.deploy.threshold_step.update_threshold.
+"""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from feecast.deploy.settings import DeploySettings
+from feecast.deploy.threshold_step import update_threshold
+from feecast.observability import logger, metrics, tracer
+from feecast.settings import load_settings
+from pydantic import BaseModel
+
+SETTINGS = load_settings(DeploySettings)
+
+
+class Request(BaseModel):
+    model_package_arn: str
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = parse(event=event, model=Request)
+    return update_threshold(request.model_package_arn, SETTINGS).model_dump(mode="json")

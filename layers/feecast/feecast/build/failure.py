@@ -1,0 +1,132 @@
+"""Notify The Build Failed: turn the error a Catch recorded into a readable notification.
+
+Each Task state of the ModelBuild state machine catches every error into `$.errors.<step>`
+(ResultPath), so the key says which step failed. The Cause is a Lambda error payload (JSON with
+errorType/errorMessage), a SageMaker job description (FailureReason) or plain text; the
+reason a person reads is extracted from it, the raw Cause is kept in the facts (shortened).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "STEPS",
+    "FailureReport",
+    "FailureRequest",
+    "describe_failure",
+    "reason_from_cause",
+]
+
+# $.errors.<key> -> the ASL state that failed (statemachines/model_build.asl.json).
+STEPS = {
+    "prepare": "Prepare The Data",
+    "train": "Train The Model",
+    "create_model": "Create The Model",
+    "transform": "Forecast The Held-Out Window",
+    "evaluate": "Evaluate The Model",
+    "register": "Register The Model",
+}
+_MAX_CAUSE = 4000
+# The final Fail state's Error when the caught one is a reserved "States.*" name.
+STEP_ERRORS = {
+    "prepare": "DataPreparationFailed",
+    "train": "TrainingFailed",
+    "create_model": "ModelCreationFailed",
+    "transform": "TransformFailed",
+    "evaluate": "EvaluationFailed",
+    "register": "RegistrationFailed",
+}
+
+# What a person can do about the usual errors.
+_ADVICE = {
+    "DataRefused": "Check ingestion (feature group minutes) and the target parameter; the build "
+    "will succeed once enough clean minutes exist.",
+    "ConfigError": "Fix the SSM parameter named in the reason (feecast.config documents the "
+    "fields); no model was trained.",
+    "States.Timeout": "The step ran past its timeout; check the SageMaker job in the console.",
+}
+
+
+class FailureRequest(BaseModel):
+    execution_name: str
+    execution_arn: str
+    trigger: str = "unknown"
+    errors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class FailureReport(BaseModel):
+    step: str
+    error: str  # as caught (e.g. DataRefused, States.TaskFailed)
+    final_error: str  # for the Fail state: never a reserved States.* name
+    reason: str
+    subject: str
+    message: str
+    facts: dict[str, Any]
+
+
+def reason_from_cause(cause: str | None) -> str:
+    """The human part of a Step Functions error Cause."""
+    if not cause:
+        return "no cause was given"
+    try:
+        parsed = json.loads(cause)
+    except (TypeError, ValueError):
+        return cause.strip()[:_MAX_CAUSE]
+    if isinstance(parsed, Mapping):
+        for key in ("errorMessage", "FailureReason", "message", "Message"):
+            value = parsed.get(key)
+            if isinstance(value, str) and value.strip():
+                return value.strip()[:_MAX_CAUSE]
+    return cause.strip()[:_MAX_CAUSE]
+
+
+def _without_stack_trace(cause: str) -> str:
+    # A Lambda error's stack trace belongs in the logs, not in an e-mail.
+    try:
+        parsed = json.loads(cause)
+    except (TypeError, ValueError):
+        return cause
+    if isinstance(parsed, dict) and "stackTrace" in parsed:
+        parsed.pop("stackTrace")
+        return json.dumps(parsed)
+    return cause
+
+
+def describe_failure(request: FailureRequest) -> FailureReport:
+    """Which step failed, with which error, why, and what to do (pure)."""
+    if request.errors:
+        key, error = next(iter(request.errors.items()))
+    else:
+        key, error = "unknown", {}
+    step = STEPS.get(key, key)
+    name = str(error.get("Error") or "UnknownError")
+    reason = reason_from_cause(error.get("Cause"))
+    advice = _ADVICE.get(name, "See the execution's history in the Step Functions console.")
+    message = (
+        f"Model build {request.execution_name} failed at step '{step}' with {name}: {reason}\n\n"
+        f"No model was registered. {advice}"
+    )
+    cause = _without_stack_trace(str(error.get("Cause") or ""))
+    facts = {
+        "execution_arn": request.execution_arn,
+        "trigger": request.trigger,
+        "step": step,
+        "error": name,
+        "reason": reason,
+        "cause": cause[:_MAX_CAUSE],
+    }
+    final = name if not name.startswith("States.") else STEP_ERRORS.get(key, "BuildFailed")
+    return FailureReport(
+        step=step,
+        error=name,
+        final_error=final,
+        reason=reason,
+        subject=f"feecast build failed: {step} ({name})",
+        message=message,
+        facts=facts,
+    )

@@ -1,0 +1,380 @@
+"""Start a model build exactly once per trigger, and never beside another running build.
+
+    start_build(trigger, dedup_key, settings) -> BuildStart
+
+is the only way builds start: the schedule (functions/start_build), the retraining alarm
+(monitoring's function calls it directly) and the operator command `feecast build`.
+
+Four guards, cheapest first:
+1. the dedup key was seen before (a record `BUILD#<dedup_key>` in the StateTable): the same
+   trigger delivered again (EventBridge and alarms deliver at least once) -> "duplicate";
+2. a build is RUNNING (ListExecutions): join it -> "joined" (its model will be as fresh);
+3. the dedup key is claimed with a conditional put, so 20 concurrent deliveries of one trigger
+   race on one item and one wins; the others -> "duplicate";
+4. the build lock `BUILD#LOCK` (conditional put on the previous holder) closes the window
+   between two different triggers both seeing nothing running: the loser joins the winner;
+and the execution name is derived from the dedup key, so Step Functions itself refuses a
+second execution of the same trigger (ExecutionAlreadyExists).
+
+Metrics (EMF, namespace POWERTOOLS_METRICS_NAMESPACE): BuildsStarted, BuildsJoined.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, Protocol
+
+import boto3
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel, ConfigDict, Field
+
+from feecast.observability import logger, metrics
+
+__all__ = [
+    "AwsBuildBackend",
+    "BuildBackend",
+    "BuildStart",
+    "Claim",
+    "StartBuildSettings",
+    "execution_name",
+    "start_build",
+]
+
+TRIGGER_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+_MAX_EXECUTION_NAME = 80
+LOCK_PK = "BUILD#LOCK"
+
+
+class StartBuildSettings(BaseModel):
+    """Where builds start. Field names match environment variables (load_settings):
+    MODEL_BUILD_STATE_MACHINE_ARN, STATE_TABLE; the CLI fills them from the stack's Outputs."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    model_build_state_machine_arn: str = Field(min_length=1)
+    state_table: str = Field(min_length=1)
+    # A lock taken by a start whose execution is not visible yet is honoured this long.
+    lock_grace_seconds: int = 300
+    dedup_ttl_days: int = 30
+
+
+class BuildStart(BaseModel):
+    """What happened: started a new execution, joined a running one, or saw a duplicate."""
+
+    status: Literal["started", "joined", "duplicate"]
+    execution_arn: str
+    execution_name: str
+    trigger: str
+    dedup_key: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Claim:
+    execution_arn: str
+    outcome: str  # "started" | "joined"
+    claimed_at: datetime
+
+
+class BuildBackend(Protocol):
+    """The state the guards need (AwsBuildBackend; unit tests use an in-memory fake)."""
+
+    def get_claim(self, dedup_key: str) -> Claim | None: ...
+    def put_claim(
+        self, dedup_key: str, claim: Claim, trigger: str, *, replace_stale_before: datetime | None
+    ) -> bool:
+        """Conditional put: True if written (absent, or a stale unstarted claim of the same
+        execution older than replace_stale_before); False if another claim holds the key."""
+        ...
+
+    def overwrite_claim(self, dedup_key: str, claim: Claim, trigger: str) -> None: ...
+    def running_executions(self) -> list[str]: ...
+    def execution_status(self, execution_arn: str) -> str | None:
+        """RUNNING / SUCCEEDED / FAILED / ... or None if the execution does not exist."""
+        ...
+
+    def get_lock(self) -> Claim | None: ...
+    def take_lock(self, claim: Claim, expected_holder: str | None) -> bool: ...
+    def start_execution(self, name: str, payload: dict[str, Any]) -> str | None:
+        """Start; returns the execution ARN, or None if that name already exists."""
+        ...
+
+
+def execution_name(trigger: str, dedup_key: str) -> str:
+    """`<trigger>-<dedup key, cleaned>-<10 hex of the key>`, at most 80 characters.
+
+    Deterministic: the same trigger and key always give the same name, which Step Functions
+    refuses to start twice.
+    """
+    slug = _NAME_UNSAFE.sub("-", dedup_key).strip("-")
+    if not slug.startswith(f"{trigger}-"):
+        slug = f"{trigger}-{slug}" if slug else trigger
+    digest = hashlib.sha256(f"{trigger}\n{dedup_key}".encode()).hexdigest()[:10]
+    return f"{slug[: _MAX_EXECUTION_NAME - len(digest) - 1].rstrip('-')}-{digest}"
+
+
+def _execution_arn(state_machine_arn: str, name: str) -> str:
+    # arn:aws:states:<region>:<account>:stateMachine:<sm> -> ...:execution:<sm>:<name>
+    return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
+
+
+def _check(trigger: str, dedup_key: str) -> None:
+    if not isinstance(trigger, str) or not TRIGGER_PATTERN.match(trigger):
+        raise ValueError(
+            f"trigger {trigger!r} must be 1-16 lower-case letters, digits or '-' "
+            "(e.g. schedule, alarm, manual)"
+        )
+    if not isinstance(dedup_key, str) or not dedup_key.strip() or len(dedup_key) > 256:
+        raise ValueError(f"dedup_key {dedup_key!r} must be a non-empty string of <= 256 chars")
+
+
+def start_build(
+    trigger: str,
+    dedup_key: str,
+    settings: StartBuildSettings,
+    *,
+    backend: BuildBackend | None = None,
+    now: datetime | None = None,
+) -> BuildStart:
+    """Start the ModelBuild state machine once for `dedup_key`, or join the running build.
+
+    trigger: what asks ("schedule", "alarm", "manual"): the execution name starts with it.
+    dedup_key: identifies one trigger occurrence; deliveries of the same occurrence must
+      pass the same key (the schedule's scheduled time, the alarm's state-change time, ...).
+    settings: StartBuildSettings (state machine ARN, state table).
+    backend: defaults to AwsBuildBackend(settings) (boto3 default credentials).
+    Returns BuildStart(status="started" | "joined" | "duplicate", execution_arn, ...).
+    Raises ValueError for a malformed trigger or key; AWS errors propagate.
+    """
+    _check(trigger, dedup_key)
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    backend = backend or AwsBuildBackend(settings)
+    name = execution_name(trigger, dedup_key)
+    arn = _execution_arn(settings.model_build_state_machine_arn, name)
+    grace = timedelta(seconds=settings.lock_grace_seconds)
+
+    def result(status: Literal["started", "joined", "duplicate"], at: str, msg: str) -> BuildStart:
+        outcome = BuildStart(
+            status=status,
+            execution_arn=at,
+            execution_name=at.rsplit(":", 1)[-1],
+            trigger=trigger,
+            dedup_key=dedup_key,
+            message=msg,
+        )
+        metric = {"started": "BuildsStarted", "joined": "BuildsJoined"}.get(status)
+        if metric:
+            metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+        logger.info("build start", extra={"build": outcome.model_dump()})
+        return outcome
+
+    # 1. the same trigger occurrence, delivered again
+    claim = backend.get_claim(dedup_key)
+    stale_before = now - grace
+    if claim is not None and not _unstarted_stale(backend, claim, arn, stale_before):
+        return result(
+            "duplicate",
+            claim.execution_arn,
+            f"trigger {dedup_key!r} was already handled ({claim.outcome} "
+            f"{claim.execution_arn.rsplit(':', 1)[-1]})",
+        )
+
+    # 2. a build is running: join it rather than train the same model twice
+    running = backend.running_executions()
+    if running:
+        backend.put_claim(
+            dedup_key, Claim(running[0], "joined", now), trigger, replace_stale_before=None
+        )
+        return result(
+            "joined",
+            running[0],
+            f"a build is already running ({running[0].rsplit(':', 1)[-1]}); joined it",
+        )
+
+    # 3. claim the key: concurrent deliveries of one trigger race here
+    if not backend.put_claim(
+        dedup_key, Claim(arn, "started", now), trigger, replace_stale_before=stale_before
+    ):
+        held = backend.get_claim(dedup_key)
+        at = held.execution_arn if held else arn
+        return result("duplicate", at, f"trigger {dedup_key!r} is being handled by {at}")
+
+    # 4. the build lock: two different triggers at once start one build
+    holder = backend.get_lock()
+    if holder is not None and holder.execution_arn != arn and _active(backend, holder, now - grace):
+        backend.overwrite_claim(dedup_key, Claim(holder.execution_arn, "joined", now), trigger)
+        return result("joined", holder.execution_arn, "another build is starting; joined it")
+    if not backend.take_lock(
+        Claim(arn, "started", now), holder.execution_arn if holder is not None else None
+    ):
+        winner = backend.get_lock()
+        at = winner.execution_arn if winner else arn
+        backend.overwrite_claim(dedup_key, Claim(at, "joined", now), trigger)
+        return result("joined", at, "another build started at the same moment; joined it")
+
+    # 5. start (Step Functions refuses a second execution with this name)
+    payload = {"trigger": trigger, "dedup_key": dedup_key, "requested_at": _iso(now)}
+    started = backend.start_execution(name, payload)
+    if started is None:
+        return result("duplicate", arn, f"execution {name} already exists")
+    return result("started", started, f"started build {name}")
+
+
+def _unstarted_stale(backend: BuildBackend, claim: Claim, arn: str, stale_before: datetime) -> bool:
+    """A claim whose start never happened (crash between claim and start) may be retried."""
+    return (
+        claim.outcome == "started"
+        and claim.execution_arn == arn
+        and claim.claimed_at < stale_before
+        and backend.execution_status(arn) is None
+    )
+
+
+def _active(backend: BuildBackend, holder: Claim, stale_before: datetime) -> bool:
+    status = backend.execution_status(holder.execution_arn)
+    if status is None:  # taken but not started yet: honour it for the grace period
+        return holder.claimed_at >= stale_before
+    return status == "RUNNING"
+
+
+def _iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_iso(raw: str) -> datetime:
+    return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+
+
+class AwsBuildBackend:
+    """Step Functions + the StateTable (DynamoDB), through boto3."""
+
+    def __init__(
+        self,
+        settings: StartBuildSettings,
+        *,
+        session: boto3.Session | None = None,
+        endpoint_url: str | None = None,
+    ) -> None:
+        session = session or boto3.Session()
+        self._sfn = session.client("stepfunctions", endpoint_url=endpoint_url)
+        self._ddb = session.client("dynamodb", endpoint_url=endpoint_url)
+        self._machine = settings.model_build_state_machine_arn
+        self._table = settings.state_table
+        self._ttl = timedelta(days=settings.dedup_ttl_days)
+
+    # claims ---------------------------------------------------------------------------------
+    @staticmethod
+    def _claim_from(item: dict[str, Any] | None) -> Claim | None:
+        if not item:
+            return None
+        return Claim(
+            execution_arn=item["execution_arn"]["S"],
+            outcome=item["outcome"]["S"],
+            claimed_at=_parse_iso(item["claimed_at"]["S"]),
+        )
+
+    def _item(self, pk: str, sk: str, claim: Claim, **extra: str) -> dict[str, Any]:
+        expires = int((claim.claimed_at + self._ttl).timestamp())
+        item: dict[str, Any] = {
+            "pk": {"S": pk},
+            "sk": {"S": sk},
+            "execution_arn": {"S": claim.execution_arn},
+            "outcome": {"S": claim.outcome},
+            "claimed_at": {"S": _iso(claim.claimed_at)},
+            "expires_at": {"N": str(expires)},
+        }
+        item.update({k: {"S": v} for k, v in extra.items()})
+        return item
+
+    def get_claim(self, dedup_key: str) -> Claim | None:
+        response = self._ddb.get_item(
+            TableName=self._table,
+            Key={"pk": {"S": f"BUILD#{dedup_key}"}, "sk": {"S": "TRIGGER"}},
+            ConsistentRead=True,
+        )
+        return self._claim_from(response.get("Item"))
+
+    def put_claim(
+        self, dedup_key: str, claim: Claim, trigger: str, *, replace_stale_before: datetime | None
+    ) -> bool:
+        condition = "attribute_not_exists(pk)"
+        values: dict[str, Any] = {}
+        if replace_stale_before is not None:
+            condition += " OR (execution_arn = :arn AND outcome = :started AND claimed_at < :stale)"
+            values = {
+                ":arn": {"S": claim.execution_arn},
+                ":started": {"S": "started"},
+                ":stale": {"S": _iso(replace_stale_before)},
+            }
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": self._item(f"BUILD#{dedup_key}", "TRIGGER", claim, trigger=trigger),
+            "ConditionExpression": condition,
+        }
+        if values:
+            kwargs["ExpressionAttributeValues"] = values
+        try:
+            self._ddb.put_item(**kwargs)
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def overwrite_claim(self, dedup_key: str, claim: Claim, trigger: str) -> None:
+        self._ddb.put_item(
+            TableName=self._table,
+            Item=self._item(f"BUILD#{dedup_key}", "TRIGGER", claim, trigger=trigger),
+        )
+
+    # lock -----------------------------------------------------------------------------------
+    def get_lock(self) -> Claim | None:
+        response = self._ddb.get_item(
+            TableName=self._table,
+            Key={"pk": {"S": LOCK_PK}, "sk": {"S": "LOCK"}},
+            ConsistentRead=True,
+        )
+        return self._claim_from(response.get("Item"))
+
+    def take_lock(self, claim: Claim, expected_holder: str | None) -> bool:
+        if expected_holder is None:
+            condition, values = "attribute_not_exists(pk)", None
+        else:
+            condition, values = "execution_arn = :holder", {":holder": {"S": expected_holder}}
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": self._item(LOCK_PK, "LOCK", claim),
+            "ConditionExpression": condition,
+        }
+        if values:
+            kwargs["ExpressionAttributeValues"] = values
+        try:
+            self._ddb.put_item(**kwargs)
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    # executions -----------------------------------------------------------------------------
+    def running_executions(self) -> list[str]:
+        response = self._sfn.list_executions(
+            stateMachineArn=self._machine, statusFilter="RUNNING", maxResults=10
+        )
+        return [e["executionArn"] for e in response.get("executions", [])]
+
+    def execution_status(self, execution_arn: str) -> str | None:
+        try:
+            return str(self._sfn.describe_execution(executionArn=execution_arn)["status"])
+        except self._sfn.exceptions.ExecutionDoesNotExist:
+            return None
+
+    def start_execution(self, name: str, payload: dict[str, Any]) -> str | None:
+        try:
+            response = self._sfn.start_execution(
+                stateMachineArn=self._machine, name=name, input=json.dumps(payload)
+            )
+        except self._sfn.exceptions.ExecutionAlreadyExists:
+            return None
+        return str(response["executionArn"])

@@ -1,0 +1,365 @@
+"""Steps "Deploy To Staging/Production", "Wait For ...", "Tear Down Staging", and the waiter.
+
+Deploy: model from the package's container, an endpoint config named after the deployment,
+then create or update the endpoint (production with guardrails). Every name is deterministic,
+so a retried step finds what its first attempt created.
+
+Wait without polling: AwaitEndpointFunction runs as a .waitForTaskToken task. It stores the
+token under WAITER#<endpoint>, then checks DescribeEndpoint ONCE, because the endpoint may have
+reached its final state before the token was stored (then no event would ever resume it).
+ResumeEndpointWaiterFunction receives "SageMaker Endpoint State Change" events and resumes the
+task. Whoever resumes first deletes the waiter with a conditional delete, so the task is
+resumed once. The task's TimeoutSeconds is the safety net.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel
+
+from feecast.deploy import aws, endpoint_config, names, trigger
+from feecast.deploy.settings import DeploySettings, EndpointSettings
+from feecast.observability import logger
+
+Stage = Literal["staging", "production"]
+
+
+class EndpointBusy(RuntimeError):
+    """The endpoint is changing (Creating/Updating/Deleting); the step retries later."""
+
+
+class PackageNotDeployable(RuntimeError):
+    """The package cannot be deployed (not approved, no container)."""
+
+
+class EndpointDeployment(BaseModel):
+    stage: str
+    endpoint_name: str
+    endpoint_config_name: str
+    model_name: str
+    action: str  # created | updated | unchanged
+    previous_endpoint_config_name: str | None = None
+    guardrails: str
+
+
+def _spec(settings: EndpointSettings) -> endpoint_config.EndpointSpec:
+    return endpoint_config.EndpointSpec(
+        endpoint_type=settings.endpoint_type,  # type: ignore[arg-type]
+        instance_type=settings.endpoint_instance_type,
+        instance_count=settings.production_instance_count,
+        serverless_memory_mb=settings.serverless_memory_size_in_mb,
+        serverless_max_concurrency=settings.serverless_max_concurrency,
+    )
+
+
+def endpoint_for(stage: str, settings: DeploySettings) -> str:
+    if stage == "staging":
+        return settings.staging_endpoint_name
+    if stage == "production":
+        return settings.production_endpoint_name
+    raise ValueError(f"stage {stage!r} must be staging or production")
+
+
+def _container(package: dict[str, Any]) -> dict[str, Any]:
+    containers = (package.get("InferenceSpecification") or {}).get("Containers") or []
+    if not containers or not containers[0].get("Image") or not containers[0].get("ModelDataUrl"):
+        raise PackageNotDeployable(
+            f"package {package.get('ModelPackageArn')} has no inference container with an image "
+            "and model data"
+        )
+    c = containers[0]
+    out = {"Image": c["Image"], "ModelDataUrl": c["ModelDataUrl"]}
+    if c.get("Environment"):
+        out["Environment"] = c["Environment"]
+    return out
+
+
+def _create_if_absent(call: Any, **kwargs: Any) -> None:
+    try:
+        call(**kwargs)
+    except ClientError as exc:
+        message = aws.error_message(exc).lower()
+        if "already exist" in message:
+            return  # a retry of this step: the first attempt created it
+        raise
+
+
+def deploy_endpoint(
+    *,
+    stage: Stage,
+    model_package_arn: str,
+    deployment_id: str,
+    guarded: bool,
+    settings: EndpointSettings,
+) -> EndpointDeployment:
+    """Create or update the stage's endpoint with the package's model."""
+    sm = aws.sagemaker()
+    package = aws.describe_package(model_package_arn)
+    if package.get("ModelApprovalStatus") != trigger.APPROVED:
+        raise PackageNotDeployable(
+            f"package {model_package_arn} is {package.get('ModelApprovalStatus')}; only approved "
+            "packages are deployed"
+        )
+    version = names.package_version(model_package_arn)
+    endpoint = endpoint_for(stage, settings)
+    model = names.model_name(settings.project_name, version, deployment_id)
+    config = names.endpoint_config_name(endpoint, version, deployment_id)
+    spec = _spec(settings)
+
+    _create_if_absent(
+        sm.create_model,
+        ModelName=model,
+        ExecutionRoleArn=settings.sagemaker_role_arn,
+        PrimaryContainer=_container(package),
+        Tags=[{"Key": "feecast:package", "Value": model_package_arn}],
+    )
+    _create_if_absent(
+        sm.create_endpoint_config, **endpoint_config.endpoint_config_request(config, model, spec)
+    )
+
+    current = aws.describe_endpoint(endpoint)
+    deployment_config = None
+    if current is None:
+        # A first deployment has nothing to protect: create it directly.
+        sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=config)
+        action, previous = "created", None
+    else:
+        status = current["EndpointStatus"]
+        previous = current.get("EndpointConfigName")
+        if previous == config and status in ("InService", "Creating", "Updating"):
+            action = "unchanged"  # a retry after our own update was accepted
+        elif status == "Failed":
+            # A failed endpoint cannot be updated: delete it; the retry recreates it.
+            sm.delete_endpoint(EndpointName=endpoint)
+            raise EndpointBusy(
+                f"{endpoint} had failed ({current.get('FailureReason')}); deleted, retrying"
+            )
+        elif status != "InService":
+            raise EndpointBusy(f"{endpoint} is {status}; waiting before updating it")
+        else:
+            kwargs: dict[str, Any] = {"EndpointName": endpoint, "EndpointConfigName": config}
+            if guarded:
+                alarms = aws.existing_alarms(settings.alarm_names)
+                missing = sorted(set(settings.alarm_names) - set(alarms))
+                if missing:
+                    logger.warning(
+                        "rollback alarms not found, not used", extra={"missing": missing}
+                    )
+                deployment_config = endpoint_config.guardrails(
+                    spec, bake_seconds=settings.bake_seconds, alarm_names=alarms
+                )
+                kwargs["DeploymentConfig"] = deployment_config
+            sm.update_endpoint(**kwargs)
+            action = "updated"
+    logger.info(
+        "endpoint deployment requested",
+        extra={"endpoint": endpoint, "config": config, "action": action},
+    )
+    return EndpointDeployment(
+        stage=stage,
+        endpoint_name=endpoint,
+        endpoint_config_name=config,
+        model_name=model,
+        action=action,
+        previous_endpoint_config_name=previous,
+        guardrails=endpoint_config.guardrail_summary(deployment_config),
+    )
+
+
+# -- waiting for InService -------------------------------------------------------------------
+_WAITER_SK = "WAITER"
+_FINAL_FAILURES = {"Failed", "UpdateRollbackFailed", "OutOfService"}
+
+
+class WaitResult(BaseModel):
+    endpoint_name: str
+    status: str  # waiting | resumed | failed | ignored
+    detail: str
+
+
+def _normalise(status: str) -> str:
+    """IN_SERVICE (events) and InService (API) -> InService."""
+    if "_" in status or status.isupper():
+        return "".join(part.capitalize() for part in status.lower().split("_"))
+    return status
+
+
+def _resume(
+    table: aws.StateTable,
+    endpoint: str,
+    token: str,
+    *,
+    ok: bool,
+    error: str,
+    cause: str,
+    output: dict[str, Any],
+) -> WaitResult:
+    taken = table.take(
+        f"{names.WAITER_PREFIX}{endpoint}",
+        _WAITER_SK,
+        condition="task_token = :t",
+        values={":t": token},
+    )
+    if taken is None:
+        return WaitResult(
+            endpoint_name=endpoint, status="ignored", detail="already resumed by someone else"
+        )
+    try:
+        if ok:
+            aws.send_task_success(token, output)
+        else:
+            aws.send_task_failure(token, error, cause)
+    except aws.TaskGone as exc:
+        return WaitResult(
+            endpoint_name=endpoint, status="ignored", detail=f"the waiting task is gone: {exc}"
+        )
+    return WaitResult(
+        endpoint_name=endpoint, status="resumed" if ok else "failed", detail=cause or "InService"
+    )
+
+
+def _judge(
+    endpoint: str, status: str, config: str | None, wanted: str, reason: str | None
+) -> tuple[bool | None, str, str]:
+    """(ok | None when not final, error, cause) for an endpoint's state vs the wanted config."""
+    status = _normalise(status)
+    if status == "InService":
+        if config == wanted:
+            return True, "", "InService"
+        return (
+            False,
+            "EndpointRolledBack",
+            (
+                f"{endpoint} is InService with {config}, not {wanted}: the update was rolled back"
+                + (f" ({reason})" if reason else "")
+            ),
+        )
+    if status in _FINAL_FAILURES:
+        return False, "EndpointFailed", f"{endpoint} is {status}: {reason or 'no reason given'}"
+    if status == "Deleting":
+        return False, "EndpointDeleted", f"{endpoint} is being deleted"
+    return None, "", status
+
+
+def await_endpoint(
+    *,
+    task_token: str,
+    endpoint_name: str,
+    endpoint_config_name: str,
+    timeout_seconds: int,
+    execution: str,
+    settings: DeploySettings,
+) -> WaitResult:
+    table = aws.StateTable(settings.state_table)
+    expires = datetime.now(UTC) + timedelta(seconds=timeout_seconds + 3600)
+    table.put(
+        {
+            "pk": f"{names.WAITER_PREFIX}{endpoint_name}",
+            "sk": _WAITER_SK,
+            "task_token": task_token,
+            "endpoint_config_name": endpoint_config_name,
+            "execution": execution,
+            "created_at": datetime.now(UTC).isoformat(),
+            "expires_at": int(expires.timestamp()),
+        }
+    )
+    # The race: the endpoint may already be final, and its event already delivered.
+    current = aws.describe_endpoint(endpoint_name)
+    if current is None:
+        return _resume(
+            table,
+            endpoint_name,
+            task_token,
+            ok=False,
+            error="EndpointMissing",
+            cause=f"{endpoint_name} does not exist",
+            output={},
+        )
+    ok, error, cause = _judge(
+        endpoint_name,
+        current["EndpointStatus"],
+        current.get("EndpointConfigName"),
+        endpoint_config_name,
+        current.get("FailureReason"),
+    )
+    if ok is None:
+        return WaitResult(
+            endpoint_name=endpoint_name, status="waiting", detail=f"endpoint is {cause}"
+        )
+    # Right after UpdateEndpoint the status is Updating, so InService with another config
+    # here means SageMaker already rolled the update back.
+    return _resume(
+        table,
+        endpoint_name,
+        task_token,
+        ok=ok,
+        error=error,
+        cause=cause,
+        output={
+            "endpoint_name": endpoint_name,
+            "endpoint_config_name": endpoint_config_name,
+            "status": "InService",
+        },
+    )
+
+
+def resume_waiter(detail: dict[str, Any], settings: DeploySettings) -> WaitResult:
+    """React to one "SageMaker Endpoint State Change" event."""
+    endpoint = str(detail.get("EndpointName", ""))
+    table = aws.StateTable(settings.state_table)
+    waiter = table.get(f"{names.WAITER_PREFIX}{endpoint}", _WAITER_SK)
+    if waiter is None:
+        return WaitResult(
+            endpoint_name=endpoint, status="ignored", detail="nobody is waiting for this endpoint"
+        )
+    wanted = str(waiter["endpoint_config_name"])
+    ok, error, cause = _judge(
+        endpoint,
+        str(detail.get("EndpointStatus", "")),
+        detail.get("EndpointConfigName"),
+        wanted,
+        detail.get("FailureReason"),
+    )
+    if ok is None:
+        return WaitResult(endpoint_name=endpoint, status="ignored", detail=f"not final: {cause}")
+    if ok is False and error == "EndpointRolledBack":
+        # An InService event for another config may be a late event from before our update:
+        # trust only the endpoint's present state.
+        current = aws.describe_endpoint(endpoint)
+        if current is None:
+            ok, error, cause = False, "EndpointMissing", f"{endpoint} does not exist"
+        else:
+            ok, error, cause = _judge(
+                endpoint,
+                current["EndpointStatus"],
+                current.get("EndpointConfigName"),
+                wanted,
+                current.get("FailureReason"),
+            )
+            if ok is None:
+                return WaitResult(
+                    endpoint_name=endpoint,
+                    status="ignored",
+                    detail="stale event; endpoint still changing",
+                )
+    return _resume(
+        table,
+        endpoint,
+        str(waiter["task_token"]),
+        ok=bool(ok),
+        error=error,
+        cause=cause,
+        output={"endpoint_name": endpoint, "endpoint_config_name": wanted, "status": "InService"},
+    )
+
+
+def teardown_endpoint(endpoint_name: str) -> dict[str, str]:
+    """Delete an endpoint (configs and models stay, so a redeploy is quick)."""
+    current = aws.describe_endpoint(endpoint_name)
+    if current is None:
+        return {"endpoint_name": endpoint_name, "action": "absent"}
+    aws.sagemaker().delete_endpoint(EndpointName=endpoint_name)
+    return {"endpoint_name": endpoint_name, "action": "deleted"}

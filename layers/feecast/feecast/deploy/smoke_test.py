@@ -1,0 +1,64 @@
+"""Step "Smoke Test Staging": ask the staging endpoint for a forecast and check the answer.
+
+The context is the most recent minutes of the feature group when it holds at least the model's
+context length of observed minutes; otherwise (a fresh install, or the offline store lagging)
+a synthetic fee-like series, and the result says which was used.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from feecast.adapters.parameters import load_config
+from feecast.deepar import inference_request
+from feecast.deploy import aws, smoke
+from feecast.deploy.settings import SmokeSettings
+from feecast.observability import logger
+from feecast.series import MINUTE, MinuteSeries, floor_minute
+
+
+def _context(settings: SmokeSettings, needed: int, now: datetime) -> tuple[MinuteSeries, str]:
+    from feecast.adapters.feature_history import read_minutes  # the build stage's reader
+
+    config = load_config(settings.ssm_prefix)
+    end = floor_minute(now)
+    start = end - 4 * needed * MINUTE
+    try:
+        series = read_minutes(settings.feature_group_name, start, end, config.target.target_col)
+    except Exception as exc:  # an unreadable store must not block checking the endpoint
+        logger.warning(
+            "recent minutes unreadable, using a synthetic context", extra={"error": str(exc)}
+        )
+        return smoke.synthetic_context(end, needed), "synthetic"
+    if series.observed_count < needed:
+        logger.info(
+            "too few recent minutes, using a synthetic context",
+            extra={"observed": series.observed_count, "needed": needed},
+        )
+        return smoke.synthetic_context(end, needed), "synthetic"
+    return series, "feature_store"
+
+
+def smoke_test(endpoint_name: str, settings: SmokeSettings) -> smoke.SmokeReport:
+    config = load_config(settings.ssm_prefix)
+    prediction_length = config.target.prediction_length
+    needed = max(
+        config.hyperparameters.effective_context_length(prediction_length), prediction_length
+    )
+    context, source = _context(settings, needed, datetime.now(UTC))
+    quantiles = list(config.validation.quantiles)
+    request = inference_request(
+        [context], num_samples=config.hyperparameters.num_eval_samples, quantiles=quantiles
+    )
+    body = aws.invoke_endpoint(endpoint_name, request)
+    forecast = smoke.check_forecast(body, prediction_length=prediction_length, quantiles=quantiles)
+    report = smoke.SmokeReport(
+        prediction_length=prediction_length,
+        quantiles=quantiles,
+        context_source=source,
+        context_points=len(context),
+        mean_first=float(forecast.mean[0]),
+        mean_last=float(forecast.mean[-1]),
+    )
+    logger.info("smoke test passed", extra=report.to_dict())
+    return report

@@ -1,0 +1,152 @@
+"""Start one ModelDeploy execution per approval of a model package.
+
+Two layers of deduplication, because SageMaker may send several events per change and
+EventBridge delivers at least once:
+1. Powertools Idempotency on (package ARN, approval status, approval time): a duplicate event
+   returns the first call's result without touching Step Functions;
+2. the execution name `v<version>-<approval time>`: StartExecution itself refuses (or returns)
+   a second execution of the same name, even after the idempotency record expired.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field
+
+from feecast.deploy import aws, names, trigger
+from feecast.deploy.settings import StartSettings
+from feecast.observability import logger, metrics
+
+IDEMPOTENCY_SECONDS = 24 * 3600
+
+
+class PackageEvent(BaseModel):
+    """The fields of a "SageMaker Model Package State Change" detail the deploy stage uses."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    model_package_arn: str = Field(alias="ModelPackageArn")
+    model_package_group_name: str = Field(alias="ModelPackageGroupName")
+    model_package_version: int | None = Field(None, alias="ModelPackageVersion")
+    model_approval_status: str = Field(alias="ModelApprovalStatus")
+    updated_fields: list[str] | None = Field(None, alias="UpdatedModelPackageFields")
+    last_modified_time: str | int | float | None = Field(None, alias="LastModifiedTime")
+    creation_time: str | int | float | None = Field(None, alias="CreationTime")
+
+    @property
+    def version(self) -> int:
+        if self.model_package_version is not None:
+            return self.model_package_version
+        return names.package_version(self.model_package_arn)
+
+    def changed_at(self, event_time: str | None) -> datetime:
+        """When the approval happened: LastModifiedTime, else creation, else the event's time."""
+        for raw in (self.last_modified_time, self.creation_time, event_time):
+            ts = names.parse_time(raw)
+            if ts is not None:
+                return ts
+        raise ValueError("the event carries no time (LastModifiedTime, CreationTime, time)")
+
+    def detail(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+
+class DeployStart(BaseModel):
+    started: bool
+    reason: str
+    execution_name: str | None = None
+    execution_arn: str | None = None
+
+
+def run_once(
+    idempotency_table: str,
+    key: dict[str, Any],
+    fn: Callable[[], dict[str, Any]],
+    context: Any = None,
+) -> dict[str, Any]:
+    """Run `fn` once per `key` (Powertools Idempotency); a repeat returns the first result."""
+
+    config = IdempotencyConfig(expires_after_seconds=IDEMPOTENCY_SECONDS)
+    if context is not None:
+        config.register_lambda_context(context)
+
+    @idempotent_function(  # type: ignore[untyped-decorator]
+        data_keyword_argument="key",
+        persistence_store=DynamoDBPersistenceLayer(table_name=idempotency_table),
+        config=config,
+    )
+    def _once(key: dict[str, Any]) -> dict[str, Any]:
+        return fn()
+
+    return dict(_once(key=key))
+
+
+def start_execution(state_machine_arn: str, name: str, payload: dict[str, Any]) -> tuple[str, bool]:
+    """(execution ARN, newly started). A name already used returns the existing execution."""
+    try:
+        response = aws.sfn().start_execution(
+            stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload, default=str)
+        )
+        return str(response["executionArn"]), True
+    except ClientError as exc:
+        if aws.error_code(exc) != "ExecutionAlreadyExists":
+            raise
+    arn = state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
+    return arn, False
+
+
+def start_deploy(
+    event: PackageEvent, event_time: str | None, settings: StartSettings, context: Any = None
+) -> DeployStart:
+    """Start the ModelDeploy state machine for an approval event, exactly once."""
+    decision = trigger.classify(
+        event.detail(), wanted_status=trigger.APPROVED, group=settings.model_package_group_name
+    )
+    if not decision.act:
+        logger.info("package event ignored", extra={"reason": decision.reason})
+        return DeployStart(started=False, reason=decision.reason)
+
+    approved_at = event.changed_at(event_time)
+
+    def _start() -> dict[str, Any]:
+        # The package may have been rejected again since the event was sent.
+        package = aws.describe_package(event.model_package_arn)
+        if package.get("ModelApprovalStatus") != trigger.APPROVED:
+            return DeployStart(
+                started=False,
+                reason=f"package is now {package.get('ModelApprovalStatus')}, not Approved",
+            ).model_dump()
+        name = names.deploy_execution_name(event.version, approved_at)
+        payload = {
+            "mode": "deploy",
+            "deployment_id": name,
+            "model_package_arn": event.model_package_arn,
+            "model_package_version": event.version,
+            "model_package_group": event.model_package_group_name,
+            "approved_at": approved_at.isoformat(),
+        }
+        arn, new = start_execution(settings.deploy_state_machine_arn, name, payload)
+        if new:
+            metrics.add_metric(name="DeploymentsStarted", unit="Count", value=1)
+        reason = "deployment started" if new else "deployment already started for this approval"
+        logger.info(reason, extra={"execution": name})
+        return DeployStart(
+            started=new, reason=reason, execution_name=name, execution_arn=arn
+        ).model_dump()
+
+    key = {
+        "model_package_arn": event.model_package_arn,
+        "status": event.model_approval_status,
+        "approved_at": approved_at.isoformat(),
+    }
+    return DeployStart.model_validate(run_once(settings.idempotency_table, key, _start, context))

@@ -1,0 +1,139 @@
+"""What the scheduled function and the replay command build around `run_ingest`.
+
+- `collect(scheduled_time, settings, ...)`: CollectTransactionsFunction, every minute: poll the
+  configured live source a few times, then close minutes with the scheduled time as "now".
+- `replay_file(path, table, feature_group, ...)`: `feecast ingest replay FILE`: the same
+  pipeline fed by a FileSource, the stream's own event time driving the watermark.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from feecast.adapters.feature_store import FeatureStoreSink
+from feecast.adapters.ingest_table import DynamoIngestStore
+from feecast.ingest.model import epoch
+from feecast.ingest.pipeline import (
+    DEFAULT_WATERMARK_SECONDS,
+    IngestReport,
+    RetryPolicy,
+    RunPlan,
+    run_ingest,
+)
+from feecast.ingest.sources import SOURCES, FileSource, Source, Transport, make_source
+from feecast.ingest.store import IngestStore, MinuteSink
+from feecast.settings import BaseSettings
+
+
+class CollectorSettings(BaseSettings):
+    """CollectTransactionsFunction's environment (template.yaml, section 1 Ingest)."""
+
+    ingest_table: str
+    feature_group_name: str
+    ingest_source: str = "blockchain.info"
+    ingest_source_url: str = ""  # empty: the source's public URL
+    polls_per_run: int = Field(default=4, ge=1, le=60)
+    poll_interval_seconds: float = Field(default=12.0, ge=0, le=60)
+    request_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    watermark_seconds: int = Field(default=DEFAULT_WATERMARK_SECONDS, ge=0, le=3600)
+    max_minutes_per_run: int = Field(default=240, ge=1)
+
+    @model_validator(mode="after")
+    def _known_source(self) -> CollectorSettings:
+        if self.ingest_source not in SOURCES:
+            raise ValueError(f"unknown source {self.ingest_source!r}: one of {sorted(SOURCES)}")
+        return self
+
+
+class ScheduledRun(BaseModel):
+    """The Scheduler's input: {"scheduled_time": "<aws.scheduler.scheduled-time>"}.
+
+    An EventBridge rule's "Scheduled Event" envelope is accepted too (its `time`), so the
+    function also works behind a classic schedule rule.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    scheduled_time: AwareDatetime
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_envelope(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "scheduled_time" not in data and "time" in data:
+            return {**data, "scheduled_time": data["time"]}
+        return data
+
+
+@cache
+def _live_source(name: str, url: str, timeout: float) -> Source:
+    return make_source(name, url, timeout=timeout)
+
+
+def collect(
+    scheduled_time: datetime,
+    settings: CollectorSettings,
+    *,
+    remaining: Callable[[], float] | None = None,
+    source: Source | None = None,
+    store: IngestStore | None = None,
+    sink: MinuteSink | None = None,
+    transport: Transport | None = None,
+) -> IngestReport:
+    """One scheduled run: poll the live source, count, close minutes up to the scheduled time."""
+    if source is None:
+        source = (
+            make_source(
+                settings.ingest_source,
+                settings.ingest_source_url,
+                transport=transport,
+                timeout=settings.request_timeout_seconds,
+            )
+            if transport is not None
+            else _live_source(
+                settings.ingest_source,
+                settings.ingest_source_url,
+                settings.request_timeout_seconds,
+            )
+        )
+    plan = RunPlan(
+        polls=settings.polls_per_run,
+        interval_seconds=settings.poll_interval_seconds,
+        retry=RetryPolicy(),
+        watermark_seconds=settings.watermark_seconds,
+        close_at=epoch(scheduled_time),
+        max_minutes_per_close=settings.max_minutes_per_run,
+    )
+    return run_ingest(
+        source,
+        store if store is not None else DynamoIngestStore(settings.ingest_table),
+        sink if sink is not None else FeatureStoreSink(settings.feature_group_name),
+        plan,
+        remaining=remaining,
+    )
+
+
+def replay_file(
+    path: str | Path,
+    *,
+    store: IngestStore,
+    sink: MinuteSink,
+    watermark_seconds: int = DEFAULT_WATERMARK_SECONDS,
+    flush: bool = False,
+    chunk_size: int = 20_000,
+) -> IngestReport:
+    """Feed a JSON Lines file of blockchain.info transactions through the ingestion pipeline."""
+    plan = RunPlan(
+        polls=None,
+        interval_seconds=0,
+        watermark_seconds=watermark_seconds,
+        close_at=None,
+        flush=flush,
+        max_minutes_per_close=None,
+    )
+    return run_ingest(FileSource(path, chunk_size=chunk_size), store, sink, plan)

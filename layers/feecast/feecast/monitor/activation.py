@@ -1,0 +1,152 @@
+"""Endpoint state change -> the endpoint's monitoring on or off (ActivateMonitoringFunction).
+
+- IN_SERVICE: enable the stage's hourly schedule and (re)set its accuracy alarm with the
+  threshold SSM holds *now*. Every deployment takes the endpoint Updating -> InService, so the
+  alarm follows a threshold lowered by the deploy stage without any other coupling.
+- FAILED / UPDATE_ROLLBACK_FAILED: notify with the failure reason; monitoring is left as it is
+  (a failed update rolls back to the previous, still monitored, variant).
+- DELETING / DELETED: disable the schedule and the alarm's actions. The alarm itself is kept:
+  its history stays on the dashboard, and the next IN_SERVICE re-enables it. The retraining
+  function honours disabled actions, so a deleted endpoint never starts a build.
+- anything else: nothing to do.
+Each step is idempotent (a schedule already in the wanted state is not updated; PutMetricAlarm
+overwrites with the same definition), and the whole change runs once per (endpoint, status,
+LastModifiedTime): SageMaker may send several events for one change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from feecast.adapters.notify import notify
+from feecast.config import FeecastConfig
+from feecast.monitor import aws
+from feecast.monitor.definitions import accuracy_alarm
+from feecast.monitor.events import Action, EndpointChange
+from feecast.monitor.names import alarm_name, schedule_name, stage_of_endpoint
+from feecast.monitor.once import run_once
+from feecast.monitor.settings import ActivationSettings
+from feecast.observability import logger
+
+__all__ = ["ActivationPorts", "apply_change", "handle_endpoint_change"]
+
+# Duplicates of one change arrive within seconds; a day is plenty and keeps the table small.
+_DUPLICATE_WINDOW_SECONDS = 86400
+
+
+@dataclass
+class ActivationPorts:
+    set_schedule_state: Callable[[str, str, str], bool] = aws.set_schedule_state
+    put_alarm: Callable[[dict[str, Any]], None] = aws.put_alarm
+    disable_alarm_actions: Callable[[str], bool] = aws.disable_alarm_actions
+    describe_endpoint: Callable[[str], aws.EndpointState | None] = aws.describe_endpoint
+    notify: Callable[[str, str, str, dict[str, Any]], str] = notify
+
+
+def apply_change(
+    change: EndpointChange,
+    settings: ActivationSettings,
+    load_config: Callable[[], FeecastConfig],
+    ports: ActivationPorts,
+) -> dict[str, Any]:
+    """Do what the change means for the endpoint's monitoring; a small JSON-able result."""
+    project = settings.project_name
+    stage = stage_of_endpoint(project, settings.stages, change.endpoint_name)
+    result: dict[str, Any] = {
+        "endpoint_name": change.endpoint_name,
+        "status": change.status,
+        "changed_at": change.changed_at.isoformat(),
+        "stage": stage,
+        "action": change.action.value,
+    }
+    if stage is None:
+        # The rule matches by prefix; only the project's own endpoint names count.
+        result["action"] = "ignored"
+        result["reason"] = "not one of this project's endpoints"
+        return result
+    schedule = schedule_name(project, stage)
+    alarm = alarm_name(project, stage)
+    topic = settings.notification_topic_arn
+
+    if change.action is Action.ACTIVATE:
+        validation = load_config().validation
+        definition = accuracy_alarm(
+            project=project,
+            stage=stage,
+            threshold=validation.threshold,
+            breaches=validation.consecutive_breaches_to_alarm,
+            topic_arn=topic,
+        )
+        ports.put_alarm(definition)
+        enabled = ports.set_schedule_state(schedule, settings.schedule_group_name, "ENABLED")
+        result |= {
+            "schedule": schedule,
+            "schedule_changed": enabled,
+            "alarm": alarm,
+            "threshold": validation.threshold,
+            "consecutive_breaches_to_alarm": validation.consecutive_breaches_to_alarm,
+        }
+        ports.notify(
+            topic,
+            f"feecast: monitoring of {change.endpoint_name} active",
+            f"Endpoint {change.endpoint_name} is InService: its hourly accuracy run is enabled "
+            f"and alarm {alarm} fires after {validation.consecutive_breaches_to_alarm} "
+            f"consecutive hours above {validation.threshold:g}.",
+            result,
+        )
+    elif change.action is Action.REPORT_FAILURE:
+        reason = change.failure_reason
+        if not reason:
+            state = ports.describe_endpoint(change.endpoint_name)
+            reason = (state.failure_reason if state else None) or "SageMaker gave no reason"
+        result["failure_reason"] = reason
+        ports.notify(
+            topic,
+            f"feecast: endpoint {change.endpoint_name} {change.status}",
+            f"Endpoint {change.endpoint_name} is {change.status}: {reason}",
+            result,
+        )
+    elif change.action is Action.DEACTIVATE:
+        disabled = ports.set_schedule_state(schedule, settings.schedule_group_name, "DISABLED")
+        alarm_found = ports.disable_alarm_actions(alarm)
+        result |= {
+            "schedule": schedule,
+            "schedule_changed": disabled,
+            "alarm": alarm,
+            "alarm_actions_disabled": alarm_found,
+        }
+        ports.notify(
+            topic,
+            f"feecast: monitoring of {change.endpoint_name} stopped",
+            f"Endpoint {change.endpoint_name} is {change.status}: its hourly accuracy run is "
+            f"disabled and alarm {alarm} no longer starts builds.",
+            result,
+        )
+    logger.info("endpoint change handled", extra=result)
+    return result
+
+
+def handle_endpoint_change(
+    change: EndpointChange,
+    settings: ActivationSettings,
+    load_config: Callable[[], FeecastConfig],
+    *,
+    lambda_context: Any | None = None,
+    ports: ActivationPorts | None = None,
+) -> dict[str, Any]:
+    """The handler's one call: `apply_change` once per change (not per event)."""
+    ignored = {"endpoint_name": change.endpoint_name, "status": change.status, "action": "ignored"}
+    if stage_of_endpoint(settings.project_name, settings.stages, change.endpoint_name) is None:
+        return ignored | {"reason": "not one of this project's endpoints"}
+    if change.action is Action.IGNORE:
+        return ignored | {"reason": f"status {change.status} changes nothing for monitoring"}
+    return run_once(
+        table=settings.idempotency_table,
+        name="activate-monitoring",
+        key={"change": change.change_key},
+        expires_after_seconds=_DUPLICATE_WINDOW_SECONDS,
+        call=lambda: apply_change(change, settings, load_config, ports or ActivationPorts()),
+        lambda_context=lambda_context,
+    )

@@ -1,0 +1,286 @@
+"""Small boto3 adapters used by monitoring: Scheduler, CloudWatch, SageMaker, the StateTable.
+
+Clients are built once per execution environment. Each adapter exposes only what the use
+cases need, so unit tests replace them with in-memory fakes (tests/unit/test_monitor_run.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from feecast.deepar import Forecast, parse_endpoint_response, parse_forecast
+from feecast.monitor.definitions import schedule_update_request
+from feecast.monitor.episode import Episode
+from feecast.monitor.names import (
+    ENDPOINT_DIMENSION,
+    STAGE_DIMENSION,
+    episode_key,
+    forecast_key,
+)
+from feecast.observability import logger
+
+FORECAST_TTL = timedelta(days=7)
+EPISODE_TTL = timedelta(days=90)
+
+
+@cache
+def client(service: str) -> Any:
+    return boto3.client(service)  # type: ignore[call-overload]  # one cache for every service
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+# -- Scheduler --------------------------------------------------------------------------------
+def set_schedule_state(name: str, group: str, state: str) -> bool:
+    """Enable or disable a schedule; True if it changed. UpdateSchedule replaces the whole
+    definition, so the current one is read first and sent back with only State changed."""
+    scheduler = client("scheduler")
+    current = scheduler.get_schedule(Name=name, GroupName=group)
+    if current.get("State") == state:
+        return False
+    scheduler.update_schedule(**schedule_update_request(current, state, datetime.now(UTC)))
+    logger.info("schedule state changed", extra={"schedule": name, "state": state})
+    return True
+
+
+# -- CloudWatch -------------------------------------------------------------------------------
+def put_alarm(definition: Mapping[str, Any]) -> None:
+    client("cloudwatch").put_metric_alarm(**definition)
+
+
+def disable_alarm_actions(name: str) -> bool:
+    """Disable an alarm's actions; False when the alarm does not exist."""
+    cloudwatch = client("cloudwatch")
+    if not cloudwatch.describe_alarms(AlarmNames=[name]).get("MetricAlarms"):
+        return False
+    cloudwatch.disable_alarm_actions(AlarmNames=[name])
+    return True
+
+
+def alarm_actions_enabled(name: str) -> bool | None:
+    """Whether the alarm's actions are enabled (None: no such metric alarm)."""
+    alarms = client("cloudwatch").describe_alarms(AlarmNames=[name]).get("MetricAlarms", [])
+    return bool(alarms[0].get("ActionsEnabled", True)) if alarms else None
+
+
+def publish_metrics(
+    namespace: str,
+    stage: str,
+    endpoint: str,
+    timestamp: datetime,
+    values: Mapping[str, float],
+) -> None:
+    """PutMetricData with an explicit timestamp (the scheduled hour), dimensions Stage and
+    EndpointName: a replayed or late run lands on the hour it describes."""
+    if not values:
+        return
+    dimensions = dimensions_of(stage, endpoint)
+    client("cloudwatch").put_metric_data(
+        Namespace=namespace,
+        MetricData=[
+            {
+                "MetricName": name,
+                "Dimensions": dimensions,
+                "Timestamp": timestamp,
+                "Value": float(value),
+                "Unit": "None",
+            }
+            for name, value in values.items()
+        ],
+    )
+
+
+def dimensions_of(stage: str, endpoint: str) -> list[dict[str, str]]:
+    return [
+        {"Name": STAGE_DIMENSION, "Value": stage},
+        {"Name": ENDPOINT_DIMENSION, "Value": endpoint},
+    ]
+
+
+# -- SageMaker --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EndpointState:
+    status: str  # as DescribeEndpoint spells it: InService, Updating, ...
+    config_name: str | None
+    failure_reason: str | None = None
+
+
+def describe_endpoint(name: str) -> EndpointState | None:
+    """The endpoint's status and config (None when it does not exist)."""
+    try:
+        response = client("sagemaker").describe_endpoint(EndpointName=name)
+    except ClientError as exc:
+        if _error_code(exc) in ("ValidationException", "ResourceNotFound"):
+            return None
+        raise
+    return EndpointState(
+        status=str(response.get("EndpointStatus", "")),
+        config_name=response.get("EndpointConfigName"),
+        failure_reason=response.get("FailureReason"),
+    )
+
+
+def invoke_deepar(endpoint: str, body: Mapping[str, Any]) -> list[Forecast]:
+    """POST a DeepAR JSON request; the parsed forecasts (FormatError if the answer is not one)."""
+    response = client("sagemaker-runtime").invoke_endpoint(
+        EndpointName=endpoint,
+        ContentType="application/json",
+        Accept="application/json",
+        Body=json.dumps(body, allow_nan=False),
+    )
+    return parse_endpoint_response(response["Body"].read())
+
+
+# -- StateTable: stored forecasts ---------------------------------------------------------------
+def _iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class StoredForecast:
+    endpoint: str
+    origin: datetime  # the first forecast minute
+    forecast: Forecast
+    endpoint_config_name: str | None
+    made_at: datetime
+
+
+class ForecastStore:
+    """FORECAST#<endpoint> / ORIGIN#<iso minute>: the forecast a run made for the next run."""
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+
+    def get(self, endpoint: str, origin: datetime) -> StoredForecast | None:
+        item = (
+            client("dynamodb")
+            .get_item(
+                TableName=self.table,
+                Key={"pk": {"S": forecast_key(endpoint)}, "sk": {"S": f"ORIGIN#{_iso(origin)}"}},
+                ConsistentRead=True,
+            )
+            .get("Item")
+        )
+        if not item:
+            return None
+        config = item.get("endpoint_config_name", {}).get("S")
+        return StoredForecast(
+            endpoint=endpoint,
+            origin=origin,
+            forecast=parse_forecast(json.loads(item["forecast"]["S"])),
+            endpoint_config_name=config or None,
+            made_at=datetime.fromisoformat(item["made_at"]["S"]),
+        )
+
+    def put(self, stored: StoredForecast) -> bool:
+        """Keep the first forecast stored for an origin (a retried run does not overwrite it)."""
+        item: dict[str, Any] = {
+            "pk": {"S": forecast_key(stored.endpoint)},
+            "sk": {"S": f"ORIGIN#{_iso(stored.origin)}"},
+            "forecast": {"S": json.dumps(stored.forecast.to_dict(), allow_nan=False)},
+            "made_at": {"S": stored.made_at.astimezone(UTC).isoformat()},
+            "expires_at": {"N": str(int((stored.made_at + FORECAST_TTL).timestamp()))},
+        }
+        if stored.endpoint_config_name:
+            item["endpoint_config_name"] = {"S": stored.endpoint_config_name}
+        try:
+            client("dynamodb").put_item(
+                TableName=self.table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+
+# -- StateTable: alarm episodes -----------------------------------------------------------------
+_EPISODE_SK = "EPISODE"
+
+
+def _ms(ts: datetime) -> int:
+    return round(ts.timestamp() * 1000)
+
+
+class EpisodeStore:
+    """MONITOR#ALARM#<alarm> / EPISODE: the alarm's latest retraining episode."""
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+
+    def _key(self, alarm: str) -> dict[str, Any]:
+        return {"pk": {"S": episode_key(alarm)}, "sk": {"S": _EPISODE_SK}}
+
+    def get(self, alarm: str) -> Episode | None:
+        item = (
+            client("dynamodb")
+            .get_item(TableName=self.table, Key=self._key(alarm), ConsistentRead=True)
+            .get("Item")
+        )
+        if not item:
+            return None
+        return Episode(
+            alarm_name=alarm,
+            started_at=datetime.fromtimestamp(int(item["started_ms"]["N"]) / 1000, UTC),
+            build_status=item.get("build_status", {}).get("S"),
+            execution_arn=item.get("execution_arn", {}).get("S"),
+        )
+
+    def try_open(self, alarm: str, at: datetime, cooldown: timedelta) -> tuple[bool, Episode]:
+        """Atomically open an episode starting `at` unless the current one's cool-down covers it.
+
+        Returns (opened, the alarm's episode after the attempt)."""
+        try:
+            client("dynamodb").put_item(
+                TableName=self.table,
+                Item={
+                    **self._key(alarm),
+                    "started_ms": {"N": str(_ms(at))},
+                    "started_at": {"S": at.astimezone(UTC).isoformat()},
+                    "expires_at": {"N": str(int((at + EPISODE_TTL).timestamp()))},
+                },
+                ConditionExpression="attribute_not_exists(pk) OR started_ms <= :cutoff",
+                ExpressionAttributeValues={":cutoff": {"N": str(_ms(at - cooldown))}},
+            )
+        except ClientError as exc:
+            if _error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            current = self.get(alarm)
+            if current is None:  # deleted in between (TTL): try once more from scratch
+                return self.try_open(alarm, at, cooldown)
+            return False, current
+        return True, Episode(alarm_name=alarm, started_at=at)
+
+    def record_build(self, episode: Episode, status: str, execution_arn: str | None) -> None:
+        """Remember what start_build answered for this episode (only if it is still current)."""
+        names = {"#s": "build_status"}
+        values: dict[str, Any] = {":s": {"S": status}, ":t": {"N": str(_ms(episode.started_at))}}
+        update = "SET #s = :s"
+        if execution_arn:
+            update += ", execution_arn = :a"
+            values[":a"] = {"S": execution_arn}
+        try:
+            client("dynamodb").update_item(
+                TableName=self.table,
+                Key=self._key(episode.alarm_name),
+                UpdateExpression=update,
+                ConditionExpression="started_ms = :t",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if _error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            logger.info("episode replaced before its build was recorded", extra=episode.to_dict())

@@ -1,0 +1,103 @@
+"""The alarm definition and the schedule update request, as plain dicts (pure: no AWS calls)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from feecast.monitor.names import (
+    ENDPOINT_DIMENSION,
+    LOSS_METRIC,
+    STAGE_DIMENSION,
+    alarm_name,
+    endpoint_name,
+)
+
+__all__ = ["ALARM_PERIOD_SECONDS", "accuracy_alarm", "schedule_update_request"]
+
+ALARM_PERIOD_SECONDS = 3600  # one loss datapoint per hourly run
+
+# UpdateSchedule replaces the whole schedule: every field GetSchedule returns that UpdateSchedule
+# accepts is sent back, or it would be reset (Arn, CreationDate, LastModificationDate are not
+# accepted).
+_UPDATABLE = (
+    "Name",
+    "GroupName",
+    "ScheduleExpression",
+    "StartDate",
+    "EndDate",
+    "Description",
+    "ScheduleExpressionTimezone",
+    "KmsKeyArn",
+    "Target",
+    "FlexibleTimeWindow",
+    "ActionAfterCompletion",
+)
+
+
+def accuracy_alarm(
+    *,
+    project: str,
+    stage: str,
+    threshold: float,
+    breaches: int,
+    topic_arn: str,
+) -> dict[str, Any]:
+    """PutMetricAlarm arguments for `${project}-${stage}-accuracy`.
+
+    Maximum over one hour: the run publishes one datapoint per hour, and Maximum never hides a
+    bad one. N of N consecutive hours above the threshold alarm (the seed system's rule);
+    missing hours (no run, loss undefined) are not breaches, so gaps never start a build.
+    """
+    if breaches < 1:
+        raise ValueError(f"consecutive breaches must be >= 1, got {breaches}")
+    if not threshold > 0:
+        raise ValueError(f"threshold must be > 0, got {threshold}")
+    endpoint = endpoint_name(project, stage)
+    return {
+        "AlarmName": alarm_name(project, stage),
+        "AlarmDescription": (
+            f"The {stage} endpoint's hourly weighted quantile loss stayed above the threshold "
+            f"({threshold:g}) for {breaches} consecutive hours: retraining starts. "
+            "Set by feecast monitoring when the endpoint goes InService; see docs/monitoring.md."
+        ),
+        "ActionsEnabled": True,
+        "AlarmActions": [topic_arn],
+        "Namespace": project,
+        "MetricName": LOSS_METRIC,
+        "Dimensions": [
+            {"Name": STAGE_DIMENSION, "Value": stage},
+            {"Name": ENDPOINT_DIMENSION, "Value": endpoint},
+        ],
+        "Statistic": "Maximum",
+        "Period": ALARM_PERIOD_SECONDS,
+        "EvaluationPeriods": breaches,
+        "DatapointsToAlarm": breaches,
+        "Threshold": float(threshold),
+        "ComparisonOperator": "GreaterThanThreshold",
+        "TreatMissingData": "notBreaching",
+    }
+
+
+def schedule_update_request(
+    current: Mapping[str, Any], state: str, now: datetime | None = None
+) -> dict[str, Any]:
+    """UpdateSchedule arguments that change only the state of the schedule GetSchedule returned.
+
+    A StartDate already in the past is dropped: it no longer restricts anything, and
+    UpdateSchedule refuses a StartDate more than 5 minutes in the past.
+    """
+    if state not in ("ENABLED", "DISABLED"):
+        raise ValueError(f"state must be ENABLED or DISABLED, got {state!r}")
+    request = {k: current[k] for k in _UPDATABLE if current.get(k) is not None}
+    for required in ("Name", "ScheduleExpression", "Target", "FlexibleTimeWindow"):
+        if required not in request:
+            raise ValueError(f"GetSchedule result has no {required}: cannot re-send the schedule")
+    start = request.get("StartDate")
+    if isinstance(start, datetime):
+        moment = now or datetime.now(UTC)
+        if (start if start.tzinfo else start.replace(tzinfo=UTC)) <= moment:
+            del request["StartDate"]
+    request["State"] = state
+    return request

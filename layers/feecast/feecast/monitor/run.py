@@ -1,0 +1,262 @@
+"""The hourly monitoring run of one endpoint (MonitorEndpointFunction calls `monitor_endpoint`).
+
+At the scheduled time T (the schedule's, not the wall clock's: a replayed run computes the same
+thing), for the stage's endpoint:
+1. score the forecast made at the previous run (origin T-1h) on the minutes [T-60, T-30) that
+   have now happened, and the naive baseline on the same minutes (window.py). The stored
+   forecast is used when it exists and was made by the endpoint's current model; otherwise
+   (first hour, a missed run, a new model deployed since) the endpoint is asked now for the same
+   window with the same history before T-60, so a new model is scored from its first hour;
+2. ask the endpoint for the next forecast (history up to T) and store it for the next run;
+3. publish WeightedQuantileLoss, BaselineWeightedQuantileLoss (each only when defined) and
+   Threshold, timestamped T, with dimensions Stage and EndpointName.
+Publishing comes last, so a run that fails before it publishes nothing and its retry starts
+clean; `monitor_endpoint` runs this once per (endpoint, T).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from feecast.config import FeecastConfig, freq_minutes
+from feecast.deepar import Forecast, FormatError, inference_request
+from feecast.monitor import aws
+from feecast.monitor.events import MonitorRunRequest, normalise_status
+from feecast.monitor.names import (
+    BASELINE_METRIC,
+    FORECAST_FAILURES,
+    LOSS_METRIC,
+    MISSING_ACTUAL_MINUTES,
+    MONITORING_RUNS,
+    THRESHOLD_METRIC,
+    endpoint_name,
+)
+from feecast.monitor.once import run_once
+from feecast.monitor.settings import RunSettings
+from feecast.monitor.window import (
+    EvaluationWindow,
+    WindowScore,
+    context_before,
+    evaluation_window,
+    score_window,
+)
+from feecast.observability import logger, metrics
+from feecast.series import MINUTE, MinuteSeries, floor_minute
+
+__all__ = ["RunPorts", "monitor_endpoint", "run_hour"]
+
+# An updating endpoint keeps serving its previous variant, so it can still be asked.
+_SERVING = {"IN_SERVICE", "UPDATING", "SYSTEM_UPDATING", "ROLLING_BACK", "UPDATE_ROLLBACK_FAILED"}
+# CloudWatch refuses datapoints older than two weeks: replaying an older hour has no effect.
+REPLAY_GUARD = timedelta(days=14)
+
+
+def _iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class RunPorts:
+    """What a run needs from AWS; the defaults are the real adapters, tests pass fakes."""
+
+    read_minutes: Callable[[datetime, datetime], MinuteSeries]
+    describe_endpoint: Callable[[str], aws.EndpointState | None] = aws.describe_endpoint
+    invoke: Callable[[str, dict[str, Any]], list[Forecast]] = aws.invoke_deepar
+    get_forecast: Callable[[str, datetime], aws.StoredForecast | None] | None = None
+    put_forecast: Callable[[aws.StoredForecast], bool] | None = None
+    publish: Callable[[str, str, str, datetime, dict[str, float]], None] = aws.publish_metrics
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+
+@dataclass
+class _Forecaster:
+    """Asks the endpoint for a forecast starting at an origin, from the history before it."""
+
+    ports: RunPorts
+    endpoint: str
+    quantiles: list[str]
+    history_minutes: int
+    prediction_length: int
+    num_samples: int
+    failures: list[str] = field(default_factory=list)
+
+    def at(self, history: MinuteSeries, origin: datetime) -> Forecast | None:
+        context = context_before(history, origin, self.history_minutes)
+        if context.observed_count == 0:
+            self.failures.append(f"no observed minute before {_iso(origin)} to forecast from")
+            return None
+        body = inference_request([context], num_samples=self.num_samples, quantiles=self.quantiles)
+        try:
+            forecasts = self.ports.invoke(self.endpoint, body)
+        except (ClientError, BotoCoreError, FormatError) as exc:
+            self.failures.append(f"endpoint {self.endpoint} did not forecast: {exc}")
+            return None
+        if len(forecasts) != 1 or len(forecasts[0]) < self.prediction_length:
+            self.failures.append(
+                f"endpoint {self.endpoint} answered {len(forecasts)} forecast(s), "
+                f"expected one of {self.prediction_length} steps"
+            )
+            return None
+        missing = [q for q in self.quantiles if q not in forecasts[0].quantiles]
+        if missing:
+            self.failures.append(f"endpoint {self.endpoint} omitted quantiles {missing}")
+            return None
+        return forecasts[0]
+
+
+def _has_quantiles(forecast: Forecast, quantiles: list[str]) -> bool:
+    return all(q in forecast.quantiles for q in quantiles)
+
+
+def run_hour(
+    request: MonitorRunRequest,
+    config: FeecastConfig,
+    ports: RunPorts,
+    *,
+    namespace: str,
+    history_minutes: int = 1440,
+    num_samples: int = 100,
+) -> dict[str, Any]:
+    """Score, forecast, store and publish for one endpoint and one scheduled hour."""
+    target = config.target
+    if freq_minutes(target.freq) != 1:
+        raise ValueError(f"monitoring compares minutes; target freq {target.freq!r} is not 1min")
+    horizon = target.prediction_length
+    quantiles = list(config.validation.quantiles)
+    threshold = config.validation.threshold
+    scheduled = floor_minute(request.scheduled_time)
+    endpoint = request.endpoint_name
+    window: EvaluationWindow = evaluation_window(scheduled, horizon)
+    history_len = max(history_minutes, config.hyperparameters.effective_context_length(horizon))
+
+    # One read covers the history before the window's origin, the window and the minutes up to T.
+    history = ports.read_minutes(window.origin - history_len * MINUTE, scheduled)
+    state = ports.describe_endpoint(endpoint)
+    serving = state is not None and normalise_status(state.status) in _SERVING
+    forecaster = _Forecaster(ports, endpoint, quantiles, history_len, horizon, num_samples)
+
+    # 1. the forecast to score: stored by the previous run, or asked now for the same window.
+    stored = ports.get_forecast(endpoint, window.origin) if ports.get_forecast else None
+    forecast: Forecast | None = None
+    source = "none"
+    if (
+        stored is not None
+        and _has_quantiles(stored.forecast, quantiles)
+        and (state is None or stored.endpoint_config_name in (None, state.config_name))
+    ):
+        forecast, source = stored.forecast, "stored"
+    elif serving:
+        forecast = forecaster.at(history, window.origin)
+        source = "recomputed" if forecast is not None else "none"
+    score: WindowScore = score_window(history, window, forecast, quantiles)
+
+    # 2. the next forecast, kept for the next run.
+    next_forecast: dict[str, Any] = {"origin": _iso(scheduled), "stored": False}
+    if not serving:
+        status = "absent" if state is None else state.status
+        next_forecast["reason"] = f"endpoint {endpoint} is not serving ({status})"
+    else:
+        made = forecaster.at(history, scheduled)
+        if made is not None and ports.put_forecast is not None:
+            stored_now = aws.StoredForecast(
+                endpoint=endpoint,
+                origin=scheduled,
+                forecast=made,
+                endpoint_config_name=state.config_name if state else None,
+                made_at=ports.now(),
+            )
+            next_forecast["stored"] = ports.put_forecast(stored_now)
+            if not next_forecast["stored"]:
+                next_forecast["reason"] = "a forecast for this origin was already stored"
+    for failure in forecaster.failures:
+        logger.warning("monitoring forecast failed", extra={"endpoint": endpoint, "why": failure})
+
+    # 3. publish (last).
+    values: dict[str, float] = {THRESHOLD_METRIC: threshold}
+    if score.loss is not None:
+        values[LOSS_METRIC] = score.loss
+    if score.baseline_loss is not None:
+        values[BASELINE_METRIC] = score.baseline_loss
+    ports.publish(namespace, request.stage, endpoint, scheduled, values)
+
+    if score.missing_minutes:
+        logger.warning(
+            "actual minutes missing in the monitoring window",
+            extra={
+                "endpoint": endpoint,
+                "window": score.window.to_dict(),
+                "missing_minutes": score.missing_minutes,
+                "missing_at": [_iso(m) for m in score.missing_at],
+            },
+        )
+    if score.loss is None:
+        logger.warning(
+            "no loss published for this hour",
+            extra={"endpoint": endpoint, "source": source, "notes": list(score.notes)},
+        )
+    metrics.add_dimension(name="Stage", value=request.stage)
+    metrics.add_metric(name=MONITORING_RUNS, unit="Count", value=1)
+    metrics.add_metric(name=MISSING_ACTUAL_MINUTES, unit="Count", value=score.missing_minutes)
+    metrics.add_metric(name=FORECAST_FAILURES, unit="Count", value=len(forecaster.failures))
+
+    result = {
+        "stage": request.stage,
+        "endpoint_name": endpoint,
+        "scheduled_time": _iso(scheduled),
+        "forecast_source": source,
+        "threshold": threshold,
+        "published": sorted(values),
+        **score.to_dict(),
+        "next_forecast": next_forecast,
+        "forecast_failures": list(forecaster.failures),
+        "replayed": False,
+    }
+    logger.info("monitoring run done", extra={k: result[k] for k in ("stage", "loss", "threshold")})
+    return result
+
+
+def monitor_endpoint(
+    request: MonitorRunRequest,
+    settings: RunSettings,
+    config: FeecastConfig,
+    *,
+    lambda_context: Any | None = None,
+    read_minutes: Callable[[datetime, datetime], MinuteSeries] | None = None,
+) -> dict[str, Any]:
+    """The handler's one call: `run_hour` with the AWS adapters, once per (endpoint, hour)."""
+    expected = endpoint_name(settings.project_name, request.stage)
+    if request.stage not in settings.stages or request.endpoint_name != expected:
+        raise ValueError(
+            f"stage {request.stage!r} / endpoint {request.endpoint_name!r} is not one of this "
+            f"project's: expected one of {list(settings.stages)} with endpoint {expected!r}"
+        )
+    if read_minutes is None:
+        from feecast.adapters.feature_history import read_minutes as read_feature
+
+        target_col = config.target.target_col
+
+        def read_minutes(start: datetime, end: datetime) -> MinuteSeries:
+            return read_feature(settings.feature_group_name, start, end, target_col)
+
+    store = aws.ForecastStore(settings.state_table)
+    ports = RunPorts(read_minutes=read_minutes, get_forecast=store.get, put_forecast=store.put)
+    return run_once(
+        table=settings.idempotency_table,
+        name="monitor-endpoint",
+        key={"endpoint": request.endpoint_name, "hour": _iso(floor_minute(request.scheduled_time))},
+        expires_after_seconds=int(REPLAY_GUARD.total_seconds()),
+        call=lambda: run_hour(
+            request,
+            config,
+            ports,
+            namespace=settings.project_name,
+            history_minutes=settings.history_minutes,
+            num_samples=settings.num_samples,
+        ),
+        lambda_context=lambda_context,
+    )

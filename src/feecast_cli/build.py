@@ -1,0 +1,89 @@
+"""`feecast build`: start a model build (or join the running one) and optionally wait for it.
+
+Starts through feecast.build.start.start_build, exactly like the schedule and the retraining
+alarm, so the same guards apply: one execution per dedup key, never two builds at once.
+Works against AWS (default credentials) and the twin (--endpoint-url).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from feecast_cli.context import CliError, Context
+
+_FINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "build",
+        help="start a model build (joins a running build instead of starting a second one)",
+        description=(
+            "Start the ModelBuild state machine through the same guard as the schedule and the "
+            "retraining alarm. The dedup key defaults to the current minute, so pressing twice "
+            "starts one build."
+        ),
+    )
+    parser.add_argument(
+        "--dedup-key",
+        default=None,
+        help="identifies this request (default: manual-<UTC minute>); reuse it to avoid a second build",
+    )
+    parser.add_argument(
+        "--trigger", default="manual", help="recorded trigger name (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--wait", action="store_true", help="wait for the execution to finish and print its outcome"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=7200, help="seconds --wait waits (default: %(default)s)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace, context: Context) -> int:
+    from feecast.build.start import AwsBuildBackend, StartBuildSettings, start_build
+
+    settings = StartBuildSettings(
+        model_build_state_machine_arn=context.output("ModelBuildStateMachineArn"),
+        state_table=context.output("StateTableName"),
+    )
+    dedup_key = args.dedup_key or f"{args.trigger}-{datetime.now(UTC):%Y-%m-%dT%H:%MZ}"
+    backend = AwsBuildBackend(settings, session=context.session, endpoint_url=context.endpoint_url)
+    try:
+        outcome = start_build(args.trigger, dedup_key, settings, backend=backend)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    result: dict[str, Any] = outcome.model_dump()
+    if args.wait:
+        result["execution"] = _wait(context, outcome.execution_arn, args.timeout)
+    if args.json:
+        print(json.dumps(result, indent=2, default=str))
+    else:
+        print(f"{outcome.status}: {outcome.message}")
+        print(f"execution: {outcome.execution_arn}")
+        if args.wait:
+            done = result["execution"]
+            print(f"status: {done['status']}")
+            if done.get("error"):
+                print(f"error: {done['error']}: {done.get('cause', '')}")
+    if args.wait and result["execution"]["status"] != "SUCCEEDED":
+        return 1
+    return 0
+
+
+def _wait(context: Context, execution_arn: str, timeout: float) -> dict[str, Any]:
+    sfn = context.client("stepfunctions")
+    deadline = time.monotonic() + timeout
+    while True:
+        description = sfn.describe_execution(executionArn=execution_arn)
+        if description["status"] in _FINAL:
+            return {k: description.get(k) for k in ("status", "error", "cause", "stopDate")}
+        if time.monotonic() > deadline:
+            raise CliError(f"{execution_arn} still {description['status']} after {timeout:.0f} s")
+        time.sleep(2)

@@ -1,0 +1,72 @@
+"""Where the operator commands run: AWS (default credentials) or the twin (--endpoint-url).
+
+Both are found the same way: the stack's Outputs (DescribeStacks). The twin registers its
+stack in moto's CloudFormation with the same Outputs, so no command has a twin branch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+
+
+class CliError(RuntimeError):
+    """A problem the operator can fix; printed without a traceback."""
+
+
+@dataclass
+class Context:
+    stack_name: str = "feecast"
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+    _clients: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def session(self) -> boto3.Session:
+        try:
+            return boto3.Session(profile_name=self.profile, region_name=self.region)
+        except BotoCoreError as exc:
+            raise CliError(f"cannot create an AWS session: {exc}") from exc
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            try:
+                self._clients[service] = self.session.client(service, endpoint_url=self.endpoint_url)
+            except NoRegionError as exc:
+                raise CliError(
+                    "no AWS region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION"
+                ) from exc
+        return self._clients[service]
+
+    @cached_property
+    def outputs(self) -> dict[str, str]:
+        """The stack's Outputs, with a clear error when the stack or credentials are missing."""
+        try:
+            stacks = self.client("cloudformation").describe_stacks(StackName=self.stack_name)["Stacks"]
+        except NoCredentialsError as exc:
+            raise CliError(
+                "no AWS credentials found: configure them (aws configure, AWS_PROFILE, or an "
+                "instance role), or point at the twin with --endpoint-url"
+            ) from exc
+        except ClientError as exc:
+            if "does not exist" in str(exc):
+                where = self.endpoint_url or self.session.region_name
+                raise CliError(
+                    f"stack {self.stack_name!r} not found in {where}: deploy it with "
+                    "`sam deploy --guided`, or pass --stack-name"
+                ) from exc
+            raise CliError(f"cannot read stack {self.stack_name!r}: {exc}") from exc
+        return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+
+    def output(self, key: str) -> str:
+        try:
+            return self.outputs[key]
+        except KeyError as exc:
+            raise CliError(
+                f"stack {self.stack_name!r} has no output {key!r}: is it an older feecast version?"
+            ) from exc

@@ -1,0 +1,145 @@
+"""`feecast approve | reject | rollback`: the deploy stage's operator commands (AWS credentials).
+
+approve [ID]   list the deployments waiting for a person, or approve one by its id
+reject ID      reject one (the deployment ends cleanly, production untouched)
+rollback       redeploy the previously approved model to production (--dry-run shows which)
+
+They use the same library as the signed links (feecast.deploy.approvals, .rollback): an
+approval is consumed once, whichever way it is decided.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from feecast_cli.context import CliError, Context
+
+
+def register(subparsers: Any) -> None:
+    approve = subparsers.add_parser(
+        "approve", help="list pending deployment approvals, or approve one"
+    )
+    approve.add_argument(
+        "approval_id", nargs="?", help="the id from the notification (omit to list)"
+    )
+    approve.add_argument("--comment", default="", help="recorded with the decision")
+    approve.set_defaults(func=_approve)
+
+    reject = subparsers.add_parser(
+        "reject", help="reject a pending deployment (production untouched)"
+    )
+    reject.add_argument("approval_id", help="the id from the notification or `feecast approve`")
+    reject.add_argument("--comment", default="", help="why (sent in the notification)")
+    reject.set_defaults(func=_reject)
+
+    rollback = subparsers.add_parser(
+        "rollback", help="redeploy the previously approved model to production"
+    )
+    rollback.add_argument("--reason", default="", help="recorded and notified")
+    rollback.add_argument(
+        "--dry-run", action="store_true", help="show what would be deployed; change nothing"
+    )
+    rollback.set_defaults(func=_rollback)
+
+
+def _bind(context: Context) -> None:
+    """Point the library's adapters at the CLI's session (profile, region, --endpoint-url)."""
+    from feecast.deploy import aws
+
+    aws.use_session(context.session, context.endpoint_url)
+
+
+def _who(context: Context) -> str:
+    try:
+        return str(context.client("sts").get_caller_identity()["Arn"])
+    except Exception:  # identity is informative only
+        return "feecast CLI"
+
+
+def _print_pending(pending: list[Any]) -> None:
+    if not pending:
+        print("No deployment is waiting for approval.")
+        return
+    for a in pending:
+        left = datetime.fromtimestamp(a.expires_at, UTC) - datetime.now(UTC)
+        print(
+            f"{a.approval_id}  model v{a.version}  loss {a.loss}  threshold {a.threshold}  "
+            f"staging {a.staging_endpoint}  expires in {int(left.total_seconds() // 60)} min"
+        )
+    print("\nApprove with `feecast approve ID`, reject with `feecast reject ID`.")
+
+
+def _decide(args: argparse.Namespace, context: Context, decision: str) -> int:
+    from feecast.deploy.approvals import ApprovalRefused, decide
+
+    _bind(context)
+    try:
+        result = decide(
+            context.output("StateTableName"),
+            args.approval_id,
+            decision,
+            by=_who(context),
+            comment=args.comment,
+        )
+    except ApprovalRefused as exc:
+        raise CliError(exc.reason) from exc
+    verb = (
+        "approved: production is being updated"
+        if decision == "approve"
+        else "rejected: the deployment ends"
+    )
+    print(f"Model {result.model_package_arn} {verb} ({result.deployment_id}).")
+    return 0
+
+
+def _approve(args: argparse.Namespace, context: Context) -> int:
+    if not args.approval_id:
+        from feecast.deploy.approvals import list_pending
+
+        _bind(context)
+        _print_pending(list_pending(context.output("StateTableName")))
+        return 0
+    return _decide(args, context, "approve")
+
+
+def _reject(args: argparse.Namespace, context: Context) -> int:
+    return _decide(args, context, "reject")
+
+
+def _rollback(args: argparse.Namespace, context: Context) -> int:
+    from feecast.deploy import rollback
+    from feecast.deploy.history import NothingToRollBackTo
+    from feecast.deploy.settings import DeploySettings
+
+    _bind(context)
+    outputs = context.outputs
+    table = context.output("StateTableName")
+    try:
+        current, target = rollback.choose_target(table)
+    except NothingToRollBackTo as exc:
+        raise CliError(str(exc)) from exc
+    print(
+        f"Production serves: {current.package_arn if current else 'unknown (no deployment recorded)'}"
+    )
+    print(f"Rollback target:   {target.package_arn} (deployed {target.deployed_at})")
+    if args.dry_run:
+        return 0
+    settings = DeploySettings(
+        project_name=context.stack_name,
+        ssm_prefix="",
+        state_table=table,
+        notification_topic_arn=context.output("NotificationTopicArn"),
+        model_package_group_name=context.output("ModelPackageGroupName"),
+        staging_endpoint_name=outputs.get("StagingEndpointName", ""),
+        production_endpoint_name=outputs.get("ProductionEndpointName", ""),
+    )
+    result = rollback.manual_rollback(
+        reason=args.reason or f"manual rollback by {_who(context)}",
+        state_machine_arn=context.output("ModelDeployStateMachineArn"),
+        settings=settings,
+    )
+    print(json.dumps(result.model_dump(), indent=2))
+    return 0

@@ -1,0 +1,723 @@
+"""CloudWatch metric alarms in the twin: evaluated from metric data, as CloudWatch does.
+
+moto 5.2.5 stores alarms and metric data but never evaluates an alarm, starts new alarms in OK,
+and its SetAlarmState sends neither the EventBridge event nor the SNS actions. This module has:
+
+- a pure evaluation core (`AlarmRule`, `Sample`, `evaluate_alarm`): period buckets ending at
+  the evaluation minute, the statistic of each bucket (SampleCount, Sum, Average, Minimum,
+  Maximum, pNN), "M out of N" over an evaluation range of N + 2 buckets, the four
+  TreatMissingData behaviours and the "avoiding premature transitions" rule, following
+  "Configuring how CloudWatch alarms treat missing data" (CloudWatch user guide);
+- `AlarmTwin`, the Component: on every clock tick it evaluates each single-metric alarm from
+  moto's stored metric data (put_metric_data and EMF), and on a state change updates the alarm
+  in moto (StateValue, StateReason, StateReasonData, StateUpdatedTimestamp), emits the
+  "CloudWatch Alarm State Change" event and, if ActionsEnabled, publishes the alarm message to
+  the SNS topics of the new state's actions. SetAlarmState does the same. New alarms start in
+  INSUFFICIENT_DATA. Composite and metric-math alarms are not evaluated (recorded, skipped).
+
+The pure part imports nothing from moto, so tests/unit can test it in milliseconds.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import math
+import operator
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from feecast_twin.components import Component
+
+if TYPE_CHECKING:
+    from feecast_twin.core import Twin
+
+ALARM = "ALARM"
+OK = "OK"
+INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
+STATES = (OK, ALARM, INSUFFICIENT_DATA)
+TREATMENTS = ("missing", "notBreaching", "breaching", "ignore")
+INITIAL_REASON = "Unchecked: Initial alarm creation"
+
+#: ComparisonOperator -> (test of value against threshold, words used in StateReason)
+COMPARISONS: dict[str, tuple[Callable[[float, float], bool], str]] = {
+    "GreaterThanThreshold": (operator.gt, "greater than"),
+    "GreaterThanOrEqualToThreshold": (operator.ge, "greater than or equal to"),
+    "LessThanThreshold": (operator.lt, "less than"),
+    "LessThanOrEqualToThreshold": (operator.le, "less than or equal to"),
+}
+SIMPLE_STATISTICS = ("SampleCount", "Sum", "Average", "Minimum", "Maximum")
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure evaluation
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Sample:
+    """One stored metric datum: a single value, or a statistic set (count, sum, min, max)."""
+
+    timestamp: datetime
+    value: float | None = None
+    stats: tuple[float, float, float, float] | None = None
+
+
+@dataclass(frozen=True)
+class AlarmRule:
+    """The evaluation settings of a single-metric alarm (PutMetricAlarm's names)."""
+
+    period: int
+    evaluation_periods: int
+    threshold: float
+    comparison_operator: str
+    statistic: str  # a simple statistic or an extended one such as "p90"
+    datapoints_to_alarm: int | None = None
+    treat_missing_data: str | None = None
+    #: buckets fetched; CloudWatch fetches more than N in case recent ones are missing (the
+    #: user guide's examples use 5 for N = 3); default N + 2.
+    evaluation_range: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.comparison_operator not in COMPARISONS:
+            raise ValueError(f"unsupported ComparisonOperator {self.comparison_operator}")
+        if self.treatment not in TREATMENTS:
+            raise ValueError(f"unsupported TreatMissingData {self.treat_missing_data}")
+        if self.period <= 0 or self.evaluation_periods <= 0:
+            raise ValueError("Period and EvaluationPeriods must be positive")
+        if not 1 <= self.m <= self.evaluation_periods:
+            raise ValueError("DatapointsToAlarm must be between 1 and EvaluationPeriods")
+        parse_statistic(self.statistic)
+
+    @property
+    def m(self) -> int:
+        return self.datapoints_to_alarm or self.evaluation_periods
+
+    @property
+    def n(self) -> int:
+        return self.evaluation_periods
+
+    @property
+    def range_size(self) -> int:
+        return max(self.evaluation_range or self.evaluation_periods + 2, self.evaluation_periods)
+
+    @property
+    def treatment(self) -> str:
+        return self.treat_missing_data or "missing"
+
+    def breaches(self, value: float) -> bool:
+        return COMPARISONS[self.comparison_operator][0](value, self.threshold)
+
+
+@dataclass(frozen=True)
+class Datapoint:
+    """The statistic of one period bucket that had data."""
+
+    start: datetime
+    value: float
+    sample_count: float
+    breaching: bool
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The outcome of one evaluation. `state` None means: keep the current state."""
+
+    state: str | None
+    reason: str
+    reason_data: dict[str, Any]
+    datapoints: tuple[Datapoint, ...] = field(default=())
+
+
+def parse_statistic(statistic: str) -> float | None:
+    """None for a simple statistic, the percentile (0-100) for pNN / pNN.NN; ValueError else."""
+    if statistic in SIMPLE_STATISTICS:
+        return None
+    if statistic.startswith("p"):
+        try:
+            percentile = float(statistic[1:])
+        except ValueError:
+            percentile = -1.0
+        if 0 <= percentile <= 100:
+            return percentile
+    raise ValueError(f"unsupported statistic {statistic}")
+
+
+def evaluation_end(now: datetime, period: int) -> datetime:
+    """The end of the newest bucket: alarms are evaluated each minute on whole minutes
+    (each `period` seconds for 10/20/30 s high-resolution alarms)."""
+    now = _as_utc(now)
+    step = period if period < 60 else 60
+    epoch = int(now.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % step, UTC)
+
+
+def period_buckets(end: datetime, period: int, count: int) -> list[tuple[datetime, datetime]]:
+    """`count` consecutive [start, end) buckets of `period` seconds ending at `end`, oldest first."""
+    width = timedelta(seconds=period)
+    return [(end - width * (count - i), end - width * (count - i - 1)) for i in range(count)]
+
+
+def aggregate(samples: Iterable[Sample], statistic: str) -> tuple[float, float] | None:
+    """(statistic value, sample count) of the samples, None when there is no data."""
+    samples = list(samples)
+    values = [sample.value for sample in samples if sample.value is not None]
+    sets = [sample.stats for sample in samples if sample.stats is not None]
+    count = len(values) + sum(stats[0] for stats in sets)
+    if count <= 0:
+        return None
+    percentile = parse_statistic(statistic)
+    if percentile is not None:
+        if not values:  # statistic sets carry no distribution
+            return None
+        ordered = sorted(values)
+        rank = min(max(math.ceil(percentile / 100 * len(ordered)), 1), len(ordered))
+        return ordered[rank - 1], float(len(ordered))
+    total = math.fsum(values) + math.fsum(stats[1] for stats in sets)
+    if statistic == "SampleCount":
+        return float(count), float(count)
+    if statistic == "Sum":
+        return total, float(count)
+    if statistic == "Average":
+        return total / count, float(count)
+    if statistic == "Minimum":
+        return min(values + [stats[2] for stats in sets]), float(count)
+    return max(values + [stats[3] for stats in sets]), float(count)
+
+
+def evaluate_alarm(
+    rule: AlarmRule, samples: Iterable[Sample], now: datetime, current_state: str
+) -> Evaluation:
+    """Evaluate one alarm at `now` from its metric samples (any time range; filtered here)."""
+    end = evaluation_end(now, rule.period)
+    buckets = period_buckets(end, rule.period, rule.range_size)
+    by_bucket: list[list[Sample]] = [[] for _ in buckets]
+    first = buckets[0][0]
+    width = rule.period
+    for sample in samples:
+        moment = _as_utc(sample.timestamp)
+        if first <= moment < end:
+            by_bucket[int((moment - first).total_seconds() // width)].append(sample)
+    points: list[Datapoint | None] = []
+    for (start, _), bucket in zip(buckets, by_bucket, strict=True):
+        result = aggregate(bucket, rule.statistic)
+        points.append(
+            None
+            if result is None
+            else Datapoint(start, result[0], result[1], rule.breaches(result[0]))
+        )
+    real = [point for point in points if point is not None]
+    treatment = rule.treatment
+    context = _ReasonContext(rule, now, current_state, first)
+
+    if not real:  # every bucket of the evaluation range is missing
+        if treatment == "missing":
+            return context.insufficient(len(points))
+        if treatment == "ignore":
+            return context.keep(f"no datapoints were received for {len(points)} periods (ignored)")
+        return context.all_missing(ALARM if treatment == "breaching" else OK, len(points))
+
+    if len(real) >= rule.n:  # enough real data: the N most recent real datapoints decide
+        evaluated = real[-rule.n :]
+        breaching = sum(point.breaching for point in evaluated)
+        return context.crossed(ALARM if breaching >= rule.m else OK, evaluated, 0)
+
+    fills = rule.n - len(real)  # fewer than N real datapoints: fill as few as possible
+    breaching = sum(point.breaching for point in real)
+    if treatment == "breaching":
+        return context.crossed(ALARM if breaching + fills >= rule.m else OK, real, fills)
+    if treatment == "notBreaching":
+        return context.crossed(ALARM if breaching >= rule.m else OK, real, fills)
+    # missing / ignore: only real datapoints count
+    if breaching >= rule.m:
+        return context.crossed(ALARM, real, 0)
+    if breaching < len(real):  # a real non-breaching datapoint: not an alarm
+        return context.crossed(OK, real, 0)
+    if treatment == "missing":
+        # "Avoiding premature transitions": ALARM when the oldest breaching datapoint is at
+        # least M periods old and every more recent one is breaching or missing.
+        oldest_age = len(points) - points.index(real[0])
+        if oldest_age >= rule.m:
+            return context.crossed(ALARM, real, 0)
+    return context.keep(
+        f"{breaching} breaching datapoint(s) and {fills} missing: not enough data to change state"
+    )
+
+
+class _ReasonContext:
+    """Builds StateReason / StateReasonData the way CloudWatch words them."""
+
+    def __init__(self, rule: AlarmRule, now: datetime, current: str, range_start: datetime):
+        self.rule, self.now, self.current, self.range_start = (
+            rule,
+            _as_utc(now),
+            current,
+            range_start,
+        )
+        self.words = COMPARISONS[rule.comparison_operator][1]
+
+    def _data(self, evaluated: list[Datapoint], start: datetime) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "version": "1.0",
+            "queryDate": format_timestamp(self.now),
+            "startDate": format_timestamp(start),
+            "statistic": self.rule.statistic,
+            "period": self.rule.period,
+            "recentDatapoints": [point.value for point in evaluated],
+            "threshold": float(self.rule.threshold),
+        }
+        if evaluated:
+            data["evaluatedDatapoints"] = [
+                {
+                    "timestamp": format_timestamp(point.start),
+                    "sampleCount": point.sample_count,
+                    "value": point.value,
+                }
+                for point in reversed(evaluated)
+            ]
+        return data
+
+    def crossed(self, state: str, evaluated: list[Datapoint], fills: int) -> Evaluation:
+        counted = [point for point in evaluated if point.breaching == (state == ALARM)]
+        listed = ", ".join(
+            f"{point.value!r} ({point.start:%d/%m/%y %H:%M:%S})" for point in reversed(evaluated)
+        )
+        verb = "was" if len(counted) == 1 else "were"
+        negation = "" if state == ALARM else "not "
+        reason = (
+            f"Threshold Crossed: {len(counted)} out of the last {len(evaluated)} datapoints "
+            f"[{listed}] {verb} {negation}{self.words} the threshold "
+            f"({float(self.rule.threshold)!r})"
+        )
+        if fills:
+            treated = "Breaching" if self.rule.treatment == "breaching" else "NonBreaching"
+            reason += (
+                f" and {fills} missing datapoint{'s' if fills != 1 else ''} "
+                f"{'was' if fills == 1 else 'were'} treated as [{treated}]"
+            )
+        needed = self.rule.m if state == ALARM else self.rule.n - self.rule.m + 1
+        reason += (
+            f" (minimum {needed} datapoint{'s' if needed != 1 else ''} for "
+            f"{self.current} -> {state} transition)."
+        )
+        start = evaluated[0].start if evaluated else self.range_start
+        return Evaluation(state, reason, self._data(evaluated, start), tuple(evaluated))
+
+    def all_missing(self, state: str, count: int) -> Evaluation:
+        treated = "Breaching" if state == ALARM else "NonBreaching"
+        reason = (
+            f"Threshold Crossed: no datapoints were received for {count} periods and {count} "
+            f"missing datapoints were treated as [{treated}]."
+        )
+        return Evaluation(state, reason, self._data([], self.range_start))
+
+    def insufficient(self, count: int) -> Evaluation:
+        reason = f"Insufficient Data: {count} datapoints were unknown."
+        return Evaluation(INSUFFICIENT_DATA, reason, self._data([], self.range_start))
+
+    def keep(self, why: str) -> Evaluation:
+        return Evaluation(None, why, self._data([], self.range_start))
+
+
+def format_timestamp(moment: datetime) -> str:
+    """CloudWatch's timestamp form in alarm events: 2019-10-02T17:04:40.989+0000."""
+    moment = _as_utc(moment)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}+0000"
+
+
+def _as_utc(moment: datetime) -> datetime:
+    # moto keeps naive UTC datetimes; the twin clock gives aware ones.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# ---------------------------------------------------------------------------------------------
+# Event and SNS message shapes
+# ---------------------------------------------------------------------------------------------
+REGION_NAMES = {
+    "us-east-1": "US East (N. Virginia)",
+    "us-east-2": "US East (Ohio)",
+    "us-west-1": "US West (N. California)",
+    "us-west-2": "US West (Oregon)",
+    "eu-west-1": "EU (Ireland)",
+    "eu-west-2": "EU (London)",
+    "eu-west-3": "EU (Paris)",
+    "eu-central-1": "EU (Frankfurt)",
+    "eu-north-1": "EU (Stockholm)",
+    "ap-northeast-1": "Asia Pacific (Tokyo)",
+    "ap-southeast-1": "Asia Pacific (Singapore)",
+    "ap-southeast-2": "Asia Pacific (Sydney)",
+}
+
+
+@dataclass(frozen=True)
+class StateSnapshot:
+    value: str
+    reason: str
+    reason_data: str | None
+    timestamp: datetime
+
+    def as_event_state(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"value": self.value, "reason": self.reason}
+        if self.reason_data and self.reason_data != "{}":
+            state["reasonData"] = self.reason_data  # a JSON string, as in AWS events
+        state["timestamp"] = format_timestamp(self.timestamp)
+        return state
+
+
+def alarm_statistic(alarm: Any) -> str:
+    return str(alarm.statistic or alarm.extended_statistic)
+
+
+def state_change_detail(
+    alarm: Any, previous: StateSnapshot, current: StateSnapshot
+) -> dict[str, Any]:
+    """`detail` of the "CloudWatch Alarm State Change" event of a single-metric alarm."""
+    metric_stat: dict[str, Any] = {
+        "metric": {
+            "dimensions": {dimension.name: dimension.value for dimension in alarm.dimensions},
+            "name": alarm.metric_name,
+            "namespace": alarm.namespace,
+        },
+        "period": int(alarm.period),
+        "stat": alarm_statistic(alarm),
+    }
+    if alarm.unit:
+        metric_stat["unit"] = alarm.unit
+    configuration: dict[str, Any] = {
+        "metrics": [
+            {
+                # Stable per alarm, like the id AWS generates for a single-metric alarm.
+                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, alarm.alarm_arn)),
+                "metricStat": metric_stat,
+                "returnData": True,
+            }
+        ]
+    }
+    if alarm.description:
+        configuration = {"description": alarm.description, **configuration}
+    return {
+        "alarmName": alarm.name,
+        "state": current.as_event_state(),
+        "previousState": previous.as_event_state(),
+        "configuration": configuration,
+    }
+
+
+def sns_alarm_message(
+    alarm: Any, account_id: str, region: str, previous: StateSnapshot, current: StateSnapshot
+) -> tuple[str, str]:
+    """(subject, message) CloudWatch publishes to an alarm action's SNS topic."""
+    region_name = REGION_NAMES.get(region, region)
+    statistic = alarm_statistic(alarm)
+    trigger: dict[str, Any] = {
+        "MetricName": alarm.metric_name,
+        "Namespace": alarm.namespace,
+        "StatisticType": "Statistic" if alarm.statistic else "ExtendedStatistic",
+    }
+    if alarm.statistic:
+        trigger["Statistic"] = statistic.upper()
+    else:
+        trigger["ExtendedStatistic"] = statistic
+    trigger.update(
+        {
+            "Unit": alarm.unit,
+            "Dimensions": [{"value": d.value, "name": d.name} for d in alarm.dimensions],
+            "Period": int(alarm.period),
+            "EvaluationPeriods": int(alarm.evaluation_periods),
+            "DatapointsToAlarm": int(alarm.datapoints_to_alarm or alarm.evaluation_periods),
+            "ComparisonOperator": alarm.comparison_operator,
+            "Threshold": float(alarm.threshold),
+            "TreatMissingData": alarm.treat_missing_data or "missing",
+            "EvaluateLowSampleCountPercentile": alarm.evaluate_low_sample_count_percentile or "",
+        }
+    )
+    message = {
+        "AlarmName": alarm.name,
+        "AlarmDescription": alarm.description,
+        "AWSAccountId": account_id,
+        "AlarmConfigurationUpdatedTimestamp": format_timestamp(
+            alarm.configuration_updated_timestamp
+        ),
+        "NewStateValue": current.value,
+        "NewStateReason": current.reason,
+        "StateChangeTime": format_timestamp(current.timestamp),
+        "Region": region_name,
+        "AlarmArn": alarm.alarm_arn,
+        "OldStateValue": previous.value,
+        "OKActions": list(alarm.ok_actions),
+        "AlarmActions": list(alarm.alarm_actions),
+        "InsufficientDataActions": list(alarm.insufficient_data_actions),
+        "Trigger": trigger,
+    }
+    subject = f'{current.value}: "{alarm.name}" in {region_name}'
+    if len(subject) > 100:  # SNS subjects are limited to 100 characters
+        subject = subject[:97] + "..."
+    return subject, json.dumps(message)
+
+
+# ---------------------------------------------------------------------------------------------
+# The Component
+# ---------------------------------------------------------------------------------------------
+def _snapshot(alarm: Any) -> StateSnapshot:
+    return StateSnapshot(
+        alarm.state_value,
+        alarm.state_reason,
+        alarm.state_reason_data,
+        alarm.state_updated_timestamp,
+    )
+
+
+def _set_initial_state(alarm: Any) -> None:
+    alarm.state_value = INSUFFICIENT_DATA
+    alarm.state_reason = INITIAL_REASON
+    alarm.state_reason_data = None
+
+
+class _MetricIndex:
+    """moto's metric data per (namespace, name), sorted by time, caught up incrementally.
+
+    moto keeps one append-only list per backend; scanning it for every alarm at every tick
+    would be quadratic over simulated days."""
+
+    def __init__(self) -> None:
+        self._seen: dict[int, tuple[Any, Any, int]] = {}  # id(backend) -> (backend, list, count)
+        self._series: dict[tuple[int, str, str], tuple[list[datetime], list[Any]]] = {}
+
+    def window(
+        self, backend: Any, namespace: str, name: str, start: datetime, end: datetime
+    ) -> list[Any]:
+        """The backend's datums of one metric with start <= timestamp < end."""
+        self._catch_up(backend)
+        times, datums = self._series.get((id(backend), namespace, name), ([], []))
+        return datums[bisect.bisect_left(times, start) : bisect.bisect_left(times, end)]
+
+    def _catch_up(self, backend: Any) -> None:
+        key = id(backend)
+        data = backend.metric_data
+        known_backend, known_list, count = self._seen.get(key, (None, None, 0))
+        if known_backend is not backend or known_list is not data or len(data) < count:
+            for series_key in [k for k in self._series if k[0] == key]:
+                del self._series[series_key]  # moto was reset: start over
+            count = 0
+        for datum in data[count:]:
+            moment = _as_utc(datum.timestamp)
+            times, datums = self._series.setdefault((key, datum.namespace, datum.name), ([], []))
+            at = bisect.bisect_right(times, moment)  # usually the end: data arrive in order
+            times.insert(at, moment)
+            datums.insert(at, datum)
+        self._seen[key] = (backend, data, len(data))
+
+
+@dataclass(frozen=True)
+class Transition:
+    alarm_name: str
+    previous: str
+    state: str
+    reason: str
+
+
+class AlarmTwin(Component):
+    """Evaluates CloudWatch metric alarms on every clock tick and acts on state changes."""
+
+    name = "alarms"
+
+    def __init__(self, twin: Twin) -> None:
+        super().__init__(twin)
+        self._lock = threading.RLock()
+        self._undo: list[Callable[[], None]] = []
+        self._skipped: set[str] = set()
+        self._index = _MetricIndex()
+
+    # -- install / uninstall -------------------------------------------------------------------
+    def install(self, twin: Twin) -> None:
+        from moto.cloudwatch.models import CloudWatchBackend
+
+        component = self
+        original_put = CloudWatchBackend.put_metric_alarm
+        original_set = CloudWatchBackend.set_alarm_state
+
+        def put_metric_alarm(backend: Any, *args: Any, **kwargs: Any) -> Any:
+            name = kwargs.get("name", args[0] if args else None)
+            previous = backend.alarms.get(name)
+            alarm = original_put(backend, *args, **kwargs)
+            if previous is not None and previous is not alarm:
+                # An update keeps the alarm's state (moto builds a fresh object).
+                alarm.state_value = previous.state_value
+                alarm.state_reason = previous.state_reason
+                alarm.state_reason_data = previous.state_reason_data
+                alarm.state_updated_timestamp = previous.state_updated_timestamp
+                alarm.history = previous.history
+            else:
+                _set_initial_state(alarm)  # AWS: a new alarm starts in INSUFFICIENT_DATA
+            return alarm
+
+        def set_alarm_state(
+            backend: Any, alarm_name: str, reason: str, reason_data: str, state_value: str
+        ) -> None:
+            with component._lock:
+                alarm = backend.alarms.get(alarm_name)
+                previous = _snapshot(alarm) if alarm is not None else None
+                original_set(backend, alarm_name, reason, reason_data, state_value)
+            if previous is not None and previous.value != state_value:
+                component._after_change(backend, alarm, previous, source="SetAlarmState")
+
+        CloudWatchBackend.put_metric_alarm = put_metric_alarm  # type: ignore[method-assign]
+        CloudWatchBackend.set_alarm_state = set_alarm_state  # type: ignore[method-assign]
+        self._undo.append(lambda: setattr(CloudWatchBackend, "put_metric_alarm", original_put))
+        self._undo.append(lambda: setattr(CloudWatchBackend, "set_alarm_state", original_set))
+
+        # Alarms the template created before install() got moto's "OK": start them right.
+        for _, alarm in self._alarms():
+            if alarm.state_reason == INITIAL_REASON and not alarm.history:
+                _set_initial_state(alarm)
+
+    def uninstall(self) -> None:
+        while self._undo:
+            self._undo.pop()()
+
+    # -- clock -----------------------------------------------------------------------------------
+    def on_tick(self, now: datetime) -> None:
+        self.evaluate_all(now)
+
+    def evaluate_all(self, now: datetime) -> list[Transition]:
+        """Evaluate every metric alarm at `now`; apply and return the state changes."""
+        transitions = []
+        for backend, alarm in self._alarms():
+            rule = self._rule(alarm)
+            if rule is None:
+                continue
+            with self._lock:
+                samples = list(self._samples(backend, alarm, rule, now))
+                evaluation = evaluate_alarm(rule, samples, now, alarm.state_value)
+                if evaluation.state is None or evaluation.state == alarm.state_value:
+                    continue
+                previous = _snapshot(alarm)
+                alarm.update_state(
+                    evaluation.reason,
+                    json.dumps(evaluation.reason_data, separators=(",", ":")),
+                    evaluation.state,
+                )
+                alarm.state_updated_timestamp = _as_utc(now).replace(tzinfo=None)
+            transitions.append(
+                Transition(alarm.name, previous.value, evaluation.state, evaluation.reason)
+            )
+            self._after_change(backend, alarm, previous, source="evaluation")
+        return transitions
+
+    # -- internals -------------------------------------------------------------------------------
+    @staticmethod
+    def _alarms() -> Iterator[tuple[Any, Any]]:
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        for account_backends in list(cloudwatch_backends.values()):
+            for backend in list(account_backends.values()):
+                for alarm in list(backend.alarms.values()):
+                    yield backend, alarm
+
+    def _skip(self, alarm: Any, why: str) -> None:
+        if alarm.alarm_arn not in self._skipped:
+            self._skipped.add(alarm.alarm_arn)
+            self.twin.record("alarm-skipped", name=alarm.name, reason=why)
+
+    def _rule(self, alarm: Any) -> AlarmRule | None:
+        if alarm.rule:
+            self._skip(alarm, "composite alarms are not evaluated by the twin")
+            return None
+        if alarm.metric_data_queries:
+            self._skip(alarm, "metric math / multi-metric alarms are not evaluated by the twin")
+            return None
+        try:
+            return AlarmRule(
+                period=int(alarm.period),
+                evaluation_periods=int(alarm.evaluation_periods),
+                threshold=float(alarm.threshold),
+                comparison_operator=alarm.comparison_operator,
+                statistic=alarm_statistic(alarm),
+                datapoints_to_alarm=int(alarm.datapoints_to_alarm)
+                if alarm.datapoints_to_alarm
+                else None,
+                treat_missing_data=alarm.treat_missing_data,
+            )
+        except (TypeError, ValueError) as error:
+            self._skip(alarm, f"not evaluated: {error}")
+            return None
+
+    def _samples(
+        self, backend: Any, alarm: Any, rule: AlarmRule, now: datetime
+    ) -> Iterator[Sample]:
+        end = evaluation_end(now, rule.period)
+        start = end - timedelta(seconds=rule.period * rule.range_size)
+        wanted = sorted((d.name, d.value) for d in alarm.dimensions)
+        for datum in self._index.window(backend, alarm.namespace, alarm.metric_name, start, end):
+            # A metric is its full dimension set: no subset matching, unlike moto's filter.
+            if sorted((d.name, d.value) for d in datum.dimensions) != wanted:
+                continue
+            if alarm.unit and datum.unit != alarm.unit:
+                continue
+            moment = _as_utc(datum.timestamp)
+            if hasattr(datum, "value"):
+                yield Sample(moment, value=float(datum.value))
+            else:
+                yield Sample(
+                    moment,
+                    stats=(
+                        float(datum.sample_count),
+                        float(datum.sum),
+                        float(datum.min),
+                        float(datum.max),
+                    ),
+                )
+
+    def _after_change(self, backend: Any, alarm: Any, previous: StateSnapshot, source: str) -> None:
+        """Record, emit the state-change event, run the actions (outside the lock)."""
+        current = _snapshot(alarm)
+        self.twin.record(
+            "alarm",
+            name=alarm.name,
+            previous=previous.value,
+            state=current.value,
+            reason=current.reason,
+            source=source,
+        )
+        if alarm.metric_data_queries or alarm.rule:
+            return  # only single-metric events are shaped here
+        self.twin.emit_event(
+            source="aws.cloudwatch",
+            detail_type="CloudWatch Alarm State Change",
+            detail=state_change_detail(alarm, previous, current),
+            resources=[alarm.alarm_arn],
+            time=_as_utc(current.timestamp),
+        )
+        if not alarm.actions_enabled:
+            return
+        actions = {
+            ALARM: alarm.alarm_actions,
+            OK: alarm.ok_actions,
+            INSUFFICIENT_DATA: alarm.insufficient_data_actions,
+        }[current.value]
+        for action in actions or []:
+            self._run_action(backend, alarm, action, previous, current)
+
+    def _run_action(
+        self, backend: Any, alarm: Any, action: str, previous: StateSnapshot, current: StateSnapshot
+    ) -> None:
+        from moto.sns.models import sns_backends
+
+        parts = action.split(":")
+        if len(parts) < 6 or parts[2] != "sns":
+            self.twin.record("alarm-action", name=alarm.name, action=action, status="unsupported")
+            return
+        region, account_id = parts[3], parts[4]
+        subject, message = sns_alarm_message(
+            alarm, backend.account_id, backend.region_name, previous, current
+        )
+        try:
+            sns_backends[account_id][region].publish(message, arn=action, subject=subject)
+        except Exception as error:  # a missing topic fails the action, not the clock
+            self.twin.record(
+                "alarm-action", name=alarm.name, action=action, status="failed", error=repr(error)
+            )
+            return
+        self.twin.record("alarm-action", name=alarm.name, action=action, status="published")

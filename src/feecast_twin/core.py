@@ -1,0 +1,864 @@
+"""The local twin: template.yaml deployed into moto in-process, run against a controllable clock.
+
+    with Twin(parameter_overrides={"ApprovalTimeoutSeconds": "5"}) as twin:
+        twin.invoke("PrepareDataFunction", {...})
+        report = twin.send_event(load_event("model-package-approved.json"))
+        twin.advance(timedelta(hours=1))
+
+See docs/local-twin.md for what is emulated and how faithfully, and twin-contract for the API.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import re
+import threading
+import time
+import uuid
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from feecast_twin.clock import TwinClock
+from feecast_twin.components import Component
+from feecast_twin.events import (
+    FINAL_EXECUTION_STATUSES,
+    DeliveryReport,
+    EventDelivery,
+    Schedules,
+    TargetRun,
+)
+from feecast_twin.lambda_runtime import LambdaRuntime
+from feecast_twin.loader import Deployer, LoadedTemplate, Stack, load_template
+
+log = logging.getLogger("feecast_twin")
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
+
+#: (module, class) of the components CORE plugs in at deploy(); each is built as Cls(twin).
+COMPONENTS = (
+    ("feecast_twin.sagemaker", "SageMakerTwin"),
+    ("feecast_twin.featurestore", "FeatureStoreTwin"),
+    ("feecast_twin.alarms", "AlarmTwin"),
+)
+
+_ACTIVE_LOCK = threading.Lock()
+_ACTIVE: Twin | None = None
+
+
+class TwinInvokeError(RuntimeError):
+    """A handler raised: the error Lambda reported (type and message), with its stack trace."""
+
+    def __init__(
+        self, function: str, error_type: str, message: str, stack: list[str] | None = None
+    ):
+        self.function = function
+        self.error_type = error_type
+        self.message = message
+        self.stack = stack or []
+        detail = ("\n" + "\n".join(self.stack)) if self.stack else ""
+        super().__init__(f"{function} raised {error_type}: {message}{detail}")
+
+
+@dataclass(frozen=True)
+class TwinRecord:
+    """One entry of the twin's timeline."""
+
+    time: datetime
+    kind: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.fields[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.fields.get(key, default)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"time": self.time.isoformat(), "kind": self.kind, **self.fields}
+
+
+class Twin:
+    """template.yaml on moto, with real handlers, EventBridge delivery, schedules and a clock."""
+
+    region = "eu-west-1"
+    account_id = "123456789012"
+
+    def __init__(
+        self,
+        template: str | Path | None = None,
+        parameter_overrides: dict[str, Any] | None = None,
+        start: datetime | None = None,
+        *,
+        stack_name: str = "feecast",
+        components: bool | Iterable[str] = True,
+        lambda_async_retries: int = 2,
+    ) -> None:
+        self.template_path = Path(template) if template else DEFAULT_TEMPLATE
+        self.parameter_overrides = dict(parameter_overrides or {})
+        self.stack_name = stack_name
+        self.clock = TwinClock(start)
+        self.records: list[TwinRecord] = []
+        self._records_lock = threading.Lock()
+        self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
+        self._session: boto3.Session | None = None
+        self._mock: Any = None
+        self._deployed = False
+        self._closed = False
+        self._want_components = components
+        self.components: list[Component] = []
+        self.missing_components: list[tuple[str, str]] = []
+        self.template: LoadedTemplate | None = None
+        self.stack: Stack | None = None
+        self.runtime = LambdaRuntime(self)
+        self.delivery = EventDelivery(self, lambda_async_retries=lambda_async_retries)
+        self.schedules = Schedules(self, self.delivery)
+        self._patches: list[tuple[Any, str, Any]] = []
+        self._seen_executions: set[str] = set()
+        self._env_saved: dict[str, str | None] = {}
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> Twin:
+        if not self._deployed:
+            self.deploy()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def deploy(self) -> Twin:
+        """Start moto and the clock, create every template resource, install the components."""
+        global _ACTIVE
+        if self._deployed:
+            return self
+        with _ACTIVE_LOCK:
+            if _ACTIVE is not None and not _ACTIVE._closed:
+                raise RuntimeError("another Twin is deployed in this process; close() it first")
+            _ACTIVE = self
+        try:
+            self._start_mock()
+            self.clock.start()
+            self.runtime.install()
+            self.delivery.install()
+            self._patch_stepfunctions()
+            self.template = load_template(self.template_path, self.parameter_overrides)
+            self.stack = Deployer(self, self.template, self.stack_name).deploy()
+            for name, (lid, code_dir, handler) in self.stack.functions.items():
+                self.runtime.register(name, lid, code_dir, handler)
+            for lid, rtype in self.unknown_resources:
+                log.warning("twin: %s (%s) is not emulated", lid, rtype)
+            self._register_stack()
+            self._install_components()
+            self.schedules.start(self.clock.now())
+            self._deployed = True
+            self.record(
+                "deploy",
+                stack=self.stack_name,
+                resources=len(self.stack.physical),
+                unknown=[f"{lid} ({t})" for lid, t in self.unknown_resources],
+            )
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _start_mock(self) -> None:
+        from moto import mock_aws
+
+        for key, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+        }.items():
+            self._env_saved[key] = os.environ.get(key)
+            os.environ[key] = value
+        # Leave lambda use_docker at its default: the no-docker backend bypasses _invoke_lambda.
+        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+        self._mock.start()
+        self._session = _shared_session(self.region)
+
+    def _register_stack(self) -> None:
+        """Make DescribeStacks answer with the stack's Outputs, as after `sam deploy` (the
+        operator CLI finds resources that way, on AWS and on the twin alike)."""
+        assert self.stack is not None and self.template is not None
+        outputs = {
+            key: {"Value": ",".join(map(str, v)) if isinstance(v, list) else str(v)}
+            for key, v in self.stack.outputs.items()
+        }
+        body = {
+            "AWSTemplateFormatVersion": "2010-09-09",
+            "Description": str(self.template.raw.get("Description", "feecast twin"))[:1024],
+            "Resources": {"TwinStack": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+            "Outputs": outputs,
+        }
+        with warnings.catch_warnings():  # moto: "WaitConditionHandle not supported" (a no-op)
+            warnings.simplefilter("ignore")
+            self.client("cloudformation").create_stack(
+                StackName=self.stack_name, TemplateBody=json.dumps(body)
+            )
+
+    def _install_components(self) -> None:
+        if self._want_components is False:
+            return
+        wanted = None if self._want_components is True else set(self._want_components)
+        for module_name, cls_name in COMPONENTS:
+            if wanted is not None and module_name.rsplit(".", 1)[-1] not in wanted:
+                continue
+            try:
+                module = importlib.import_module(module_name)
+                cls = getattr(module, cls_name)
+            except (ImportError, AttributeError) as exc:
+                # While the twin is being built the part may not exist yet: say so, loudly.
+                self.missing_components.append((f"{module_name}.{cls_name}", str(exc)))
+                log.warning("twin component %s.%s not available: %s", module_name, cls_name, exc)
+                continue
+            component = cls(self)
+            try:
+                component.install(self)
+            except ImportError as exc:  # a part still being written: listed, not fatal
+                self.missing_components.append((f"{module_name}.{cls_name}", str(exc)))
+                log.warning("twin component %s could not install: %s", cls_name, exc)
+                try:
+                    component.uninstall()
+                except Exception:
+                    log.debug("uninstall after failed install", exc_info=True)
+                continue
+            self.components.append(component)
+
+    def close(self) -> None:
+        """Stop everything (waits briefly for running work) and restore real time and moto."""
+        global _ACTIVE
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._deployed:
+                try:
+                    self.settle(timeout=30, raise_on_timeout=False)
+                except Exception as exc:
+                    log.warning("twin: work still running at close: %s", exc)
+            self._stop_executions()
+        finally:
+            for component in reversed(self.components):
+                try:
+                    component.uninstall()
+                except Exception:
+                    log.exception("uninstalling %s failed", component)
+            self.components.clear()
+            self.delivery.uninstall()
+            self.runtime.uninstall()
+            for owner, attr, original in reversed(self._patches):
+                setattr(owner, attr, original)
+            self._patches.clear()
+            self.clock.stop()
+            if self._mock is not None:
+                self._mock.stop()
+                self._mock = None
+            for key, value in self._env_saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+            _clear_powertools_caches()
+            with _ACTIVE_LOCK:
+                if _ACTIVE is self:
+                    _ACTIVE = None
+
+    # ------------------------------------------------------------------ moto access
+    def client(self, service: str) -> Any:
+        """A boto3 client on the twin (cached; thread-safe to call)."""
+        with self._clients_lock:
+            if service not in self._clients:
+                if self._session is None:
+                    raise RuntimeError("the twin is not deployed")
+                self._clients[service] = self._session.client(
+                    service,
+                    region_name=self.region,
+                    config=Config(retries={"max_attempts": 1}),
+                )
+            return self._clients[service]
+
+    @property
+    def unknown_resources(self) -> list[tuple[str, str]]:
+        """(logical id, type) of template resources and event sources the twin does not emulate."""
+        if self.stack is None or self.template is None:
+            return []
+        return list(self.stack.unknown) + list(self.template.unknown_events)
+
+    def physical_id(self, logical_id: str) -> Any:
+        """What Ref returns for that logical id (a resource or a parameter)."""
+        self._need_stack()
+        assert self.stack is not None and self.template is not None
+        if logical_id in self.stack.physical:
+            return self.stack.physical[logical_id]
+        if logical_id in self.template.parameters:
+            return self.template.parameters[logical_id]
+        raise KeyError(f"{logical_id} is not a created resource of the twin's stack")
+
+    def att(self, logical_id: str, attribute: str) -> Any:
+        """What GetAtt returns."""
+        self._need_stack()
+        assert self.stack is not None
+        try:
+            return self.stack.attributes[logical_id][attribute]
+        except KeyError as exc:
+            raise KeyError(f"no attribute {logical_id}.{attribute} in the twin") from exc
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        self._need_stack()
+        assert self.stack is not None
+        return dict(self.stack.outputs)
+
+    def logical_id_of(self, physical: str) -> str:
+        """The logical id whose physical id (name or ARN) is `physical`; else `physical`."""
+        if self.stack is not None:
+            for lid, pid in self.stack.physical.items():
+                if pid == physical:
+                    return lid
+            for lid, attrs in self.stack.attributes.items():
+                if physical in (attrs.get("Arn"), attrs.get("Name")):
+                    return lid
+        return physical
+
+    def _need_stack(self) -> None:
+        if self.stack is None:
+            raise RuntimeError("deploy() the twin first")
+
+    # ------------------------------------------------------------------ timeline
+    def record(self, kind: str, /, **fields: Any) -> None:
+        rec = TwinRecord(time=datetime.now(UTC), kind=kind, fields=fields)
+        with self._records_lock:
+            self.records.append(rec)
+
+    def records_of(self, kind: str) -> list[TwinRecord]:
+        with self._records_lock:
+            return [r for r in self.records if r.kind == kind]
+
+    # ------------------------------------------------------------------ Lambda
+    def _function_name(self, function: str) -> str:
+        assert self.stack is not None
+        if function in self.stack.physical and self.stack.types.get(function, "").endswith(
+            "Function"
+        ):
+            return str(self.stack.physical[function])
+        return function
+
+    def invoke(self, function: str, event: Any = None) -> Any:
+        """Invoke a function (logical id or name) through lambda:Invoke; the parsed payload.
+
+        Raises TwinInvokeError when the handler raised."""
+        self._need_stack()
+        name = self._function_name(function)
+        resp = self.client("lambda").invoke(
+            FunctionName=name, Payload=json.dumps({} if event is None else event).encode()
+        )
+        raw = resp["Payload"].read().decode()
+        try:
+            payload = json.loads(raw)
+        except json.JSONDecodeError:
+            payload = raw
+        if resp.get("FunctionError"):
+            if isinstance(payload, dict):
+                raise TwinInvokeError(
+                    function,
+                    str(payload.get("errorType")),
+                    str(payload.get("errorMessage")),
+                    list(payload.get("stackTrace") or []),
+                )
+            raise TwinInvokeError(function, "Unknown", str(payload))
+        return payload
+
+    def http_request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: str | bytes | dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        query: dict[str, str] | None = None,
+        api: str | None = None,
+    ) -> dict[str, Any]:
+        """Call an HTTP API route (SAM HttpApi / Api events) as API Gateway would: builds the
+        payload format 2.0 event, invokes the routed function, returns {statusCode, headers,
+        body}. 404 when no route matches, 500 when the handler raised (as API Gateway)."""
+        self._need_stack()
+        assert self.template is not None
+        route, params = _match_route(self.template.routes, method, path, api)
+        if route is None:
+            return {"statusCode": 404, "headers": {}, "body": json.dumps({"message": "Not Found"})}
+        if isinstance(body, dict):
+            body = json.dumps(body)
+        if isinstance(body, bytes):
+            body = body.decode()
+        hdrs = {k.lower(): v for k, v in (headers or {}).items()}
+        api_id = str(self.physical_id(route.api_logical_id)) if route.api_logical_id else "twinapi"
+        now = self.clock.now()
+        route_key = "$default" if route.path == "$default" else f"{route.method} {route.path}"
+        event = {
+            "version": "2.0",
+            "routeKey": route_key,
+            "rawPath": path,
+            "rawQueryString": "&".join(f"{k}={v}" for k, v in (query or {}).items()),
+            "headers": hdrs,
+            "requestContext": {
+                "accountId": self.account_id,
+                "apiId": api_id,
+                "domainName": f"{api_id}.execute-api.{self.region}.amazonaws.com",
+                "domainPrefix": api_id,
+                "http": {
+                    "method": method.upper(),
+                    "path": path,
+                    "protocol": "HTTP/1.1",
+                    "sourceIp": "127.0.0.1",
+                    "userAgent": hdrs.get("user-agent", "feecast-twin"),
+                },
+                "requestId": str(uuid.uuid4()),
+                "routeKey": route_key,
+                "stage": "$default",
+                "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+                "timeEpoch": int(now.timestamp() * 1000),
+            },
+            "isBase64Encoded": False,
+        }
+        if query:
+            event["queryStringParameters"] = dict(query)
+        if params:
+            event["pathParameters"] = params
+        if body is not None:
+            event["body"] = body
+        try:
+            result = self.invoke(route.function_logical_id, event)
+        except TwinInvokeError:
+            return {
+                "statusCode": 500,
+                "headers": {},
+                "body": json.dumps({"message": "Internal Server Error"}),
+            }
+        if isinstance(result, dict) and "statusCode" in result:
+            return {
+                "statusCode": int(result["statusCode"]),
+                "headers": dict(result.get("headers") or {}),
+                "body": result.get("body", ""),
+            }
+        # Payload 2.0 without statusCode: API Gateway answers 200 with the JSON result.
+        return {
+            "statusCode": 200,
+            "headers": {"content-type": "application/json"},
+            "body": result if isinstance(result, str) else json.dumps(result),
+        }
+
+    def lambda_logs(self, function: str) -> list[str]:
+        """Captured stdout of every invocation of a function so far, oldest first."""
+        name = self._function_name(function)
+        return [inv.logs for inv in self.runtime.invocations if inv.function == name]
+
+    # ------------------------------------------------------------------ EventBridge
+    def send_event(self, event: dict[str, Any], *, timeout: float = 600) -> DeliveryReport:
+        """Put a full EventBridge envelope (events/*.json style) on its bus; deliver; wait."""
+        for key in ("source", "detail-type"):
+            if key not in event:
+                raise ValueError(f"event has no {key!r}: {json.dumps(event)[:200]}")
+        entry: dict[str, Any] = {
+            "Source": event["source"],
+            "DetailType": event["detail-type"],
+            "Detail": json.dumps(event.get("detail") or {}),
+            "Resources": list(event.get("resources") or []),
+            "EventBusName": event.get("event-bus-name", "default"),
+        }
+        if event.get("time"):
+            entry["Time"] = _parse_time(event["time"]).timestamp()
+        return self._put(entry, timeout)
+
+    def emit_event(
+        self,
+        *,
+        source: str,
+        detail_type: str,
+        detail: dict[str, Any],
+        resources: list[str] | None = None,
+        time: datetime | None = None,
+        wait: bool = False,
+        timeout: float = 600,
+    ) -> DeliveryReport:
+        """Put an event on the default bus as an AWS service would (e.g. aws.sagemaker).
+
+        With wait=False (the default, as a service does not wait for its consumers) the report
+        lists the rules matched and the targets queued; their outcome fills in as they run."""
+        entry: dict[str, Any] = {
+            "Source": source,
+            "DetailType": detail_type,
+            "Detail": json.dumps(detail, default=str),
+            "Resources": list(resources or []),
+            "EventBusName": "default",
+            "Time": (time or self.clock.now()).timestamp(),
+        }
+        return self._put(entry, timeout if wait else None)
+
+    def _put(self, entry: dict[str, Any], timeout: float | None) -> DeliveryReport:
+        from moto.events.models import events_backends
+
+        backend = events_backends[self.account_id][self.region]
+        result = backend.put_events([entry])[0]
+        event = {
+            "source": entry["Source"],
+            "detail-type": entry["DetailType"],
+            "detail": json.loads(entry["Detail"]),
+            "resources": entry["Resources"],
+        }
+        if "ErrorCode" in result:
+            return DeliveryReport(
+                None, event, error=f"{result['ErrorCode']}: {result['ErrorMessage']}"
+            )
+        event_id = result["EventId"]
+        event["id"] = event_id
+        self.record(
+            "event",
+            id=event_id,
+            source=entry["Source"],
+            detail_type=entry["DetailType"],
+            resources=entry["Resources"],
+        )
+        rules, runs = self.delivery.runs_for(event_id)
+        report = DeliveryReport(event_id, event, rules_matched=rules, targets=runs)
+        if timeout is not None:
+            self.wait_for_report(report, timeout)
+        return report
+
+    def wait_for_report(self, report: DeliveryReport, timeout: float = 600) -> DeliveryReport:
+        """Wait until every target of the report ran (executions until they end or park on a
+        task token); fills in their final statuses."""
+        deadline = time.monotonic() + timeout
+        for run in report.targets:
+            if not run.done.wait(max(0.0, deadline - time.monotonic())):
+                raise TimeoutError(f"target {run.target_id} of {run.rule} still queued")
+            if run.execution_arn:
+                desc = self._wait_execution(run.execution_arn, deadline, park_ok=True)
+                run.status = desc["status"]
+                if desc["status"] == "SUCCEEDED":
+                    run.result = _maybe_json(desc.get("output"))
+                elif desc["status"] != "RUNNING":
+                    run.error_type = desc.get("error")
+                    run.error_message = desc.get("cause")
+        return report
+
+    # ------------------------------------------------------------------ Step Functions
+    def _sfn_backend(self) -> Any:
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        return stepfunctions_parser_backends[self.account_id][self.region]
+
+    def start_execution(
+        self, state_machine: str, input: Any = None, name: str | None = None
+    ) -> str:
+        """Start an execution (logical id, name or ARN); returns its ARN."""
+        self._need_stack()
+        arn = self._state_machine_arn(state_machine)
+        resp = self.client("stepfunctions").start_execution(
+            stateMachineArn=arn,
+            name=name or str(uuid.uuid4()),
+            input=json.dumps({} if input is None else input),
+        )
+        return str(resp["executionArn"])
+
+    def _state_machine_arn(self, state_machine: str) -> str:
+        assert self.stack is not None
+        if state_machine.startswith("arn:"):
+            return state_machine
+        if state_machine in self.stack.physical:
+            return str(self.stack.physical[state_machine])
+        for sm in self._sfn_backend().state_machines:
+            if sm.name == state_machine:
+                return str(sm.arn)
+        raise KeyError(f"no state machine {state_machine!r} in the twin")
+
+    def wait_for_execution(self, arn: str, timeout: float = 300) -> dict[str, Any]:
+        """Wait until the execution ends; its DescribeExecution result."""
+        return self._wait_execution(arn, time.monotonic() + timeout, park_ok=False)
+
+    def _wait_execution(self, arn: str, deadline: float, park_ok: bool) -> dict[str, Any]:
+        sfn = self.client("stepfunctions")
+        while True:
+            desc = sfn.describe_execution(executionArn=arn)
+            if desc["status"] in FINAL_EXECUTION_STATUSES:
+                return dict(desc)
+            if park_ok and self._waiting_for_callback(arn):
+                return dict(desc)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"execution {arn} still {desc['status']}")
+            time.sleep(0.02)
+
+    def execution_history(self, arn: str) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"executionArn": arn}
+        while True:
+            page = self.client("stepfunctions").get_execution_history(**kwargs)
+            events.extend(page["events"])
+            if not page.get("nextToken"):
+                return events
+            kwargs["nextToken"] = page["nextToken"]
+
+    def _running_executions(self) -> list[Any]:
+        return [
+            ex
+            for sm in list(self._sfn_backend().state_machines)
+            for ex in list(sm.executions)
+            if str(ex.exec_status) == "RUNNING"
+            or getattr(ex.exec_status, "value", None) == "RUNNING"
+        ]
+
+    def _waiting_for_callback(self, arn: str) -> bool:
+        for ex in self._running_executions():
+            if ex.exec_arn == arn:
+                return _parked(ex)
+        return False
+
+    def _stop_executions(self) -> None:
+        for ex in self._running_executions():
+            try:
+                ex.stop(stop_date=datetime.now(UTC), error="TwinClosed", cause="the twin closed")
+            except Exception:
+                log.debug("stopping %s failed", ex.exec_arn, exc_info=True)
+
+    def _patch_stepfunctions(self) -> None:
+        """Record executions starting and ending (any source: twin, handlers, AWS CLI)."""
+        from moto.stepfunctions.parser.backend import execution as ex_mod
+
+        twin = self
+        start_orig = ex_mod.Execution.start
+        term_orig = ex_mod.BaseExecutionWorkerCommunication.terminated
+
+        def start(execution: Any) -> None:
+            start_orig(execution)
+            twin.record(
+                "execution-started",
+                state_machine=twin.logical_id_of(execution.state_machine_arn),
+                execution_arn=execution.exec_arn,
+                name=execution.name,
+            )
+
+        def terminated(comm: Any) -> None:
+            term_orig(comm)
+            ex = comm.execution
+            status = getattr(ex.exec_status, "value", str(ex.exec_status))
+            twin.record(
+                "execution-ended",
+                state_machine=twin.logical_id_of(ex.state_machine_arn),
+                execution_arn=ex.exec_arn,
+                status=status,
+                error=ex.error,
+                cause=ex.cause,
+            )
+
+        for owner, attr, new in (
+            (ex_mod.Execution, "start", start),
+            (ex_mod.BaseExecutionWorkerCommunication, "terminated", terminated),
+        ):
+            self._patches.append((owner, attr, getattr(owner, attr)))
+            setattr(owner, attr, new)
+
+    # ------------------------------------------------------------------ clock
+    def busy(self) -> list[str]:
+        """What is still running (empty when the twin is idle)."""
+        what: list[str] = []
+        if self.delivery.busy():
+            what.append("eventbridge deliveries")
+        if self.runtime.busy():
+            what.append("lambda invocations")
+        running = [ex for ex in self._running_executions() if not _parked(ex)]
+        what.extend(f"execution {ex.exec_arn}" for ex in running)
+        for component in self.components:
+            try:
+                if component.busy():
+                    what.append(f"component {component.name}")
+            except Exception:
+                log.exception("%s.busy() failed", component)
+        return what
+
+    def settle(self, timeout: float = 600, *, raise_on_timeout: bool = True) -> None:
+        """Wait until nothing runs: deliveries, invocations, executions (except those waiting
+        for a task token) and busy components."""
+        deadline = time.monotonic() + timeout
+        quiet = 0
+        while True:
+            what = self.busy()
+            if not what:
+                quiet += 1
+                if quiet >= 2:  # twice in a row: a delivery may be between queue and thread
+                    return
+            else:
+                quiet = 0
+            if time.monotonic() > deadline:
+                if raise_on_timeout:
+                    raise TimeoutError(f"twin not settled after {timeout}s: {', '.join(what)}")
+                return
+            time.sleep(0.01 if not what else 0.02)
+
+    def advance(
+        self,
+        delta: timedelta | float,
+        step: timedelta = timedelta(minutes=1),
+        *,
+        settle_timeout: float = 600,
+    ) -> datetime:
+        """Move the clock forward in steps; at each step fire due schedules, tick the
+        components, settle. Returns the new now."""
+        if not isinstance(delta, timedelta):
+            delta = timedelta(seconds=float(delta))
+        if step <= timedelta(0):
+            raise ValueError("step must be positive")
+        self._need_stack()
+        end = self.clock.now() + delta
+        while True:
+            now = self.clock.now()
+            if now >= end:
+                break
+            self.clock.jump(min(step, end - now))
+            self.tick(settle_timeout=settle_timeout)
+        return self.clock.now()
+
+    def tick(self, *, settle_timeout: float = 600) -> None:
+        """One step at the current time: fire due schedules, tick components, settle."""
+        now = self.clock.now()
+        self.schedules.fire_due(now)
+        for component in self.components:
+            component.on_tick(now)
+        self.settle(timeout=settle_timeout)
+
+    # ------------------------------------------------------------------ observations
+    def sns_messages(self, topic_logical_id: str = "NotificationTopic") -> list[dict[str, Any]]:
+        """Messages published to a topic (logical id, name or ARN), oldest first."""
+        from moto.sns.models import sns_backends
+
+        topic_arn = (
+            self.physical_id(topic_logical_id)
+            if self.stack and topic_logical_id in self.stack.physical
+            else topic_logical_id
+        )
+        backend = sns_backends[self.account_id][self.region]
+        out = []
+        for msg in (
+            backend.topics[topic_arn].sent_notifications if topic_arn in backend.topics else []
+        ):
+            message_id, message, subject, attributes, _group_id = (list(msg) + [None] * 5)[:5]
+            out.append(
+                {
+                    "message_id": message_id,
+                    "message": message,
+                    "subject": subject,
+                    "attributes": attributes,
+                    "json": _maybe_json(message),
+                }
+            )
+        return out
+
+    def metric_data(
+        self, namespace: str, metric_name: str, dimensions: dict[str, str] | None = None
+    ) -> list[tuple[datetime, float]]:
+        """(timestamp, value) of every datum of a metric (with exactly these dimensions, when
+        given), oldest first."""
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        backend = cloudwatch_backends[self.account_id][self.region]
+        out = []
+        for datum in backend.get_all_metrics():
+            if datum.namespace != namespace or datum.name != metric_name:
+                continue
+            if dimensions is not None:
+                dims = {d.name: d.value for d in datum.dimensions}
+                if dims != dimensions:
+                    continue
+            ts = datum.timestamp
+            if ts.tzinfo is None:
+                ts = ts.replace(tzinfo=UTC)
+            out.append((ts, float(datum.value)))
+        return sorted(out, key=lambda item: item[0])
+
+
+_SESSIONS: dict[str, boto3.Session] = {}
+
+
+def _shared_session(region: str) -> boto3.Session:
+    """One boto3 session per process: its loader caches the service models (about 1 s to read)."""
+    if region not in _SESSIONS:
+        _SESSIONS[region] = boto3.Session(region_name=region)
+    return _SESSIONS[region]
+
+
+def _parked(execution: Any) -> bool:
+    """True when a running execution waits for SendTaskSuccess / Failure (a person, a token)."""
+    worker = getattr(execution, "exec_worker", None)
+    env = getattr(worker, "env", None)
+    manager = getattr(env, "callback_pool_manager", None)
+    pool = getattr(manager, "_pool", None)
+    if not pool:
+        return False
+    return any(ep.get_outcome() is None and ep.consumer_error is None for ep in list(pool.values()))
+
+
+def _match_route(
+    routes: list[Any], method: str, path: str, api: str | None
+) -> tuple[Any, dict[str, str]]:
+    """The route for method + path (exact methods before ANY, $default last) and its params."""
+    candidates = [r for r in routes if api is None or r.api_logical_id == api]
+    method = method.upper()
+    for wanted in (method, "ANY"):
+        for route in candidates:
+            if route.method != wanted or route.path == "$default":
+                continue
+            pattern = (
+                "^"
+                + re.sub(
+                    r"\\\{([^}]+?)(\\\+)?\\\}",
+                    lambda m: f"(?P<{m.group(1)}>.+)" if m.group(2) else f"(?P<{m.group(1)}>[^/]+)",
+                    re.escape(route.path),
+                )
+                + "$"
+            )
+            m = re.match(pattern, path)
+            if m:
+                return route, {k.rstrip("+"): v for k, v in m.groupdict().items()}
+    for route in candidates:
+        if route.path == "$default":
+            return route, {}
+    return None, {}
+
+
+def _parse_time(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def _maybe_json(text: Any) -> Any:
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _clear_powertools_caches() -> None:
+    try:
+        from aws_lambda_powertools.utilities import parameters
+
+        parameters.clear_caches()
+    except Exception:  # pragma: no cover - powertools missing or changed
+        log.debug("powertools caches not cleared", exc_info=True)
+
+
+__all__ = ["DeliveryReport", "TargetRun", "Twin", "TwinInvokeError", "TwinRecord"]

@@ -1,0 +1,104 @@
+"""Shared fixtures: the repository, events/*.json, and the local twin.
+
+def test_x(twin, load_event):                  # the repository's template.yaml, deployed
+    report = twin.send_event(load_event("retrain-accuracy-alarm.json"))
+
+@pytest.mark.twin(template="tests/integration/templates/core.yaml", overrides={...})
+def test_y(twin): ...                          # a small template of your own
+
+def test_z(make_twin):                         # several configurations in one test
+    twin = make_twin(parameter_overrides={"EndpointType": "Serverless"})
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Parameter overrides that keep real-time waits short in tests (applied only to parameters the
+# template declares, so the fixture keeps working while the template grows).
+FAST_OVERRIDES: dict[str, str] = {
+    "ApprovalTimeoutSeconds": "20",
+    "GuardrailBakeSeconds": "1",
+    # The every-minute collector polls a public API (unreachable here, with real back-off
+    # sleeps): off unless a test turns it on (tests/integration/test_ingest_*.py do).
+    "IngestScheduleState": "DISABLED",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "twin(template=None, overrides=None, start=None): how the `twin` fixture deploys",
+    )
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def load_event(repo_root: Path) -> Callable[[str], dict[str, Any]]:
+    """load_event("retrain-accuracy-alarm.json") -> a fresh dict from events/."""
+
+    def load(name: str) -> dict[str, Any]:
+        path = repo_root / "events" / name
+        if not path.suffix:
+            path = path.with_suffix(".json")
+        return json.loads(path.read_text())  # type: ignore[no-any-return]
+
+    return load
+
+
+def _fast_overrides(template: Path) -> dict[str, str]:
+    from feecast_twin.intrinsics import load_yaml
+
+    declared = load_yaml(template.read_text()).get("Parameters") or {}
+    return {k: v for k, v in FAST_OVERRIDES.items() if k in declared}
+
+
+@pytest.fixture
+def make_twin() -> Iterator[Callable[..., Any]]:
+    """Factory: make_twin(template=None, parameter_overrides=None, start=None, **kw) -> a
+    deployed Twin (fast overrides merged in), closed after the test. One at a time."""
+    from feecast_twin import Twin
+
+    made: list[Any] = []
+
+    def make(
+        template: str | Path | None = None,
+        parameter_overrides: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        for old in made:
+            old.close()
+        path = Path(template) if template else REPO_ROOT / "template.yaml"
+        if not path.is_absolute():
+            path = REPO_ROOT / path
+        overrides = {**_fast_overrides(path), **(parameter_overrides or {})}
+        twin = Twin(template=path, parameter_overrides=overrides, **kwargs)
+        made.append(twin)
+        return twin.deploy()
+
+    yield make
+    for twin in made:
+        twin.close()
+
+
+@pytest.fixture
+def twin(request: pytest.FixtureRequest, make_twin: Callable[..., Any]) -> Any:
+    """A deployed Twin of template.yaml (or of @pytest.mark.twin(template=...)), closed after."""
+    marker = request.node.get_closest_marker("twin")
+    options = dict(marker.kwargs) if marker else {}
+    return make_twin(
+        template=options.pop("template", None),
+        parameter_overrides=options.pop("overrides", None),
+        **options,
+    )

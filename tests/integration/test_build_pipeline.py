@@ -1,0 +1,418 @@
+"""The ModelBuild state machine on the twin: data -> DeepAR -> evaluation -> package or refusal.
+
+One twin per module: two days of minutes are put through the Feature Store API once; one
+trained build (module fixture) is shared by the assertions about the registered package, the
+starts it refused (duplicates, joins) and its notification. Failure branches that stop before
+training are fast; the rejected branch trains a second (1-epoch) model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import boto3
+import numpy as np
+import pytest
+from feecast.build.start import AwsBuildBackend, BuildStart, StartBuildSettings, start_build
+
+GROUP = "feecast-fee-minutes"
+PREFIX = "/feecast"
+HISTORY_MINUTES = 2 * 1440
+QUANTILES = ("0.05", "0.5", "0.95")
+FAST_HYPERPARAMETERS = {
+    "epochs": 2,
+    "mini_batch_size": 32,
+    "learning_rate": 0.005,
+    "num_cells": 20,
+    "num_layers": 1,
+    "early_stopping_patience": None,
+    "num_eval_samples": 50,
+}
+TARGET = {"target_col": "avg_fee_1min", "prediction_length": 30, "freq": "1min", "history_days": 2}
+
+
+# -- setup helpers ------------------------------------------------------------------------------
+def iso_minute(ts: datetime) -> str:
+    return ts.strftime("%Y-%m-%dT%H:%M:00Z")
+
+
+def ensure_feature_group(twin: Any) -> None:
+    """The ingestion stage's feature group; created here when the template does not have it yet."""
+    sm = twin.client("sagemaker")
+    try:
+        sm.describe_feature_group(FeatureGroupName=GROUP)
+        return
+    except sm.exceptions.ResourceNotFound:
+        pass
+    features = [
+        ("tx_minute", "String"),
+        ("total_nb_trx_1min", "Integral"),
+        ("total_fee_1min", "Fractional"),
+        ("avg_fee_1min", "Fractional"),
+        ("event_time", "String"),
+    ]
+    sm.create_feature_group(
+        FeatureGroupName=GROUP,
+        RecordIdentifierFeatureName="tx_minute",
+        EventTimeFeatureName="event_time",
+        FeatureDefinitions=[{"FeatureName": n, "FeatureType": t} for n, t in features],
+        OnlineStoreConfig={"EnableOnlineStore": True},
+        OfflineStoreConfig={
+            "S3StorageConfig": {
+                "S3Uri": f"s3://{twin.physical_id('ArtifactBucket')}/offline-store"
+            },
+            "DisableGlueTableCreation": True,
+        },
+        RoleArn=f"arn:aws:iam::{twin.account_id}:role/feature-store",
+    )
+
+
+def put_minutes(twin: Any, start: datetime, values: np.ndarray) -> None:
+    """One record per minute through PutRecord (NaN = the minute had no transaction)."""
+    fs = twin.client("sagemaker-featurestore-runtime")
+    for i, value in enumerate(values.tolist()):
+        minute = iso_minute(start + timedelta(minutes=i))
+        count = 0 if math.isnan(value) else 3
+        record = [
+            {"FeatureName": "tx_minute", "ValueAsString": minute},
+            {"FeatureName": "event_time", "ValueAsString": minute},
+            {"FeatureName": "total_nb_trx_1min", "ValueAsString": str(count)},
+            {
+                "FeatureName": "total_fee_1min",
+                "ValueAsString": str(0.0 if count == 0 else value * 3),
+            },
+        ]
+        if count:
+            record.append({"FeatureName": "avg_fee_1min", "ValueAsString": repr(value)})
+        fs.put_record(FeatureGroupName=GROUP, Record=record)
+
+
+def fee_minutes(n: int, seed: int = 7) -> np.ndarray:
+    """A positive random walk with a daily cycle and a few empty minutes, like fee averages."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    walk = np.cumsum(rng.normal(0, 0.02, n))
+    values = 20 * np.exp(walk) * (1 + 0.2 * np.sin(2 * np.pi * t / 1440))
+    values[rng.choice(n - 60, 12, replace=False)] = np.nan
+    return np.round(values, 3)
+
+
+def put_parameter(twin: Any, suffix: str, value: dict[str, Any]) -> None:
+    twin.client("ssm").put_parameter(
+        Name=f"{PREFIX}/{suffix}", Value=json.dumps(value), Type="String", Overwrite=True
+    )
+
+
+def start(twin: Any, trigger: str, key: str) -> BuildStart:
+    settings = StartBuildSettings(
+        model_build_state_machine_arn=twin.outputs["ModelBuildStateMachineArn"],
+        state_table=twin.outputs["StateTableName"],
+    )
+    backend = AwsBuildBackend(settings, session=boto3.Session(region_name=twin.region))
+    return start_build(trigger, key, settings, backend=backend)
+
+
+def read_s3(twin: Any, uri: str) -> str:
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    return twin.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+
+
+def packages(twin: Any) -> list[dict[str, Any]]:
+    sm = twin.client("sagemaker")
+    summaries = sm.list_model_packages(ModelPackageGroupName="feecast-models")[
+        "ModelPackageSummaryList"
+    ]
+    return [sm.describe_model_package(ModelPackageName=s["ModelPackageArn"]) for s in summaries]
+
+
+def messages_since(twin: Any, count: int) -> list[dict[str, Any]]:
+    return twin.sns_messages()[count:]
+
+
+def run_refused(twin: Any, name: str, now: datetime | None = None) -> tuple[dict[str, Any], list]:
+    """Start an execution directly (as start_build would), wait; (description, new messages)."""
+    before = len(twin.sns_messages())
+    payload: dict[str, Any] = {"trigger": "manual", "dedup_key": name}
+    if now is not None:
+        payload["now"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    arn = twin.start_execution("ModelBuildStateMachine", payload, name=name)
+    return twin.wait_for_execution(arn, timeout=120), messages_since(twin, before)
+
+
+# -- fixtures -----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def build_twin() -> Iterator[Any]:
+    from feecast_twin import Twin
+
+    twin = Twin().deploy()
+    try:
+        ensure_feature_group(twin)
+        end = twin.clock.now().replace(second=0, microsecond=0)
+        data_start = end - timedelta(minutes=HISTORY_MINUTES)
+        put_minutes(twin, data_start, fee_minutes(HISTORY_MINUTES))
+        # Older data for the refusal tests: 400 all-zero minutes five days back.
+        put_minutes(twin, data_start - timedelta(days=5), np.zeros(400))
+        put_parameter(twin, "target", TARGET)
+        put_parameter(twin, "hyperparameters", FAST_HYPERPARAMETERS)
+        twin.settle()
+        twin.data_start = data_start  # type: ignore[attr-defined]
+        twin.data_end = end  # type: ignore[attr-defined]
+        yield twin
+    finally:
+        twin.close()
+
+
+@pytest.fixture(scope="module")
+def registered_build(build_twin: Any) -> dict[str, Any]:
+    """One build started by 20 concurrent deliveries of one trigger, joined by two others."""
+    twin = build_twin
+    results: list[BuildStart] = []
+    barrier = threading.Barrier(20)
+
+    def deliver() -> None:
+        barrier.wait()
+        results.append(start(twin, "manual", "it-manual-1"))
+
+    threads = [threading.Thread(target=deliver) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    started = [r for r in results if r.status == "started"]
+    assert len(started) == 1, [r.status for r in results]
+    arn = started[0].execution_arn
+    # While it runs: the schedule (through StartBuildFunction) and an alarm join it.
+    scheduled = twin.invoke(
+        "StartBuildFunction", {"trigger": "schedule", "scheduled_time": "2026-01-05T00:00:00Z"}
+    )
+    alarm = start(twin, "alarm", "it-alarm-1")
+    description = twin.wait_for_execution(arn, timeout=600)
+    return {
+        "arn": arn,
+        "results": results,
+        "scheduled": scheduled,
+        "alarm": alarm,
+        "description": description,
+        "messages": list(twin.sns_messages()),
+    }
+
+
+# -- the trained build --------------------------------------------------------------------------
+def hand_wql(actual: list[float | None], forecast: list[float], tau: float) -> float:
+    num = den = 0.0
+    for y, q in zip(actual, forecast, strict=True):
+        if y is None:
+            continue
+        num += (1 - tau) * (q - y) if q > y else tau * (y - q)
+        den += abs(y)
+    return 2 * num / den
+
+
+@pytest.mark.slow
+def test_given_two_days_of_minutes_when_a_build_runs_then_a_package_matches_a_recomputed_loss(
+    build_twin: Any, registered_build: dict[str, Any]
+) -> None:
+    twin = build_twin
+    description = registered_build["description"]
+    assert description["status"] == "SUCCEEDED", description
+    (package,) = [
+        p
+        for p in packages(twin)
+        if p["MetadataProperties"]["GeneratedBy"] == registered_build["arn"]
+    ]
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"
+    meta = package["CustomerMetadataProperties"]
+    for key in (
+        "mean_wql",
+        "baseline_wql",
+        "threshold_at_build",
+        "data_start",
+        "data_end",
+        "training_job",
+        "execution_arn",
+        "trigger",
+    ):
+        assert key in meta, key
+    assert meta["trigger"] == "manual" and meta["execution_arn"] == registered_build["arn"]
+    assert meta["data_end"] == iso_minute(twin.data_end - timedelta(minutes=1))
+
+    evaluation = json.loads(
+        read_s3(twin, package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"])
+    )
+    prefix = package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"].rsplit("/", 1)[0]
+    forecast = json.loads(
+        read_s3(twin, f"{prefix}/transform/output/context.json.out").splitlines()[0]
+    )
+    actuals = json.loads(read_s3(twin, f"{prefix}/data/actuals.json"))
+    actual = [None if v == "NaN" else v for v in actuals["target"]]
+    assert len(actual) == 30 and len(forecast["mean"]) == 30
+    # The held-out minutes are the last 30 minutes fed in, independently of the pipeline.
+    expected = fee_minutes(HISTORY_MINUTES)[-30:]
+    assert [None if math.isnan(v) else v for v in expected.tolist()] == actual
+    per_q = {q: hand_wql(actual, forecast["quantiles"][q], float(q)) for q in QUANTILES}
+    mean = sum(per_q.values()) / len(per_q)
+    metrics = evaluation["regression_metrics"]
+    assert metrics["mean_wQuantileLoss"]["value"] == pytest.approx(mean, rel=1e-9)
+    for q, value in per_q.items():
+        assert metrics[f"wQuantileLoss[{q}]"]["value"] == pytest.approx(value, rel=1e-9)
+    assert float(meta["mean_wql"]) == pytest.approx(mean, rel=1e-9)
+    assert float(meta["baseline_wql"]) == pytest.approx(
+        metrics["baseline_mean_wQuantileLoss"]["value"]
+    )
+    assert evaluation["feecast"]["gate"]["passed"] is True
+
+    # The training job: DeepAR image, hyperparameters from SSM as strings, spot, test channel.
+    job = twin.client("sagemaker").describe_training_job(TrainingJobName=meta["training_job"])
+    assert (
+        job["HyperParameters"]["epochs"] == "2"
+        and job["HyperParameters"]["prediction_length"] == "30"
+    )
+    assert {c["ChannelName"] for c in job["InputDataConfig"]} == {"train", "test"}
+    assert job["EnableManagedSpotTraining"] is True
+    assert job["CheckpointConfig"]["S3Uri"].endswith("/checkpoints/")
+    assert "forecasting-deepar" in job["AlgorithmSpecification"]["TrainingImage"]
+
+    # The notification carries both losses and says how to approve.
+    (note,) = [
+        m
+        for m in registered_build["messages"]
+        if package["ModelPackageArn"] in (m["message"] or "")
+    ]
+    assert f"{mean:.4f}" in note["message"] and "naive baseline" in note["message"]
+    assert "update-model-package" in note["message"]
+
+
+@pytest.mark.slow
+def test_given_duplicate_and_concurrent_triggers_then_one_execution_runs(
+    build_twin: Any, registered_build: dict[str, Any]
+) -> None:
+    statuses = sorted(r.status for r in registered_build["results"])
+    assert statuses.count("started") == 1 and set(statuses) <= {"started", "duplicate", "joined"}
+    assert {r.execution_arn for r in registered_build["results"]} == {registered_build["arn"]}
+    assert registered_build["scheduled"]["status"] == "joined"
+    assert registered_build["scheduled"]["execution_arn"] == registered_build["arn"]
+    assert registered_build["alarm"].status == "joined"
+    executions = build_twin.client("stepfunctions").list_executions(
+        stateMachineArn=build_twin.outputs["ModelBuildStateMachineArn"]
+    )["executions"]
+    assert [e["executionArn"] for e in executions].count(registered_build["arn"]) == 1
+    # The same trigger delivered again after the build ended is still a duplicate.
+    assert start(build_twin, "manual", "it-manual-1").status == "duplicate"
+
+
+@pytest.mark.slow
+def test_given_a_tiny_threshold_when_a_build_runs_then_it_is_rejected_and_notified(
+    build_twin: Any, registered_build: dict[str, Any]
+) -> None:
+    twin = build_twin
+    packages_before = len(packages(twin))
+    before = len(twin.sns_messages())
+    put_parameter(
+        twin,
+        "validation",
+        {
+            "threshold": 0.0001,
+            "update_rate": 0.5,
+            "consecutive_breaches_to_alarm": 3,
+            "confidence": 90,
+        },
+    )
+    put_parameter(twin, "hyperparameters", {**FAST_HYPERPARAMETERS, "epochs": 1})
+    try:
+        outcome = start(twin, "manual", "it-manual-rejected")
+        assert outcome.status == "started"
+        description = twin.wait_for_execution(outcome.execution_arn, timeout=600)
+    finally:
+        put_parameter(
+            twin,
+            "validation",
+            {
+                "threshold": 0.24,
+                "update_rate": 0.5,
+                "consecutive_breaches_to_alarm": 3,
+                "confidence": 90,
+            },
+        )
+        put_parameter(twin, "hyperparameters", FAST_HYPERPARAMETERS)
+    assert description["status"] == "FAILED"
+    assert description["error"] == "ModelRejected"
+    assert "threshold 0.0001" in description["cause"]
+    assert len(packages(twin)) == packages_before
+    (note,) = messages_since(twin, before)
+    assert "did not pass the accuracy gate" in note["message"]
+    assert "mean wQL" in note["message"] and "naive baseline" in note["message"]
+
+
+# -- failure branches (no model is trained) ------------------------------------------------------
+def test_given_too_little_data_then_the_build_fails_early_with_the_reason(build_twin: Any) -> None:
+    now = build_twin.data_start + timedelta(minutes=200)
+    packages_before = len(packages(build_twin))
+    description, notes = run_refused(build_twin, "it-too-little", now)
+    assert description["status"] == "FAILED" and description["error"] == "DataRefused"
+    assert "too_short" in description["cause"]
+    (note,) = notes
+    assert "failed at step 'Prepare The Data'" in note["message"] and "too_short" in note["message"]
+    assert len(packages(build_twin)) == packages_before
+    assert not [
+        r
+        for r in build_twin.records_of("training-job")
+        if "it-too-little" in json.dumps(r.fields, default=str)
+    ]
+
+
+def test_given_an_all_zero_series_then_the_build_fails_early(build_twin: Any) -> None:
+    now = build_twin.data_start - timedelta(days=5) + timedelta(minutes=400)
+    description, notes = run_refused(build_twin, "it-all-zero", now)
+    assert description["error"] == "DataRefused" and "all_zero" in description["cause"]
+    assert "all_zero" in notes[0]["message"]
+
+
+def test_given_invalid_hyperparameters_in_ssm_then_the_build_fails_naming_them(
+    build_twin: Any,
+) -> None:
+    put_parameter(
+        build_twin, "hyperparameters", {**FAST_HYPERPARAMETERS, "epochs": 0, "dropout_rate": 2}
+    )
+    try:
+        description, notes = run_refused(build_twin, "it-bad-hyperparameters")
+    finally:
+        put_parameter(build_twin, "hyperparameters", FAST_HYPERPARAMETERS)
+    assert description["status"] == "FAILED" and description["error"] == "ConfigError"
+    assert "/feecast/hyperparameters" in description["cause"] and "epochs=0" in description["cause"]
+    assert "Fix the SSM parameter" in notes[0]["message"]
+
+
+def test_given_a_missing_ssm_parameter_then_the_build_fails_naming_it(build_twin: Any) -> None:
+    ssm = build_twin.client("ssm")
+    saved = ssm.get_parameter(Name=f"{PREFIX}/validation")["Parameter"]["Value"]
+    ssm.delete_parameter(Name=f"{PREFIX}/validation")
+    try:
+        description, notes = run_refused(build_twin, "it-missing-parameter")
+    finally:
+        ssm.put_parameter(Name=f"{PREFIX}/validation", Value=saved, Type="String", Overwrite=True)
+    assert description["status"] == "FAILED" and description["error"] == "ConfigError"
+    assert "/feecast/validation" in description["cause"]
+    assert "Prepare The Data" in notes[0]["message"]
+
+
+def test_given_a_training_job_that_fails_then_the_build_fails_with_its_reason(
+    build_twin: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import feecast_twin.deepar.training as training
+    from feecast_twin.deepar.errors import AlgorithmError
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise AlgorithmError("training failed (simulated: the instance ran out of memory)")
+
+    monkeypatch.setattr(training, "run_training", broken)
+    packages_before = len(packages(build_twin))
+    description, notes = run_refused(build_twin, "it-training-fails")
+    assert description["status"] == "FAILED" and description["error"] == "TrainingFailed"
+    assert "Train The Model" in description["cause"] and "ran out of memory" in description["cause"]
+    assert "failed at step 'Train The Model'" in notes[0]["message"]
+    assert len(packages(build_twin)) == packages_before

@@ -1,0 +1,115 @@
+"""Endpoint state changes on the twin: the real rule, handler, Scheduler, CloudWatch and SNS."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+STAGING_SCHEDULE = "feecast-staging-monitoring"
+
+
+def on_bus(event: dict[str, Any]) -> dict[str, Any]:
+    """The envelope as EventBridge delivers it: twin.send_event reads "time" as ISO-8601 only,
+    so the epoch-milliseconds form of the published example (parsed by tests/unit) is converted."""
+    raw = event.get("time", "")
+    if raw.isdigit():
+        event["time"] = datetime.fromtimestamp(int(raw) / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return event
+
+
+def schedule_state(twin: Any, name: str = STAGING_SCHEDULE) -> str:
+    return str(twin.client("scheduler").get_schedule(Name=name)["State"])
+
+
+def alarm(twin: Any, name: str = "feecast-staging-accuracy") -> dict[str, Any] | None:
+    found = twin.client("cloudwatch").describe_alarms(AlarmNames=[name])["MetricAlarms"]
+    return found[0] if found else None
+
+
+def activations(twin: Any) -> list[Any]:
+    return [r for r in twin.records_of("lambda") if "ActivateMonitoring" in str(r.get("function"))]
+
+
+def test_given_in_service_then_the_schedule_is_enabled_and_the_alarm_set_from_ssm(
+    twin: Any, load_event: Any
+) -> None:
+    # The deploy stage lowered the threshold before the endpoint went InService.
+    twin.client("ssm").put_parameter(
+        Name="/feecast/validation",
+        Value=json.dumps(
+            {
+                "threshold": 0.19,
+                "update_rate": 0.5,
+                "consecutive_breaches_to_alarm": 3,
+                "confidence": 90,
+            }
+        ),
+        Overwrite=True,
+    )
+    assert schedule_state(twin) == "DISABLED"
+
+    twin.send_event(on_bus(load_event("monitor-endpoint-in-service.json")))
+
+    assert schedule_state(twin) == "ENABLED"
+    assert schedule_state(twin, "feecast-production-monitoring") == "DISABLED"
+    target = twin.client("scheduler").get_schedule(Name=STAGING_SCHEDULE)["Target"]
+    assert "<aws.scheduler.scheduled-time>" in target["Input"]  # re-sent whole, not reset
+    set_alarm = alarm(twin)
+    assert set_alarm is not None
+    assert set_alarm["Threshold"] == 0.19
+    assert set_alarm["EvaluationPeriods"] == set_alarm["DatapointsToAlarm"] == 3
+    assert (set_alarm["MetricName"], set_alarm["Statistic"], set_alarm["Period"]) == (
+        "WeightedQuantileLoss",
+        "Maximum",
+        3600,
+    )
+    assert set_alarm["TreatMissingData"] == "notBreaching"
+    assert set_alarm["AlarmActions"] == [twin.physical_id("NotificationTopic")]
+    assert len(twin.sns_messages()) == 1
+
+
+def test_given_duplicate_events_in_both_spellings_then_one_activation_one_notification(
+    twin: Any, load_event: Any
+) -> None:
+    first = load_event("monitor-endpoint-in-service.json")
+    again = load_event("monitor-endpoint-in-service.json")
+    again["id"] = "second-delivery"
+    again["time"] = "2026-01-05T10:00:02Z"
+    again["detail"]["EndpointStatus"] = "InService"
+    twin.send_event(on_bus(first))
+    twin.send_event(again)
+    assert schedule_state(twin) == "ENABLED"
+    assert len(twin.sns_messages()) == 1
+
+
+def test_given_failed_then_the_failure_reason_is_notified(twin: Any, load_event: Any) -> None:
+    twin.send_event(on_bus(load_event("monitor-endpoint-failed.json")))
+    (message,) = twin.sns_messages()
+    assert "feecast-production FAILED" in message["subject"]
+    assert "ping health check" in message["message"]
+    assert schedule_state(twin, "feecast-production-monitoring") == "DISABLED"
+
+
+def test_given_deleting_then_the_schedule_and_the_alarm_actions_are_disabled(
+    twin: Any, load_event: Any
+) -> None:
+    twin.send_event(on_bus(load_event("monitor-endpoint-in-service.json")))
+    twin.send_event(on_bus(load_event("monitor-endpoint-deleting.json")))
+    assert schedule_state(twin) == "DISABLED"
+    kept = alarm(twin)
+    assert kept is not None and kept["ActionsEnabled"] is False
+
+
+def test_other_systems_endpoints_are_ignored(twin: Any, load_event: Any) -> None:
+    other = load_event("monitor-endpoint-in-service.json")
+    other["detail"]["EndpointName"] = "churn-model-prod"
+    twin.send_event(on_bus(other))
+    assert activations(twin) == []  # the rule did not match
+
+    lookalike = load_event("monitor-endpoint-in-service.json")
+    lookalike["detail"]["EndpointName"] = "feecast-staging-experiment"
+    twin.send_event(on_bus(lookalike))  # matches the rule's prefix; the function ignores it
+    assert len(activations(twin)) == 1
+    assert schedule_state(twin) == "DISABLED" and alarm(twin) is None
+    assert twin.sns_messages() == []

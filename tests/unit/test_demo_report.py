@@ -1,0 +1,141 @@
+"""The demo's report writer, from a run built in memory (no twin, no training)."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from feecast_twin.demo.report import monitoring_means, summary_markdown, write_report
+from feecast_twin.demo.run import FAILED, OK, DemoRun, ForecastBand, LossPoint, Marker, ModelInfo
+
+T0 = datetime(2026, 1, 5, tzinfo=UTC)
+
+
+def _band(version: int, start: datetime, level: float, rng: np.random.Generator) -> ForecastBand:
+    median = list(level * (1 + 0.05 * rng.standard_normal(30)))
+    return ForecastBand(
+        version=version,
+        start=start,
+        median=median,
+        lower=[v * 0.6 for v in median],
+        upper=[v * 1.6 for v in median],
+        source="production",
+    )
+
+
+def synthetic_run(history_days: int = 2, hours: int = 12) -> DemoRun:
+    """A run as the scenario would fill it: drift at hour 4, alarm at 7, v2 in production at 9."""
+    rng = np.random.default_rng(7)
+    run = DemoRun(options={"history_days": history_days, "seed": 7})
+    run.sim_started = T0
+    production = T0 + timedelta(days=history_days, hours=1)
+    drift = production + timedelta(hours=4)
+    alarm = production + timedelta(hours=7)
+    v2_prod = production + timedelta(hours=9)
+    run.sim_ended = production + timedelta(hours=hours)
+    minutes = int((run.sim_ended - T0).total_seconds() // 60)
+    times = [T0 + timedelta(minutes=i) for i in range(minutes)]
+    base = np.array([30 + 10 * math.sin(2 * math.pi * i / 1440) for i in range(minutes)])
+    base[[i for i, t in enumerate(times) if t >= drift]] *= 3
+    run.series_start = T0
+    run.series = list(base * np.exp(0.2 * rng.standard_normal(minutes)))
+    run.series[100] = float("nan")  # a minute without transactions
+    for key, title, start, end in (
+        ("ingest-history", "Ingest history", T0, T0 + timedelta(days=history_days)),
+        ("build", "First build", run.sim_started + timedelta(days=history_days), production),
+        ("monitoring", "Monitoring", production, run.sim_ended),
+    ):
+        phase = run.add_phase(key, title)
+        phase.status, phase.sim_start, phase.sim_end = OK, start, end
+        phase.wall_start, phase.wall_end, phase.detail = 1.0, 61.0, f"{title} | done"
+    run.models = [
+        ModelInfo(1, "arn:aws:sagemaker:eu-west-1:1:model-package/feecast-models/1", "manual",
+                  loss=0.21, baseline_loss=0.23, threshold_at_gate=0.24, status="Approved",
+                  production_at=production),
+        ModelInfo(2, "arn:aws:sagemaker:eu-west-1:1:model-package/feecast-models/2", "alarm",
+                  loss=0.19, baseline_loss=0.22, threshold_at_gate=0.225, status="Approved",
+                  production_at=v2_prod),
+    ]
+    run.thresholds = [(T0, 0.24, "template default"), (production, 0.225, "v1 better")]
+    for h in range(1, hours + 1):
+        when = production + timedelta(hours=h)
+        bad = drift < when <= v2_prod + timedelta(minutes=30)
+        run.losses.append(
+            LossPoint(when, "production", 0.45 if bad else 0.2, 0.3 if bad else 0.22, 0.225)
+        )
+        version = 2 if when > v2_prod else 1
+        level = float(np.nanmean(run.series[-60:])) if version == 2 else 35.0
+        run.forecasts.append(_band(version, when, level, rng))
+    run.markers = [
+        Marker(drift, "drift", "fees x3"),
+        Marker(alarm, "alarm", "ALARM"),
+        Marker(production, "production", "v1"),
+        Marker(v2_prod, "production", "v2"),
+    ]
+    run.builds = [
+        {"name": "manual-demo-1", "trigger": "manual", "status": "SUCCEEDED",
+         "start": production - timedelta(minutes=50), "stop": production - timedelta(minutes=20)},
+        {"name": "alarm-x", "trigger": "alarm", "status": "SUCCEEDED",
+         "start": alarm, "stop": alarm + timedelta(minutes=40)},
+    ]
+    run.wall_seconds = 183.0
+    return run
+
+
+def test_given_a_finished_run_when_written_then_every_file_is_there(tmp_path: Path) -> None:
+    run = synthetic_run()
+
+    paths = write_report(run, tmp_path / "report")
+
+    assert set(paths) == {"summary.json", "summary.md", "forecast.png", "monitoring.png"}
+    for name in ("forecast.png", "monitoring.png"):
+        assert paths[name].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert paths[name].stat().st_size > 20_000  # a drawn picture, not an empty canvas
+    data = json.loads(paths["summary.json"].read_text())
+    assert data["ok"] is True and data["failed_phase"] is None
+    assert data["rebuilds"] == 1
+    assert [m["version"] for m in data["models"]] == [1, 2]
+    assert data["phases"][0]["sim_duration_seconds"] == 2 * 86400
+    assert data["series"][100] is None  # NaN is written as null, the JSON stays valid
+    md = paths["summary.md"].read_text()
+    assert "Every phase happened as expected" in md
+    assert "![" in md and "forecast.png" in md
+    assert "\\|" in md  # a | inside a cell is escaped
+
+
+def test_given_a_failed_phase_then_the_summary_names_it() -> None:
+    run = synthetic_run()
+    run.phases[1].status, run.phases[1].detail = FAILED, "no model package registered"
+
+    md = summary_markdown(run)
+
+    assert not run.ok
+    assert run.failed_phase is run.phases[1]
+    assert "Stopped at phase `build`: no model package registered" in md
+
+
+def test_given_no_data_then_pictures_are_skipped_and_said_so(tmp_path: Path) -> None:
+    run = DemoRun()
+
+    paths = write_report(run, tmp_path)
+
+    assert set(paths) == {"summary.json", "summary.md"}
+    assert "not drawn: no data" in (tmp_path / "summary.md").read_text()
+    assert json.loads((tmp_path / "summary.json").read_text())["ok"] is False
+
+
+def test_monitoring_means_split_by_the_model_serving() -> None:
+    run = synthetic_run(hours=12)
+
+    means = monitoring_means(run)
+
+    assert set(means) == {1, 2}
+    assert means[2] < means[1]
+    assert means[2] == pytest.approx(
+        np.mean([p.loss for p in run.losses if p.time > run.models[1].production_at])
+    )

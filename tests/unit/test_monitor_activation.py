@@ -1,0 +1,111 @@
+"""What an endpoint state change does to monitoring (pure: the AWS ports are fakes)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from feecast.config import FeecastConfig, ValidationConfig
+from feecast.monitor.activation import ActivationPorts, apply_change, handle_endpoint_change
+from feecast.monitor.aws import EndpointState
+from feecast.monitor.events import parse_endpoint_event
+from feecast.monitor.settings import ActivationSettings
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+SETTINGS = ActivationSettings(
+    project_name="feecast",
+    ssm_prefix="/feecast",
+    notification_topic_arn="arn:aws:sns:eu-west-1:123456789012:feecast-notifications",
+    idempotency_table="idem",
+)
+CONFIG = FeecastConfig(validation=ValidationConfig(threshold=0.2, consecutive_breaches_to_alarm=4))
+
+
+class Fake:
+    def __init__(self) -> None:
+        self.schedules: dict[str, str] = {
+            "feecast-staging-monitoring": "DISABLED",
+            "feecast-production-monitoring": "DISABLED",
+        }
+        self.alarms: dict[str, dict[str, Any]] = {}
+        self.disabled: list[str] = []
+        self.sent: list[tuple] = []
+
+    def set_state(self, name: str, group: str, state: str) -> bool:
+        changed = self.schedules[name] != state
+        self.schedules[name] = state
+        return changed
+
+    def ports(self) -> ActivationPorts:
+        return ActivationPorts(
+            set_schedule_state=self.set_state,
+            put_alarm=lambda d: self.alarms.__setitem__(d["AlarmName"], d),
+            disable_alarm_actions=lambda name: self.disabled.append(name) or True,
+            describe_endpoint=lambda name: EndpointState("Failed", "c", "from DescribeEndpoint"),
+            notify=lambda *args: self.sent.append(args) or "id",
+        )
+
+
+def event(name: str, **detail: Any) -> dict[str, Any]:
+    e = json.loads((EVENTS / name).read_text())
+    e["detail"].update(detail)
+    return e
+
+
+def apply(fake: Fake, e: dict[str, Any]) -> dict[str, Any]:
+    return apply_change(parse_endpoint_event(e), SETTINGS, lambda: CONFIG, fake.ports())
+
+
+def test_in_service_enables_the_schedule_and_sets_the_alarm_with_the_current_threshold() -> None:
+    fake = Fake()
+    result = apply(fake, event("monitor-endpoint-in-service.json"))
+    assert fake.schedules["feecast-staging-monitoring"] == "ENABLED"
+    assert fake.schedules["feecast-production-monitoring"] == "DISABLED"
+    alarm = fake.alarms["feecast-staging-accuracy"]
+    assert alarm["Threshold"] == 0.2 and alarm["EvaluationPeriods"] == 4
+    assert result["schedule_changed"] is True
+    # Idempotent: a second event of the same change changes nothing more.
+    assert apply(fake, event("monitor-endpoint-in-service.json"))["schedule_changed"] is False
+
+
+def test_in_service_spelled_like_the_api_activates_too() -> None:
+    fake = Fake()
+    apply(fake, event("monitor-endpoint-in-service.json", EndpointStatus="InService"))
+    assert fake.schedules["feecast-staging-monitoring"] == "ENABLED"
+
+
+def test_failed_notifies_with_the_failure_reason_and_leaves_monitoring_alone() -> None:
+    fake = Fake()
+    result = apply(fake, event("monitor-endpoint-failed.json"))
+    assert "ping health check" in result["failure_reason"]
+    assert "ping health check" in fake.sent[0][2]
+    assert fake.alarms == {} and set(fake.schedules.values()) == {"DISABLED"}
+
+
+def test_failed_without_a_reason_in_the_event_asks_describe_endpoint() -> None:
+    fake = Fake()
+    e = event("monitor-endpoint-failed.json")
+    del e["detail"]["FailureReason"]
+    assert apply(fake, e)["failure_reason"] == "from DescribeEndpoint"
+
+
+def test_deleting_disables_the_schedule_and_the_alarm_actions() -> None:
+    fake = Fake()
+    fake.schedules["feecast-staging-monitoring"] = "ENABLED"
+    apply(fake, event("monitor-endpoint-deleting.json"))
+    assert fake.schedules["feecast-staging-monitoring"] == "DISABLED"
+    assert fake.disabled == ["feecast-staging-accuracy"]
+
+
+def test_other_endpoints_and_intermediate_states_change_nothing() -> None:
+    other = parse_endpoint_event(
+        event("monitor-endpoint-in-service.json", EndpointName="feecast-staging2")
+    )
+    updating = parse_endpoint_event(
+        event("monitor-endpoint-in-service.json", EndpointStatus="UPDATING")
+    )
+    for change in (other, updating):
+        # No idempotency record, no AWS call: the ports would fail if touched.
+        result = handle_endpoint_change(change, SETTINGS, lambda: CONFIG, ports=None)
+        assert result["action"] == "ignored"

@@ -1,0 +1,188 @@
+"""Alarm episodes and the retraining decision: duplicates, flapping, cool-down (pure: fakes)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from feecast.build.start import BuildStart
+from feecast.monitor.episode import Episode, Verdict, classify
+from feecast.monitor.events import parse_alarm_event
+from feecast.monitor.retrain import RetrainPorts, decide_and_start
+from feecast.monitor.settings import RetrainSettings
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+T0 = datetime(2026, 1, 5, 15, 1, 10, tzinfo=UTC)
+COOLDOWN = timedelta(hours=12)
+ALARM = "feecast-staging-accuracy"
+
+
+@pytest.mark.parametrize(
+    ("at", "verdict"),
+    [
+        (T0, Verdict.REPEAT),  # the same transition delivered again
+        (T0 + timedelta(hours=2), Verdict.SUPPRESS),  # ALARM -> OK -> ALARM while building
+        (T0 + COOLDOWN - timedelta(seconds=1), Verdict.SUPPRESS),
+        (T0 + COOLDOWN, Verdict.OPEN),  # the first transition after the cool-down
+        (T0 - timedelta(minutes=5), Verdict.STALE),  # a late delivery of an older transition
+    ],
+)
+def test_transition_verdicts_against_the_current_episode(at: datetime, verdict: Verdict) -> None:
+    assert classify(at, Episode(ALARM, T0), COOLDOWN) is verdict
+
+
+def test_without_an_episode_the_first_alarm_opens_one() -> None:
+    assert classify(T0, None, COOLDOWN) is Verdict.OPEN
+
+
+def test_the_dedup_key_names_the_alarm_and_the_episode_start() -> None:
+    assert Episode(ALARM, T0).dedup_key == "feecast-staging-accuracy#20260105T150110"
+
+
+@dataclass
+class FakeEpisodes:
+    current: dict[str, Episode] = field(default_factory=dict)
+
+    def get(self, alarm: str) -> Episode | None:
+        return self.current.get(alarm)
+
+    def try_open(self, alarm: str, at: datetime, cooldown: timedelta) -> tuple[bool, Episode]:
+        held = self.current.get(alarm)
+        if held is None or held.started_at <= at - cooldown:
+            self.current[alarm] = Episode(alarm, at)
+            return True, self.current[alarm]
+        return False, held
+
+    def record_build(self, episode: Episode, status: str, execution_arn: str | None) -> None:
+        if self.current[episode.alarm_name].started_at == episode.started_at:
+            self.current[episode.alarm_name] = replace(
+                episode, build_status=status, execution_arn=execution_arn
+            )
+
+
+@dataclass
+class FakeBuilds:
+    """start_build's contract: one execution per dedup key."""
+
+    keys: list[str] = field(default_factory=list)
+    executions: list[str] = field(default_factory=list)
+
+    def __call__(self, trigger: str, key: str) -> BuildStart:
+        self.keys.append(key)
+        arn = f"arn:aws:states:eu-west-1:123456789012:execution:feecast-model-build:{trigger}-{len(self.keys)}"
+        status = "duplicate" if key in self.keys[:-1] else "started"
+        if status == "started":
+            self.executions.append(arn)
+        return BuildStart(
+            status=status,
+            execution_arn=arn,
+            execution_name=arn.rsplit(":", 1)[-1],
+            trigger=trigger,
+            dedup_key=key,
+            message=status,
+        )
+
+
+SETTINGS = RetrainSettings(
+    project_name="feecast",
+    ssm_prefix="/feecast",
+    notification_topic_arn="arn:aws:sns:eu-west-1:123456789012:feecast-notifications",
+    idempotency_table="idem",
+    state_table="state",
+    model_build_state_machine_arn="arn:aws:states:eu-west-1:123456789012:stateMachine:feecast-model-build",
+    retrain_cooldown_seconds=int(COOLDOWN.total_seconds()),
+)
+
+
+def alarm_event(at: datetime, name: str = ALARM, state: str = "ALARM") -> dict[str, Any]:
+    event = json.loads((EVENTS / "retrain-accuracy-alarm.json").read_text())
+    event["detail"]["alarmName"] = name
+    event["detail"]["state"]["value"] = state
+    event["detail"]["state"]["timestamp"] = at.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    return event
+
+
+def make_ports(actions_enabled: bool | None = True) -> tuple[RetrainPorts, FakeBuilds, list[tuple]]:
+    builds, sent = FakeBuilds(), []
+    ports = RetrainPorts(
+        episodes=FakeEpisodes(),
+        start_build=builds,
+        alarm_actions_enabled=lambda name: actions_enabled,
+        notify=lambda *args: sent.append(args) or "id",
+    )
+    return ports, builds, sent
+
+
+def decide(ports: RetrainPorts, event: dict[str, Any]) -> dict[str, Any]:
+    return decide_and_start(parse_alarm_event(event), SETTINGS, ports)
+
+
+def test_given_20_deliveries_of_one_alarm_then_one_build_and_one_notification() -> None:
+    ports, builds, sent = make_ports()
+    outcomes = [decide(ports, alarm_event(T0))["outcome"] for _ in range(20)]
+    assert outcomes == ["started"] + ["duplicate"] * 19
+    assert len(builds.executions) == 1 and len(builds.keys) == 1
+    assert len(sent) == 1 and "build started" in sent[0][1]
+    facts = sent[0][3]
+    assert facts["loss"] == 0.41 and facts["threshold"] == 0.24
+
+
+def test_given_the_alarm_flaps_inside_the_cool_down_then_no_second_build() -> None:
+    ports, builds, sent = make_ports()
+    decide(ports, alarm_event(T0))
+    decide(ports, alarm_event(T0 + timedelta(minutes=30), state="OK"))
+    again = decide(ports, alarm_event(T0 + timedelta(hours=1)))
+    assert again["outcome"] == "suppressed"
+    assert len(builds.executions) == 1
+    assert "cool-down" in sent[-1][1]
+
+
+def test_given_the_cool_down_is_over_then_a_new_alarm_starts_a_new_build() -> None:
+    ports, builds, _ = make_ports()
+    decide(ports, alarm_event(T0))
+    later = decide(ports, alarm_event(T0 + COOLDOWN + timedelta(minutes=1)))
+    assert later["outcome"] == "started"
+    assert len(builds.executions) == 2 and builds.keys[0] != builds.keys[1]
+
+
+def test_given_a_first_delivery_that_died_before_starting_then_a_repeat_starts_the_build() -> None:
+    ports, builds, _ = make_ports()
+    ports.episodes.try_open(ALARM, T0.replace(microsecond=0), COOLDOWN)  # opened, then crashed
+    result = decide(ports, alarm_event(T0))
+    assert result["outcome"] == "started" and len(builds.executions) == 1
+
+
+def test_alarms_of_other_systems_and_ok_transitions_start_nothing() -> None:
+    ports, builds, sent = make_ports()
+    assert decide(ports, alarm_event(T0, name="payments-api-latency"))["outcome"] == "ignored"
+    assert decide(ports, alarm_event(T0, name="feecast-ingest-stalled"))["outcome"] == "ignored"
+    assert decide(ports, alarm_event(T0, state="OK"))["outcome"] == "ignored"
+    assert builds.keys == [] and sent == []
+
+
+def test_an_alarm_with_disabled_actions_starts_nothing() -> None:
+    ports, builds, _ = make_ports(actions_enabled=False)
+    assert decide(ports, alarm_event(T0))["outcome"] == "skipped"
+    assert builds.keys == []
+
+
+def test_a_build_joined_by_start_build_is_reported_as_joined() -> None:
+    ports, _, sent = make_ports()
+
+    def joined(trigger: str, key: str) -> BuildStart:
+        return BuildStart(
+            status="joined",
+            execution_arn="arn:x:execution:m:schedule-1",
+            execution_name="schedule-1",
+            trigger=trigger,
+            dedup_key=key,
+            message="joined",
+        )
+
+    ports.start_build = joined
+    assert decide(ports, alarm_event(T0))["outcome"] == "joined"
+    assert "joined running build" in sent[0][1] and "(schedule-1)" in sent[0][2]
