@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from feecast.adapters.parameters import load_config
 from feecast.monitor.activation import handle_endpoint_change
 from feecast.monitor.events import parse_endpoint_event

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from feecast.adapters.parameters import load_config
 from feecast.monitor.events import parse_run_request
 from feecast.monitor.run import monitor_endpoint

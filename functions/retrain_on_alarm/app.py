@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from feecast.monitor.events import parse_alarm_event
 from feecast.monitor.retrain import retrain_on_alarm
 from feecast.monitor.settings import RetrainSettings

@@ -53,7 +53,9 @@ def register(subparsers: Any) -> None:
     synthetic.add_argument("--days", type=float, default=1.0)
     synthetic.add_argument("--rate", type=float, default=4.0, help="mean transactions per second")
     synthetic.add_argument("--seed", type=int, default=0)
-    synthetic.add_argument("--regime-change-at", help="ISO-8601 time from which fees are multiplied")
+    synthetic.add_argument(
+        "--regime-change-at", help="ISO-8601 time from which fees are multiplied"
+    )
     synthetic.add_argument("--fee-multiplier", type=float, default=3.0)
     synthetic.add_argument("--duplicate-fraction", type=float, default=0.0)
     synthetic.set_defaults(func=_synthetic)
@@ -78,7 +80,9 @@ def _replay(args: argparse.Namespace, context: Context) -> int:
         raise CliError(f"no such file: {args.file}")
     if not args.verbose:
         logger.setLevel("WARNING")
-    store = DynamoIngestStore(args.table or context.output("IngestTableName"), context.client("dynamodb"))
+    store = DynamoIngestStore(
+        args.table or context.output("IngestTableName"), context.client("dynamodb")
+    )
     sink = FeatureStoreSink(
         args.feature_group or context.output("FeatureGroupName"),
         context.client("sagemaker-featurestore-runtime"),
@@ -94,7 +98,9 @@ def _replay(args: argparse.Namespace, context: Context) -> int:
     )
     elapsed = time.perf_counter() - started
     summary = {**report.to_dict(), "seconds": round(elapsed, 1)}
-    summary["transactions_per_second"] = round(report.transactions_polled / elapsed) if elapsed else None
+    summary["transactions_per_second"] = (
+        round(report.transactions_polled / elapsed) if elapsed else None
+    )
     print(json.dumps(summary, indent=2))
     return 0
 

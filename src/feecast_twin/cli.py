@@ -86,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(serve)
     serve.set_defaults(func=_serve)
+
+    from feecast_twin.demo.cli import add_demo_parser  # `feecast local demo` (make demo)
+
+    add_demo_parser(sub)
     return parser
 
 
@@ -182,7 +186,8 @@ def _serve(args: argparse.Namespace) -> int:
         handle = start_server(twin, args.host, args.port, args.speed)
         _print_endpoint(twin, handle.url)
         done = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: done.set())
+        for sig in (signal.SIGTERM, signal.SIGINT):  # SIGINT too: it is ignored in `cmd &` jobs
+            signal.signal(sig, lambda *_: done.set())
         try:
             while not done.wait(0.5):
                 pass

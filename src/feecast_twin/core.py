@@ -838,9 +838,16 @@ def _match_route(
 
 
 def _parse_time(value: Any) -> datetime:
+    """An event's "time": ISO-8601, or epoch as AWS's SageMaker examples spell it ("1583831889050" ms)."""
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    text = str(value).strip()
+    try:
+        epoch = float(text)
+    except ValueError:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    # Seconds since 1970 stay below 1e11 until the year 5138; anything larger is milliseconds.
+    return datetime.fromtimestamp(epoch / 1000 if epoch >= 1e11 else epoch, UTC)
 
 
 def _maybe_json(text: Any) -> Any:

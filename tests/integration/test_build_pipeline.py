@@ -13,6 +13,7 @@ import math
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -102,6 +103,10 @@ def fee_minutes(n: int, seed: int = 7) -> np.ndarray:
     return np.round(values, 3)
 
 
+def load_build_event(name: str) -> dict[str, Any]:
+    return json.loads((Path(__file__).resolve().parents[2] / "events" / name).read_text())
+
+
 def put_parameter(twin: Any, suffix: str, value: dict[str, Any]) -> None:
     twin.client("ssm").put_parameter(
         Name=f"{PREFIX}/{suffix}", Value=json.dumps(value), Type="String", Overwrite=True
@@ -187,9 +192,7 @@ def registered_build(build_twin: Any) -> dict[str, Any]:
     assert len(started) == 1, [r.status for r in results]
     arn = started[0].execution_arn
     # While it runs: the schedule (through StartBuildFunction) and an alarm join it.
-    scheduled = twin.invoke(
-        "StartBuildFunction", {"trigger": "schedule", "scheduled_time": "2026-01-05T00:00:00Z"}
-    )
+    scheduled = twin.invoke("StartBuildFunction", load_build_event("build-start-schedule.json"))
     alarm = start(twin, "alarm", "it-alarm-1")
     description = twin.wait_for_execution(arn, timeout=600)
     return {
@@ -285,6 +288,9 @@ def test_given_two_days_of_minutes_when_a_build_runs_then_a_package_matches_a_re
     ]
     assert f"{mean:.4f}" in note["message"] and "naive baseline" in note["message"]
     assert "update-model-package" in note["message"]
+    # EMF metrics from the functions reach CloudWatch.
+    assert twin.metric_data("feecast", "ModelsRegistered", {"service": "build"})
+    assert twin.metric_data("feecast", "BuildsStarted", {"service": "build"})
 
 
 @pytest.mark.slow
@@ -346,6 +352,7 @@ def test_given_a_tiny_threshold_when_a_build_runs_then_it_is_rejected_and_notifi
     (note,) = messages_since(twin, before)
     assert "did not pass the accuracy gate" in note["message"]
     assert "mean wQL" in note["message"] and "naive baseline" in note["message"]
+    assert twin.metric_data("feecast", "ModelsRejected", {"service": "build"})
 
 
 # -- failure branches (no model is trained) ------------------------------------------------------
@@ -385,6 +392,7 @@ def test_given_invalid_hyperparameters_in_ssm_then_the_build_fails_naming_them(
     assert description["status"] == "FAILED" and description["error"] == "ConfigError"
     assert "/feecast/hyperparameters" in description["cause"] and "epochs=0" in description["cause"]
     assert "Fix the SSM parameter" in notes[0]["message"]
+    assert build_twin.metric_data("feecast", "BuildsFailed", {"service": "build"})
 
 
 def test_given_a_missing_ssm_parameter_then_the_build_fails_naming_it(build_twin: Any) -> None:
@@ -416,3 +424,23 @@ def test_given_a_training_job_that_fails_then_the_build_fails_with_its_reason(
     assert "Train The Model" in description["cause"] and "ran out of memory" in description["cause"]
     assert "failed at step 'Train The Model'" in notes[0]["message"]
     assert len(packages(build_twin)) == packages_before
+
+
+def test_given_the_operator_command_then_it_starts_through_the_same_guard(
+    build_twin: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`feecast build --wait` starts a build (it fails fast here: invalid hyperparameters) and
+    reports the outcome; the same dedup key again is a duplicate."""
+    from feecast_cli.main import main
+
+    put_parameter(build_twin, "hyperparameters", {**FAST_HYPERPARAMETERS, "epochs": 0})
+    try:
+        args = ["--region", build_twin.region, "build", "--dedup-key", "it-cli-1"]
+        assert main([*args, "--wait"]) == 1
+        first = capsys.readouterr().out
+        assert main([*args, "--json"]) == 0
+        second = json.loads(capsys.readouterr().out)
+    finally:
+        put_parameter(build_twin, "hyperparameters", FAST_HYPERPARAMETERS)
+    assert first.startswith("started: ") and "status: FAILED" in first and "ConfigError" in first
+    assert second["status"] == "duplicate" and second["dedup_key"] == "it-cli-1"

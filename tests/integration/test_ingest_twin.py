@@ -18,6 +18,7 @@ import pytest
 from feecast.adapters.feature_history import read_minutes
 from feecast.adapters.feature_store import FeatureStoreSink
 from feecast.ingest.synthetic import config_for, write_jsonl
+
 from feecast_cli.main import main as feecast
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
@@ -50,7 +51,9 @@ class SourceServer:
                 pass
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/unconfirmed-transactions?format=json"
+        self.url = (
+            f"http://127.0.0.1:{self.httpd.server_address[1]}/unconfirmed-transactions?format=json"
+        )
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def serve(self, *txs: object) -> None:
@@ -70,7 +73,7 @@ def total(twin, metric: str) -> float:
 
 
 def test_scheduled_collector_counts_once_per_event_minute_and_closes_into_both_stores(
-    make_twin, source
+    make_twin, source, load_event
 ):
     """Given the collector's schedule on and a source listing 12:00 transactions (one malformed),
     when the twin clock runs to 12:03 (a run per minute, 2 polls each),
@@ -100,8 +103,9 @@ def test_scheduled_collector_counts_once_per_event_minute_and_closes_into_both_s
 
     # A replayed run (same input shape the Scheduler sends) sees a late 12:00 transaction.
     source.serve(tx(1, 5, 1000), tx(4, 40, 99_999))
-    report = twin.invoke("CollectTransactionsFunction", {"scheduled_time": "2026-01-05T12:03:00Z"})
-    assert (report["late_transactions"], report["duplicates_dropped"]) == (1, 2)
+    report = twin.invoke("CollectTransactionsFunction", load_event("ingest-scheduled-run.json"))
+    # 2 polls: tx 1 a duplicate twice, tx 4 late once then a duplicate (late keys are kept).
+    assert (report["late_transactions"], report["duplicates_dropped"]) == (1, 3)
     assert sink.get_minute("2026-01-05T12:00:00Z").count == 3
 
     # The model build's reader sees the same minutes through the offline store (Parquet).
@@ -130,7 +134,9 @@ def test_replay_of_a_synthetic_stream_writes_the_expected_minutes(make_twin, tmp
             slot[0] += 1
             slot[1] += item["fee"]
 
-    code = feecast(["--region", twin.region, "ingest", "replay", str(path), "--flush", "--chunk-size", "200"])
+    code = feecast(
+        ["--region", twin.region, "ingest", "replay", str(path), "--flush", "--chunk-size", "200"]
+    )
     assert code == 0
 
     sink = FeatureStoreSink(GROUP, twin.client("sagemaker-featurestore-runtime"))

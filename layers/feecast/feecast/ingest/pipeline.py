@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from feecast.ingest.model import MINUTE_SECONDS, Transaction, minute_id, minute_of
+from feecast.ingest.model import MINUTE_SECONDS, MinuteRecord, Transaction, minute_id, minute_of
 from feecast.ingest.sources import PollResult, Source, SourceError
 from feecast.ingest.store import IngestStore, MinuteSink, MinuteState
 from feecast.observability import logger
@@ -54,6 +54,7 @@ class IngestReport:
     malformed_transactions: int = 0
     late_transactions: int = 0
     minutes_closed: int = 0
+    minutes_written: int = 0  # records put to the feature store (a re-put after a crash counts)
     source_errors: int = 0
     last_closed: str | None = None
 
@@ -266,7 +267,7 @@ def _poll_with_retries(
     sleeper: Callable[[float], None],
     remaining: Callable[[], float] | None,
     report: IngestReport,
-) -> PollResult | None | bool:
+) -> PollResult | bool | None:
     """A poll result, None when the source is exhausted, False when this poll failed."""
     failures = 0
     while True:
@@ -327,12 +328,18 @@ def run_ingest(
     """Poll the source per the plan, count every transaction once, close what is final."""
     report = IngestReport()
     started = clock()
+
+    class CountingSink:
+        def put_minute(self, record: MinuteRecord) -> None:
+            sink.put_minute(record)
+            report.minutes_written += 1
+
     high_water: int | None = None  # latest event time seen (the stream's clock, for replay)
 
     def close(now: int) -> None:
         closed, last = close_minutes(
             store,
-            sink,
+            CountingSink(),
             now=now,
             watermark_seconds=plan.watermark_seconds,
             max_minutes=plan.max_minutes_per_close,

@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from feecast.adapters.feature_store import FeatureStoreSink
 from feecast.adapters.ingest_table import DynamoIngestStore
@@ -44,11 +44,12 @@ class CollectorSettings(BaseSettings):
     watermark_seconds: int = Field(default=DEFAULT_WATERMARK_SECONDS, ge=0, le=3600)
     max_minutes_per_run: int = Field(default=240, ge=1)
 
-    @model_validator(mode="after")
-    def _known_source(self) -> CollectorSettings:
-        if self.ingest_source not in SOURCES:
-            raise ValueError(f"unknown source {self.ingest_source!r}: one of {sorted(SOURCES)}")
-        return self
+    @field_validator("ingest_source")
+    @classmethod
+    def _known_source(cls, value: str) -> str:
+        if value not in SOURCES:
+            raise ValueError(f"unknown source {value!r}: one of {sorted(SOURCES)}")
+        return value
 
 
 class ScheduledRun(BaseModel):

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-import socket
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -79,7 +78,8 @@ class Transport(Protocol):
 class Source(Protocol):
     """A source of transactions. `poll` returns None once a finite source is exhausted."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def poll(self, poll_time: int) -> PollResult | None: ...
 
@@ -95,7 +95,7 @@ class UrllibTransport:
             url, headers={"User-Agent": self.user_agent, "Accept": "application/json"}
         )
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=timeout) as response:
                 body: bytes = response.read(MAX_RESPONSE_BYTES + 1)
         except urllib.error.HTTPError as exc:
             if exc.code == 429 or exc.code >= 500:
@@ -103,7 +103,7 @@ class UrllibTransport:
             raise SourceFormatError(
                 f"HTTP {exc.code} from {url}: endpoint moved or refused"
             ) from exc
-        except (urllib.error.URLError, TimeoutError, socket.timeout, ConnectionError) as exc:
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
             reason = getattr(exc, "reason", exc)
             raise SourceUnavailable(f"cannot reach {url}: {reason}") from exc
         if len(body) > MAX_RESPONSE_BYTES:

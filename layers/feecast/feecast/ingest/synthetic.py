@@ -146,7 +146,9 @@ def _transactions(config: SyntheticConfig) -> Iterator[tuple[int, dict[str, Any]
         fee_rate[tail] *= 1 + rng.pareto(config.tail_alpha, size=int(tail.sum()))
         fee_rate = np.maximum(fee_rate, 1.0)  # the default minimum relay fee rate
         vsize = np.clip(
-            np.round(config.vsize_median * rng.lognormal(0.0, config.vsize_sigma, size=n)), 110, 100_000
+            np.round(config.vsize_median * rng.lognormal(0.0, config.vsize_sigma, size=n)),
+            110,
+            100_000,
         ).astype(np.int64)
         weight = 4 * vsize - rng.integers(0, 4, size=n)
         size = np.minimum(np.round(vsize * rng.uniform(1.0, 1.6, size=n)), weight).astype(np.int64)
@@ -212,7 +214,9 @@ def config_for(
     """A SyntheticConfig from the few knobs a demo or test usually turns."""
     regimes: tuple[RegimeChange, ...] = ()
     if regime_change_at is not None:
-        regimes = (RegimeChange(at=regime_change_at.astimezone(UTC), fee_multiplier=fee_multiplier),)
+        regimes = (
+            RegimeChange(at=regime_change_at.astimezone(UTC), fee_multiplier=fee_multiplier),
+        )
     return SyntheticConfig(
         start=start.astimezone(UTC),
         duration=timedelta(days=days),

@@ -1,5 +1,6 @@
-"""A monitoring hour on the twin: Feature Store minutes, a local DeepAR endpoint, the hourly
-schedule, CloudWatch metrics; missing minutes and a replayed hour."""
+"""Monitoring on the twin: Feature Store minutes, a local DeepAR endpoint, the hourly schedule,
+CloudWatch metrics and alarm evaluation. A monitoring hour with missing minutes and a replayed
+hour; then the clock running fast through a fee regime change until the alarm starts one build."""
 
 from __future__ import annotations
 
@@ -151,3 +152,83 @@ def test_given_missing_minutes_then_reported_and_the_loss_uses_the_rest_and_a_re
     assert len(twin.metric_data("feecast", "WeightedQuantileLoss", DIMS)) == 2
     missing = [v for _, v in twin.metric_data("feecast", "MissingActualMinutes") if v]
     assert missing == [3.0]  # EMF: the 13:00 run saw 3 missing minutes, the replay added none
+
+
+# -- the clock running fast --------------------------------------------------------------------
+def chaotic(minute: datetime) -> float:
+    """The new regime: fees jump around by a factor of e^±2 from minute to minute."""
+    rng = np.random.default_rng(int(minute.timestamp()))
+    return round(float(fee(minute) * np.exp(2.0 * rng.standard_normal())), 3)
+
+
+def put_hour(twin: Any, start: datetime, value: Any) -> None:
+    runtime = twin.client("sagemaker-featurestore-runtime")
+    for i in range(60):
+        minute = start + timedelta(minutes=i)
+        stamp = minute.strftime("%Y-%m-%dT%H:%M:00Z")
+        avg = value(minute)
+        runtime.put_record(
+            FeatureGroupName="feecast-fee-minutes",
+            Record=[
+                {"FeatureName": "tx_minute", "ValueAsString": stamp},
+                {"FeatureName": "total_nb_trx_1min", "ValueAsString": "10"},
+                {"FeatureName": "total_fee_1min", "ValueAsString": str(avg * 10)},
+                {"FeatureName": "avg_fee_1min", "ValueAsString": str(avg)},
+                {"FeatureName": "event_time", "ValueAsString": stamp},
+            ],
+        )
+
+
+def alarm_threshold(twin: Any) -> float:
+    alarms = twin.client("cloudwatch").describe_alarms(AlarmNames=["feecast-staging-accuracy"])
+    return float(alarms["MetricAlarms"][0]["Threshold"])
+
+
+@pytest.mark.slow
+@pytest.mark.twin(start=START)
+def test_given_a_fee_regime_change_then_the_alarm_fires_after_3_breaches_and_one_build_starts(
+    twin: Any, model_tar: bytes
+) -> None:
+    # Builds started by the alarm train a tiny model (the defaults would train 182 epochs).
+    twin.client("ssm").put_parameter(
+        Name="/feecast/hyperparameters",
+        Value=json.dumps({"epochs": 1, "mini_batch_size": 32, "num_cells": 8, "num_layers": 1}),
+        Overwrite=True,
+    )
+    # The tiny test model scores ~0.25 on normal fees: the alarm gets the threshold SSM holds
+    # when the endpoint goes InService.
+    twin.client("ssm").put_parameter(
+        Name="/feecast/validation",
+        Value=json.dumps({"threshold": 0.4, "consecutive_breaches_to_alarm": 3, "confidence": 90}),
+        Overwrite=True,
+    )
+    put_minutes(twin, START - timedelta(days=2), START)
+    serve_staging(twin, model_tar)
+    assert alarm_threshold(twin) == 0.4
+
+    regime_change = START + timedelta(hours=2)
+    alarm_at = None
+    for hour in range(7):
+        now = START + timedelta(hours=hour)
+        put_hour(twin, now, fee if now < regime_change else chaotic)
+        twin.advance(timedelta(hours=1), step=timedelta(minutes=30))
+        state = twin.client("cloudwatch").describe_alarms(AlarmNames=["feecast-staging-accuracy"])
+        if alarm_at is None and state["MetricAlarms"][0]["StateValue"] == "ALARM":
+            alarm_at = twin.clock.now()
+
+    losses = dict(twin.metric_data("feecast", "WeightedQuantileLoss", DIMS))
+    hours = sorted(losses)
+    assert hours == [START + timedelta(hours=h) for h in range(1, 8)]  # one datapoint per run
+    before = [v for t, v in losses.items() if t <= regime_change]
+    after = [v for t, v in losses.items() if t > regime_change]
+    assert max(before) < 0.4 < min(after), losses
+    # Three consecutive breaching hours (15:00, 16:00, 17:00 score 14:00-14:30 .. 16:00-16:30).
+    assert alarm_at is not None and alarm_at >= regime_change + timedelta(hours=3)
+
+    builds = [
+        r
+        for r in twin.records_of("execution-started")
+        if r.get("state_machine") == "ModelBuildStateMachine"
+    ]
+    assert len(builds) == 1 and builds[0]["name"].startswith("alarm-feecast-staging-accuracy")
+    assert [v for _, v in twin.metric_data("feecast", "RetrainingsStarted") if v] == [1.0]

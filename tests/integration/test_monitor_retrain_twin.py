@@ -52,7 +52,9 @@ def test_given_20_deliveries_in_a_burst_and_a_flap_then_exactly_one_build(
 
     assert len(builds_started(twin)) == 1
     assert builds_started(twin)[0]["name"].startswith("alarm-feecast-staging-accuracy")
-    notices = [m for m in twin.sns_messages() if "feecast-staging-accuracy ALARM" in (m["subject"] or "")]
+    notices = [
+        m for m in twin.sns_messages() if "feecast-staging-accuracy ALARM" in (m["subject"] or "")
+    ]
     assert len(notices) == 1 and "build started" in notices[0]["subject"]
     assert "loss 0.41 > threshold 0.24" in notices[0]["message"]
 
