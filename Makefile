@@ -43,7 +43,7 @@ setup: $(VENV)/.installed $(SAM) $(ASL_VALIDATOR) ## create the environments (id
 demo: $(VENV)/.installed ## run the whole lifecycle on the local twin and write a report
 	$(BIN)/feecast local demo $(DEMO_ARGS)
 
-test: setup lint ## lint, then every test (unit, integration, lifecycle)
+test: setup lint build ## lint, build the Lambda artifacts, then every test (unit, integration, lifecycle)
 	$(BIN)/pytest tests -p no:cacheprovider $(PYTEST_ARGS)
 
 test-unit: $(VENV)/.installed ## fast pure tests only
@@ -71,8 +71,10 @@ format: $(VENV)/.installed ## fix what ruff can
 bench: $(VENV)/.installed ## benchmarks (speed goals live here, not in tests)
 	$(BIN)/python -m bench
 
-build: $(SAM) ## sam build (needs python3.12 on PATH; found: $(LAMBDA_PYTHON_DIR))
+build: $(SAM) ## sam build, then check every function + layers fits Lambda's 250 MiB
+	@test -n "$(LAMBDA_PYTHON_DIR)" || { echo "sam build needs python3.12 (the Lambda runtime) on PATH or under pyenv"; exit 1; }
 	PATH="$(LAMBDA_PYTHON_DIR):$$PATH" $(SAM) build
+	$(BIN)/python scripts/check_lambda_sizes.py .aws-sam/build
 
 deploy-guided: build ## first deployment to AWS, asks for the parameters
 	$(SAM) deploy --guided

@@ -53,7 +53,9 @@ def main() -> int:
     fresh = render(sdk_images())
     if args.check:
         if template_block(text) != fresh:
-            print("template.yaml DeepARImage mapping is out of date: run this script", file=sys.stderr)
+            print(
+                "template.yaml DeepARImage mapping is out of date: run this script", file=sys.stderr
+            )
             return 1
         return 0
     TEMPLATE.write_text(text.replace(template_block(text), fresh))

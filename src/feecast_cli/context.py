@@ -36,7 +36,9 @@ class Context:
     def client(self, service: str) -> Any:
         if service not in self._clients:
             try:
-                self._clients[service] = self.session.client(service, endpoint_url=self.endpoint_url)
+                self._clients[service] = self.session.client(
+                    service, endpoint_url=self.endpoint_url
+                )
             except NoRegionError as exc:
                 raise CliError(
                     "no AWS region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION"
@@ -47,7 +49,9 @@ class Context:
     def outputs(self) -> dict[str, str]:
         """The stack's Outputs, with a clear error when the stack or credentials are missing."""
         try:
-            stacks = self.client("cloudformation").describe_stacks(StackName=self.stack_name)["Stacks"]
+            stacks = self.client("cloudformation").describe_stacks(StackName=self.stack_name)[
+                "Stacks"
+            ]
         except NoCredentialsError as exc:
             raise CliError(
                 "no AWS credentials found: configure them (aws configure, AWS_PROFILE, or an "

@@ -19,7 +19,9 @@ def _generator():
 def test_given_the_sdk_when_rendering_the_mapping_then_the_template_carries_it_verbatim():
     generator = _generator()
     images = generator.sdk_images()
-    assert generator.template_block((ROOT / "template.yaml").read_text()) == generator.render(images)
+    assert generator.template_block((ROOT / "template.yaml").read_text()) == generator.render(
+        images
+    )
 
 
 def test_given_the_sdk_then_every_commercial_region_we_document_has_a_deepar_image():

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from feecast.config import DEFAULT_PARAMETERS, PARAMETER_MODELS, parse_parameter
+
 from feecast_twin.intrinsics import load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,7 +85,10 @@ def test_each_function_lives_in_its_named_folder_with_a_lambda_handler(logical_i
 def test_each_state_machine_file_and_its_substitutions_agree(logical_id):
     props = STATE_MACHINES[logical_id]["Properties"]
     path = ROOT / props["DefinitionUri"]
-    assert path == ROOT / "statemachines" / f"{_snake(logical_id.removesuffix('StateMachine'))}.asl.json"
+    assert (
+        path
+        == ROOT / "statemachines" / f"{_snake(logical_id.removesuffix('StateMachine'))}.asl.json"
+    )
     text = path.read_text()
     used = set(re.findall(r"\$\{(\w+)\}", text))
     given = set(props.get("DefinitionSubstitutions", {}))
@@ -111,7 +114,9 @@ def _states(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 @pytest.mark.parametrize("logical_id", sorted(STATE_MACHINES))
 def test_states_read_like_a_runbook_and_tasks_retry_and_catch(logical_id):
-    definition = json.loads((ROOT / STATE_MACHINES[logical_id]["Properties"]["DefinitionUri"]).read_text())
+    definition = json.loads(
+        (ROOT / STATE_MACHINES[logical_id]["Properties"]["DefinitionUri"]).read_text()
+    )
     assert definition.get("QueryLanguage", "JSONPath") == "JSONPath"
     for name, state in _states(definition).items():
         assert " " in name and name[0].isupper(), f"state {name!r} is not a readable phrase"

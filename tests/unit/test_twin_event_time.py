@@ -11,7 +11,13 @@ EXPECTED = datetime(2020, 3, 10, 9, 18, 9, 50000, tzinfo=UTC)
 
 @pytest.mark.parametrize(
     "value",
-    ["1583831889050", 1583831889050, "1583831889.05", "2020-03-10T09:18:09.050Z", "2020-03-10T09:18:09.050+00:00"],
+    [
+        "1583831889050",
+        1583831889050,
+        "1583831889.05",
+        "2020-03-10T09:18:09.050Z",
+        "2020-03-10T09:18:09.050+00:00",
+    ],
 )
 def test_given_an_event_time_in_any_published_form_then_it_is_the_same_instant(value):
     assert _parse_time(value) == EXPECTED

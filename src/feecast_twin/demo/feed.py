@@ -5,8 +5,8 @@ here. `GET /unconfirmed-transactions?format=json` answers `{"txs": [...]}` with 
 transactions stamped in the last `lookback` seconds of the twin's "now", newest first, as
 blockchain.info lists recent unconfirmed transactions. The stream comes from
 feecast.ingest.synthetic, generated an hour at a time (seeded per hour, so runs repeat), and a
-regime change (fees x N from a time on) can be set while it runs: hours not yet served are
-regenerated with it.
+regime change (from a time on, fees x N in the first half of every hour) can be set while it
+runs: hours not yet served are regenerated with it.
 """
 
 from __future__ import annotations
@@ -55,19 +55,32 @@ class SyntheticFeed:
                 del self._hours[hour]
 
     def _hour(self, hour: datetime) -> list[dict[str, Any]]:
+        """One hour of transactions. After the regime change, fees are multiplied in the first
+        half of every hour and normal in the second: a congestion cycle a model trained before
+        it has never seen (a plain level shift would not do: DeepAR rescales every forecast
+        by its context, so it follows a new level within one context window)."""
         if hour not in self._hours:
             from feecast.ingest.synthetic import config_for, generate
 
             index = int(hour.timestamp() // 3600)
-            config = config_for(
-                hour,
-                1 / 24,
-                seed=(self.seed * 1_000_003 + index) % (2**32),
-                rate_per_second=self.rate,
-                regime_change_at=self.regime_change_at,
-                fee_multiplier=self.fee_multiplier,
-            )
-            self._hours[hour] = sorted(generate(config), key=lambda tx: tx["time"])
+            txs: list[dict[str, Any]] = []
+            for half in (0, 1):
+                start = hour + timedelta(minutes=30 * half)
+                drifted = (
+                    self.regime_change_at is not None
+                    and half == 0
+                    and start + timedelta(minutes=30) > self.regime_change_at
+                )
+                config = config_for(
+                    start,
+                    1 / 48,
+                    seed=(self.seed * 1_000_003 + index * 2 + half) % (2**32),
+                    rate_per_second=self.rate,
+                    regime_change_at=max(start, self.regime_change_at) if drifted else None,  # type: ignore[type-var]
+                    fee_multiplier=self.fee_multiplier,
+                )
+                txs += generate(config)
+            self._hours[hour] = sorted(txs, key=lambda tx: tx["time"])
             for old in [h for h in self._hours if h < hour - timedelta(hours=2)]:
                 del self._hours[old]
         return self._hours[hour]

@@ -178,6 +178,7 @@ class Scenario:
         self.twin = Twin(parameter_overrides=overrides, start=self.o.start)
         self.twin.deploy()
         self.run.sim_started = self._now()
+        self.run.phase("stack").sim_start = self.run.sim_started
         self.timeline = Timeline(self.twin, out=self.out, verbose=self.o.verbose, wall=self.run.wall)
         self.timeline.start()
         if self.twin.missing_components or self.twin.unknown_resources:
@@ -269,7 +270,11 @@ class Scenario:
 
     def _phase_alarm(self) -> str:
         assert self.drift_at is not None
-        self._note("drift", f"fees x{self.o.fee_multiplier:g} from {self.drift_at:%H:%M} (synthetic regime change)")
+        self._note(
+            "drift",
+            f"from {self.drift_at:%H:%M} fees x{self.o.fee_multiplier:g} in the first half of every "
+            "hour (synthetic congestion cycle)",
+        )
         deadline = self.drift_at + timedelta(hours=self.o.alarm_hours)
         fired = self._advance_until(
             lambda: self._alarm_state("production") == "ALARM", deadline
@@ -282,7 +287,7 @@ class Scenario:
             )
         self.alarm_at = self._now()
         hours = (self.alarm_at - self.drift_at).total_seconds() / 3600
-        return f"{self.twin.stack.physical.get('ProductionAccuracyAlarm', 'alarm')} ALARM {hours:.1f} h after the drift"
+        return f"feecast-production-accuracy ALARM {hours:.1f} h after the drift"
 
     def _phase_rebuild(self) -> str:
         assert self.alarm_at is not None

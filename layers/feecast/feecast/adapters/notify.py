@@ -20,7 +20,9 @@ def _sns() -> Any:
     return boto3.client("sns")
 
 
-def notify(topic_arn: str, subject: str, message: str, facts: Mapping[str, Any] | None = None) -> str:
+def notify(
+    topic_arn: str, subject: str, message: str, facts: Mapping[str, Any] | None = None
+) -> str:
     """Publish a notification; returns the SNS message id.
 
     `message` is the sentence a person reads first; `facts` follow as indented JSON so the

@@ -42,7 +42,9 @@ def load_config(prefix: str, *, max_age: int = DEFAULT_MAX_AGE) -> FeecastConfig
     """Read and validate the three parameters under `prefix` (for example "/feecast")."""
     return FeecastConfig(
         target=parse_parameter(
-            parameter_name(prefix, "target"), _get(parameter_name(prefix, "target"), max_age), TargetConfig
+            parameter_name(prefix, "target"),
+            _get(parameter_name(prefix, "target"), max_age),
+            TargetConfig,
         ),
         hyperparameters=parse_parameter(
             parameter_name(prefix, "hyperparameters"),
