@@ -5,37 +5,19 @@ template.yaml EvaluateModelFunction -> statemachines/model_build.asl.json "Evalu
 "Is The Model Good Enough?" reads. Emits ModelsRejected when the gate fails.
 """
 
-from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import BotoCoreError, ClientError
 from feecast.adapters.parameters import load_config
+from feecast.adapters.sagemaker import training_metrics
 from feecast.build.artifacts import s3_store
-from feecast.build.evaluate import EvaluateRequest, EvaluateSettings, evaluate_model, final_metrics
+from feecast.build.evaluate import EvaluateRequest, EvaluateSettings, evaluate_model
 from feecast.observability import logger, metrics, tracer
 from feecast.settings import load_settings
 
 SETTINGS = load_settings(EvaluateSettings)
-
-
-@cache
-def _sagemaker() -> Any:
-    return boto3.client("sagemaker")
-
-
-def training_metrics(job_name: str) -> dict[str, float]:
-    """DeepAR's own final metrics; informative only, so a failure to read them is logged."""
-    try:
-        return final_metrics(_sagemaker().describe_training_job(TrainingJobName=job_name))
-    except (ClientError, BotoCoreError) as exc:
-        logger.warning(
-            "training job metrics unavailable", extra={"job": job_name, "error": str(exc)}
-        )
-        return {}
 
 
 @logger.inject_lambda_context

@@ -7,19 +7,14 @@ Library: feecast.deploy.rollback.handle_package_rejected.
 from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from feecast.deploy.rollback import handle_package_rejected
 from feecast.deploy.settings import StartSettings
-from feecast.deploy.start import PackageEvent
+from feecast.deploy.start import PackageStateChange
 from feecast.observability import logger, metrics, tracer
 from feecast.settings import load_settings
 
 SETTINGS = load_settings(StartSettings)
-
-
-class PackageStateChange(EventBridgeModel):
-    detail: PackageEvent
 
 
 @logger.inject_lambda_context
@@ -29,7 +24,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     request = parse(event=event, model=PackageStateChange)
     return handle_package_rejected(
         request.detail,
-        event.get("time"),
+        request.time,
         state_machine_arn=SETTINGS.deploy_state_machine_arn,
         idempotency_table=SETTINGS.idempotency_table,
         settings=SETTINGS,

@@ -5,11 +5,8 @@ template.yaml RegisterModelFunction -> statemachines/model_build.asl.json "Regis
 the execution ARN, plus CreateModelPackage's ClientToken): a retried task registers once.
 """
 
-import os
-from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -18,20 +15,21 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from feecast.adapters import sagemaker
 from feecast.build.register import RegisterRequest, RegisterSettings, register_model
 from feecast.observability import logger, metrics, tracer
 from feecast.settings import load_settings
 
-SETTINGS = load_settings(RegisterSettings)
-PERSISTENCE = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"])
+
+class Settings(RegisterSettings):
+    idempotency_table: str
+
+
+SETTINGS = load_settings(Settings)
+PERSISTENCE = DynamoDBPersistenceLayer(table_name=SETTINGS.idempotency_table)
 IDEMPOTENCY = IdempotencyConfig(
     event_key_jmespath="execution_arn", expires_after_seconds=7 * 24 * 3600
 )
-
-
-@cache
-def _sagemaker() -> Any:
-    return boto3.client("sagemaker")
 
 
 @logger.inject_lambda_context
@@ -40,7 +38,7 @@ def _sagemaker() -> Any:
 @idempotent(persistence_store=PERSISTENCE, config=IDEMPOTENCY)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(event=event, model=RegisterRequest)
-    result = register_model(request, SETTINGS, sagemaker=_sagemaker())
+    result = register_model(request, SETTINGS, sagemaker=sagemaker.client())
     metrics.add_metric(name="ModelsRegistered", unit=MetricUnit.Count, value=1)
     logger.info("model registered", extra={"package": result.model_dump()})
     return result.model_dump(mode="json")

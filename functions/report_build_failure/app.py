@@ -22,10 +22,26 @@ class Settings(BaseSettings):
     notification_topic_arn: str
 
 
+class _BuildData(BaseModel):
+    trigger: str | None = None
+
+
+class CaughtState(BaseModel):
+    """The state machine's data when the error was caught; only what the report reads."""
+
+    trigger: str | None = None  # the execution input's
+    data: _BuildData | None = None  # "Prepare The Data"'s result, once it ran
+    errors: dict[str, dict[str, Any]] | None = None  # $.errors.<step>, set by each Catch
+
+    @property
+    def trigger_name(self) -> str:
+        return self.trigger or (self.data.trigger if self.data else None) or "unknown"
+
+
 class Event(BaseModel):
     execution_name: str
     execution_arn: str
-    state: dict[str, Any]  # the state machine's data when the error was caught
+    state: CaughtState
 
 
 SETTINGS = load_settings(Settings)
@@ -36,14 +52,12 @@ SETTINGS = load_settings(Settings)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(event=event, model=Event)
-    state = request.state
-    data = state.get("data") if isinstance(state.get("data"), dict) else {}
     report = describe_failure(
         FailureRequest(
             execution_name=request.execution_name,
             execution_arn=request.execution_arn,
-            trigger=str(state.get("trigger") or data.get("trigger") or "unknown"),
-            errors=state.get("errors") or {},
+            trigger=request.state.trigger_name,
+            errors=request.state.errors or {},
         )
     )
     metrics.add_metric(name="BuildsFailed", unit=MetricUnit.Count, value=1)

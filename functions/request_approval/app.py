@@ -9,12 +9,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from feecast.deploy.approvals import request_approval
-from feecast.deploy.settings import ApprovalSettings
+from feecast.deploy.settings import ApprovalRequestSettings
 from feecast.observability import logger, metrics, tracer
 from feecast.settings import load_settings
 from pydantic import BaseModel, Field
 
-SETTINGS = load_settings(ApprovalSettings)
+SETTINGS = load_settings(ApprovalRequestSettings)
 
 
 class Request(BaseModel):

@@ -6,18 +6,13 @@ Library: feecast.deploy.start.start_deploy. State machine: statemachines/model_d
 from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from feecast.deploy.settings import StartSettings
-from feecast.deploy.start import PackageEvent, start_deploy
+from feecast.deploy.start import PackageStateChange, start_deploy
 from feecast.observability import logger, metrics, tracer
 from feecast.settings import load_settings
 
 SETTINGS = load_settings(StartSettings)
-
-
-class PackageStateChange(EventBridgeModel):
-    detail: PackageEvent
 
 
 @logger.inject_lambda_context
@@ -25,6 +20,4 @@ class PackageStateChange(EventBridgeModel):
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(event=event, model=PackageStateChange)
-    return start_deploy(request.detail, event.get("time"), SETTINGS, context).model_dump(
-        mode="json"
-    )
+    return start_deploy(request.detail, request.time, SETTINGS, context).model_dump(mode="json")

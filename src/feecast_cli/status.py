@@ -337,7 +337,10 @@ def collect_logs(context: Context, hours: float = 168, limit: int = 30) -> list[
         if not arn:
             continue
         response = _call(
-            "Step Functions ListExecutions", sfn.list_executions, stateMachineArn=arn, maxResults=100
+            "Step Functions ListExecutions",
+            sfn.list_executions,
+            stateMachineArn=arn,
+            maxResults=100,
         )
         now = _server_now(response)
         for ex in response.get("executions", []):
@@ -361,7 +364,13 @@ def collect_logs(context: Context, hours: float = 168, limit: int = 30) -> list[
         for p in packages:
             version = p.get("ModelPackageVersion") or package_version(p["ModelPackageArn"])
             events.append(
-                _event(p.get("CreationTime"), "registry", "package registered", f"v{version}", "PendingManualApproval")
+                _event(
+                    p.get("CreationTime"),
+                    "registry",
+                    "package registered",
+                    f"v{version}",
+                    "PendingManualApproval",
+                )
             )
             if p.get("ModelApprovalStatus") not in (None, "PendingManualApproval"):
                 # The registry keeps the latest change only: its time is the package's last update.
@@ -372,7 +381,13 @@ def collect_logs(context: Context, hours: float = 168, limit: int = 30) -> list[
                 except (ClientError, BotoCoreError):
                     when, by = p.get("CreationTime"), ""
                 events.append(
-                    _event(when, "registry", "package decided", f"v{version}" + (f" by {by}" if by else ""), p["ModelApprovalStatus"])
+                    _event(
+                        when,
+                        "registry",
+                        "package decided",
+                        f"v{version}" + (f" by {by}" if by else ""),
+                        p["ModelApprovalStatus"],
+                    )
                 )
     alarms = _call(
         "CloudWatch DescribeAlarms", cw.describe_alarms, AlarmNamePrefix=f"{project}-"
@@ -387,7 +402,13 @@ def collect_logs(context: Context, hours: float = 168, limit: int = 30) -> list[
             for record in outcome.history(table, stage)[:50]:
                 verb = "rolled back to" if record.mode == "rollback" else "serves"
                 events.append(
-                    _event(record.deployed_at, "deploy", f"{stage} {verb}", f"v{record.version}", "DEPLOYED")
+                    _event(
+                        record.deployed_at,
+                        "deploy",
+                        f"{stage} {verb}",
+                        f"v{record.version}",
+                        "DEPLOYED",
+                    )
                 )
     since = now - timedelta(hours=hours)
     kept = [e for e in events if e["time"] is not None and _utc(e["time"]) >= since]  # type: ignore[operator]
@@ -396,10 +417,18 @@ def collect_logs(context: Context, hours: float = 168, limit: int = 30) -> list[
 
 
 def _event(when: Any, source: str, what: str, subject: str, status: Any) -> dict[str, Any]:
-    return {"time": _iso(when), "source": source, "event": what, "subject": subject, "status": status}
+    return {
+        "time": _iso(when),
+        "source": source,
+        "event": what,
+        "subject": subject,
+        "status": status,
+    }
 
 
-def _alarm_events(cw: Any, alarms: list[dict[str, Any]], start: datetime, end: datetime) -> list[dict[str, Any]]:
+def _alarm_events(
+    cw: Any, alarms: list[dict[str, Any]], start: datetime, end: datetime
+) -> list[dict[str, Any]]:
     out = []
     for alarm in alarms:
         name = alarm["AlarmName"]
@@ -415,7 +444,13 @@ def _alarm_events(cw: Any, alarms: list[dict[str, Any]], start: datetime, end: d
             items = None  # the twin's moto has no alarm history: show the current state only
         if items is None:
             out.append(
-                _event(alarm.get("StateUpdatedTimestamp"), "alarm", "alarm state", name, alarm.get("StateValue"))
+                _event(
+                    alarm.get("StateUpdatedTimestamp"),
+                    "alarm",
+                    "alarm state",
+                    name,
+                    alarm.get("StateValue"),
+                )
             )
             continue
         for item in items:
@@ -451,7 +486,9 @@ def table(headers: list[str], rows: Iterable[Iterable[Any]]) -> str:
         widths = [max(w, len(c)) for w, c in zip(widths, row, strict=False)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip() for row in body]
+    lines += [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip() for row in body
+    ]
     return "\n".join(lines)
 
 
@@ -463,9 +500,7 @@ def render_status(status: dict[str, Any]) -> str:
         f"{_fmt_time(status['now'])} UTC",
         "",
         "Threshold: "
-        + (
-            f"{value:.4f}" if value is not None else f"unknown ({th.get('error', 'not read')})"
-        )
+        + (f"{value:.4f}" if value is not None else f"unknown ({th.get('error', 'not read')})")
         + (f" (was {th['previous']:.4f})" if th.get("previous") is not None else "")
         + (f", changed {_fmt_time(th.get('changed'))}" if th.get("changed") else "")
         + f"  [{th.get('parameter')}]",
@@ -478,7 +513,8 @@ def render_status(status: dict[str, Any]) -> str:
                     e["stage"],
                     e["endpoint"],
                     e.get("status"),
-                    f"v{e['model_version']}" + (" (rollback)" if e.get("mode") == "rollback" else "")
+                    f"v{e['model_version']}"
+                    + (" (rollback)" if e.get("mode") == "rollback" else "")
                     if e.get("model_version") is not None
                     else None,
                     _fmt_time(e.get("deployed_at")) if e.get("deployed_at") else None,
@@ -501,7 +537,10 @@ def render_status(status: dict[str, Any]) -> str:
         "Running:",
         table(
             ["kind", "execution", "started", "current step"],
-            [[r["kind"], r["name"], _fmt_time(r["started"]), r.get("step")] for r in status["running"]],
+            [
+                [r["kind"], r["name"], _fmt_time(r["started"]), r.get("step")]
+                for r in status["running"]
+            ],
         )
         if status["running"]
         else "  (no build or deployment running)",
@@ -534,7 +573,10 @@ def render_logs(events: list[dict[str, Any]]) -> str:
     return (
         table(
             ["time (UTC)", "source", "event", "subject", "status"],
-            [[_fmt_time(e["time"]), e["source"], e["event"], e["subject"], e["status"]] for e in events],
+            [
+                [_fmt_time(e["time"]), e["source"], e["event"], e["subject"], e["status"]]
+                for e in events
+            ],
         )
         + "\n"
     )

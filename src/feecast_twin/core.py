@@ -467,6 +467,13 @@ class Twin:
         return [inv.logs for inv in self.runtime.invocations if inv.function == name]
 
     # ------------------------------------------------------------------ EventBridge
+    def component(self, name: str) -> Component:
+        """The deployed component called `name` ("sagemaker", "featurestore", "alarms")."""
+        for component in self.components:
+            if component.name == name:
+                return component
+        raise KeyError(f"no component {name!r}: deployed are {[c.name for c in self.components]}")
+
     def send_event(self, event: dict[str, Any], *, timeout: float = 600) -> DeliveryReport:
         """Put a full EventBridge envelope (events/*.json style) on its bus; deliver; wait."""
         for key in ("source", "detail-type"):

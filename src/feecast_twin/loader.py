@@ -414,6 +414,7 @@ class Deployer:
             "AWS::SageMaker::FeatureGroup": self._feature_group,
             "AWS::SQS::Queue": self._queue,
             "AWS::SecretsManager::Secret": self._secret,
+            "AWS::KMS::Key": self._kms_key,
             "AWS::Serverless::HttpApi": self._api,
             "AWS::Serverless::Api": self._api,
             "AWS::ApiGatewayV2::Api": self._api,
@@ -901,6 +902,18 @@ class Deployer:
             attrs["RedrivePolicy"] = json.dumps(p["RedrivePolicy"])
         url = self.twin.client("sqs").create_queue(QueueName=name, Attributes=attrs)["QueueUrl"]
         self._set(res.logical_id, url, Arn=self.arn("sqs", name), QueueName=name, QueueUrl=url)
+
+    def _kms_key(self, res: Resource, p: dict[str, Any]) -> None:
+        # The key policy is stored, not enforced (moto enforces no IAM), as for roles.
+        kwargs: dict[str, Any] = {"Description": str(p.get("Description", ""))}
+        if "KeyPolicy" in p:
+            policy = p["KeyPolicy"]
+            kwargs["Policy"] = policy if isinstance(policy, str) else json.dumps(policy)
+        kms = self.twin.client("kms")
+        meta = kms.create_key(**kwargs)["KeyMetadata"]
+        if _truthy(p.get("EnableKeyRotation", False)):
+            kms.enable_key_rotation(KeyId=meta["KeyId"])
+        self._set(res.logical_id, meta["KeyId"], Arn=meta["Arn"], KeyId=meta["KeyId"])
 
     def _secret(self, res: Resource, p: dict[str, Any]) -> None:
         name = p.get("Name") or f"{res.logical_id}-{self._random()}"

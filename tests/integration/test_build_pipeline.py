@@ -409,15 +409,11 @@ def test_given_a_missing_ssm_parameter_then_the_build_fails_naming_it(build_twin
 
 
 def test_given_a_training_job_that_fails_then_the_build_fails_with_its_reason(
-    build_twin: Any, monkeypatch: pytest.MonkeyPatch
+    build_twin: Any,
 ) -> None:
-    import feecast_twin.deepar.training as training
-    from feecast_twin.deepar.errors import AlgorithmError
-
-    def broken(*args: Any, **kwargs: Any) -> Any:
-        raise AlgorithmError("training failed (simulated: the instance ran out of memory)")
-
-    monkeypatch.setattr(training, "run_training", broken)
+    build_twin.component("sagemaker").inject_training_failure(
+        "training failed (simulated: the instance ran out of memory)"
+    )
     packages_before = len(packages(build_twin))
     description, notes = run_refused(build_twin, "it-training-fails")
     assert description["status"] == "FAILED" and description["error"] == "TrainingFailed"

@@ -50,7 +50,10 @@ def stack(aws_env: None) -> Iterator[dict[str, str]]:
         ddb = boto3.client("dynamodb", region_name=REGION)
         ddb.create_table(
             TableName="feecast-state",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
             AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk")],
             BillingMode="PAY_PER_REQUEST",
         )
@@ -114,8 +117,12 @@ def stack(aws_env: None) -> Iterator[dict[str, str]]:
             cw.put_metric_data(
                 Namespace=PROJECT,
                 MetricData=[
-                    {"MetricName": name, "Dimensions": dims, "Value": value,
-                     "Timestamp": now - timedelta(hours=hours_ago)}
+                    {
+                        "MetricName": name,
+                        "Dimensions": dims,
+                        "Value": value,
+                        "Timestamp": now - timedelta(hours=hours_ago),
+                    }
                     for name, value in (
                         ("WeightedQuantileLoss", loss),
                         ("BaselineWeightedQuantileLoss", 0.25),
@@ -139,7 +146,9 @@ def stack(aws_env: None) -> Iterator[dict[str, str]]:
         machines = {
             name: sfn.create_state_machine(
                 name=name,
-                definition=json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}),
+                definition=json.dumps(
+                    {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}
+                ),
                 roleArn=iam_role,
             )["stateMachineArn"]
             for name in ("feecast-model-build", "feecast-model-deploy")
@@ -182,12 +191,21 @@ def test_given_no_stack_then_each_command_exits_2_naming_it(
 
 @pytest.mark.parametrize("argv", [["status"], ["logs"], ["approve"], ["build"]])
 def test_given_no_credentials_then_the_message_says_how_to_fix_it(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: object, argv: list[str], capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: object,
+    argv: list[str],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     for key in (
-        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-        "AWS_DEFAULT_PROFILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE", "FEECAST_ENDPOINT_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "FEECAST_ENDPOINT_URL",
     ):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", f"{tmp_path}/none")

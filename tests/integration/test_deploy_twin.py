@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -26,32 +25,6 @@ pytestmark = pytest.mark.slow
 
 GROUP = "feecast-models"
 IMAGE = "224300973850.dkr.ecr.eu-west-1.amazonaws.com/forecasting-deepar:1"
-
-
-# -- temporary shim: the twin's loader does not create AWS::SecretsManager::Secret yet ----------
-@pytest.fixture(autouse=True)
-def _secrets_manager_in_twin(monkeypatch: pytest.MonkeyPatch) -> None:
-    """TODO(twin CORE): remove once feecast_twin.loader creates AWS::SecretsManager::Secret."""
-    from feecast_twin import loader
-
-    original = loader.Deployer.__init__
-
-    def init(self: Any, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        if "AWS::SecretsManager::Secret" in self._creators:
-            return
-
-        def secret(res: Any, p: dict[str, Any]) -> None:
-            name = p.get("Name") or self.generated_name(res.logical_id)
-            value = p.get("SecretString") or secrets.token_urlsafe(48)
-            arn = self.twin.client("secretsmanager").create_secret(Name=name, SecretString=value)[
-                "ARN"
-            ]
-            self._set(res.logical_id, arn, Id=arn)
-
-        self._creators["AWS::SecretsManager::Secret"] = secret
-
-    monkeypatch.setattr(loader.Deployer, "__init__", init)
 
 
 # -- a tiny DeepAR model, trained once ----------------------------------------------------------
@@ -349,3 +322,52 @@ def test_given_two_deployed_models_when_the_live_one_is_rejected_then_the_previo
             state_machine_arn=twin.physical_id("ModelDeployStateMachine"),
             settings=settings_of(twin),
         )
+
+
+def test_given_the_real_aws_cli_when_it_approves_a_package_through_serve_then_staging_deploys(
+    bound: Any, model_tar: bytes, repo_root: Any
+) -> None:
+    """The twin reacts to the AWS CLI as AWS would: approval -> rule -> deployment -> staging."""
+    import os
+    import subprocess
+
+    from feecast_twin.cli import free_port, start_server
+
+    twin = bound
+    arn = register(twin, model_tar, key="cli")
+    twin.settle(timeout=60)
+    handle = start_server(twin, port=free_port())
+    try:
+        env = {k: v for k, v in os.environ.items() if k != "AWS_SESSION_TOKEN"}
+        env |= {"AWS_ACCESS_KEY_ID": "fake", "AWS_SECRET_ACCESS_KEY": "fake"}
+        env["AWS_DEFAULT_REGION"] = twin.region
+        subprocess.run(
+            [
+                str(repo_root / ".venv" / "bin" / "aws"),
+                "--endpoint-url",
+                handle.url,
+                "sagemaker",
+                "update-model-package",
+                "--model-package-arn",
+                arn,
+                "--model-approval-status",
+                "Approved",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=True,
+        )
+        twin.settle(timeout=300)
+    finally:
+        handle.stop()
+    [execution] = executions(twin)
+    started = twin.client("stepfunctions").describe_execution(
+        executionArn=execution["executionArn"]
+    )
+    assert json.loads(started["input"])["model_package_arn"] == arn
+    staging = twin.client("sagemaker").describe_endpoint(
+        EndpointName=twin.outputs["StagingEndpointName"]
+    )
+    assert staging["EndpointStatus"] == "InService"

@@ -54,12 +54,26 @@ def synthetic_run(history_days: int = 2, hours: int = 12) -> DemoRun:
         phase.status, phase.sim_start, phase.sim_end = OK, start, end
         phase.wall_start, phase.wall_end, phase.detail = 1.0, 61.0, f"{title} | done"
     run.models = [
-        ModelInfo(1, "arn:aws:sagemaker:eu-west-1:1:model-package/feecast-models/1", "manual",
-                  loss=0.21, baseline_loss=0.23, threshold_at_gate=0.24, status="Approved",
-                  production_at=production),
-        ModelInfo(2, "arn:aws:sagemaker:eu-west-1:1:model-package/feecast-models/2", "alarm",
-                  loss=0.19, baseline_loss=0.22, threshold_at_gate=0.225, status="Approved",
-                  production_at=v2_prod),
+        ModelInfo(
+            1,
+            "arn:aws:sagemaker:eu-west-1:1:model-package/feecast-models/1",
+            "manual",
+            loss=0.21,
+            baseline_loss=0.23,
+            threshold_at_gate=0.24,
+            status="Approved",
+            production_at=production,
+        ),
+        ModelInfo(
+            2,
+            "arn:aws:sagemaker:eu-west-1:1:model-package/feecast-models/2",
+            "alarm",
+            loss=0.19,
+            baseline_loss=0.22,
+            threshold_at_gate=0.225,
+            status="Approved",
+            production_at=v2_prod,
+        ),
     ]
     run.thresholds = [(T0, 0.24, "template default"), (production, 0.225, "v1 better")]
     for h in range(1, hours + 1):
@@ -78,10 +92,20 @@ def synthetic_run(history_days: int = 2, hours: int = 12) -> DemoRun:
         Marker(v2_prod, "production", "v2"),
     ]
     run.builds = [
-        {"name": "manual-demo-1", "trigger": "manual", "status": "SUCCEEDED",
-         "start": production - timedelta(minutes=50), "stop": production - timedelta(minutes=20)},
-        {"name": "alarm-x", "trigger": "alarm", "status": "SUCCEEDED",
-         "start": alarm, "stop": alarm + timedelta(minutes=40)},
+        {
+            "name": "manual-demo-1",
+            "trigger": "manual",
+            "status": "SUCCEEDED",
+            "start": production - timedelta(minutes=50),
+            "stop": production - timedelta(minutes=20),
+        },
+        {
+            "name": "alarm-x",
+            "trigger": "alarm",
+            "status": "SUCCEEDED",
+            "start": alarm,
+            "stop": alarm + timedelta(minutes=40),
+        },
     ]
     run.wall_seconds = 183.0
     return run

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
 from feecast.deploy import endpoint_config as ec
 from feecast.deploy import names, smoke, thresholds
 from feecast.deploy.history import DeploymentRecord, NothingToRollBackTo, rollback_target
+from feecast.deploy.start import PackageStateChange
 from feecast.threshold import updated_threshold
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # -- threshold ---------------------------------------------------------------------------------
@@ -123,6 +127,17 @@ def test_names_are_deterministic_and_within_aws_limits() -> None:
 )
 def test_event_times_in_iso_or_epoch_forms_are_understood(raw: object) -> None:
     assert names.parse_time(raw) == datetime(2026, 1, 5, 10, 15, tzinfo=UTC)  # type: ignore[arg-type]
+
+
+def test_given_a_package_event_without_detail_times_then_the_envelope_time_dates_it() -> None:
+    """The handlers pass the envelope's `time` as the parser read it (a datetime)."""
+    event = json.loads((ROOT / "events" / "deploy-package-approved.json").read_text())
+    for name in ("LastModifiedTime", "CreationTime"):
+        del event["detail"][name]
+    event["time"] = "2026-01-05T11:15:00+01:00"
+    change = PackageStateChange.model_validate(event)
+    assert change.detail.changed_at(change.time) == datetime(2026, 1, 5, 10, 15, tzinfo=UTC)
+    assert change.detail.version == 3
 
 
 # -- rollback target ---------------------------------------------------------------------------

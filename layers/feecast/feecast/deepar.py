@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -148,27 +148,31 @@ def to_jsonl(series_list: Sequence[MinuteSeries]) -> str:
     return "".join(json.dumps(to_record(s), allow_nan=False) + "\n" for s in series_list)
 
 
-def _json_lines(text: str | bytes) -> Iterable[tuple[int, Any]]:
+_T = TypeVar("_T")
+
+
+def _parse_lines(text: str | bytes, parse: Callable[[Any], _T]) -> list[_T]:
+    """`parse` each non-blank JSON line; any error is a FormatError naming the 1-based line."""
     if isinstance(text, bytes):
         text = text.decode("utf-8")
+    out: list[_T] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            yield number, json.loads(line)
+            obj = json.loads(line)
         except json.JSONDecodeError as exc:
             raise FormatError(f"line {number}: not valid JSON ({exc.msg})") from None
+        try:
+            out.append(parse(obj))
+        except ValueError as exc:
+            raise FormatError(f"line {number}: {exc}") from None
+    return out
 
 
 def from_jsonl(text: str | bytes) -> list[MinuteSeries]:
     """Parse DeepAR JSON Lines (blank lines skipped); errors name the 1-based line."""
-    out: list[MinuteSeries] = []
-    for number, obj in _json_lines(text):
-        try:
-            out.append(from_record(obj))
-        except ValueError as exc:
-            raise FormatError(f"line {number}: {exc}") from None
-    return out
+    return _parse_lines(text, from_record)
 
 
 # -- channels -------------------------------------------------------------------------------
@@ -465,13 +469,7 @@ def parse_forecast(obj: Mapping[str, Any]) -> Forecast:
 
 def parse_batch_output(text: str | bytes) -> list[Forecast]:
     """Parse a batch transform <input>.out: one forecast per non-blank line, in input order."""
-    out: list[Forecast] = []
-    for number, obj in _json_lines(text):
-        try:
-            out.append(parse_forecast(obj))
-        except ValueError as exc:
-            raise FormatError(f"line {number}: {exc}") from None
-    return out
+    return _parse_lines(text, parse_forecast)
 
 
 def parse_endpoint_response(body: Mapping[str, Any] | str | bytes) -> list[Forecast]:

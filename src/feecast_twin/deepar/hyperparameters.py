@@ -20,19 +20,9 @@ from typing import Any
 
 from feecast_twin.deepar.errors import ClientError
 
-# DeepAR's documented defaults (deepar_hyperparameters.html).
-DEEPAR_DEFAULTS: dict[str, Any] = {
-    "mini_batch_size": 128,
-    "learning_rate": 1e-3,
-    "num_cells": 40,
-    "num_layers": 2,
-    "dropout_rate": 0.1,
-    "likelihood": "student-T",
-    "early_stopping_patience": None,
-    "embedding_dimension": 10,
-    "num_eval_samples": 100,
-    "test_quantiles": (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9),
-}
+# DeepAR's documented default when test_quantiles is not sent (deepar_hyperparameters.html);
+# the other defaults are feecast.config.DEEPAR_DEFAULTS, which from_sagemaker already applies.
+DEFAULT_TEST_QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 _DEEPAR_ONLY = ("cardinality", "num_dynamic_feat")
 _FREQ = re.compile(r"^([1-9][0-9]*)?(min|H|D|W|M)$")
@@ -55,7 +45,7 @@ class DeepARSettings:
     early_stopping_patience: int | None = None
     embedding_dimension: int = 10
     num_eval_samples: int = 100
-    test_quantiles: tuple[float, ...] = DEEPAR_DEFAULTS["test_quantiles"]
+    test_quantiles: tuple[float, ...] = DEFAULT_TEST_QUANTILES
     # "auto" (use "cat" when every series has it), "ignore", or explicit category counts.
     cardinality: str | tuple[int, ...] = "auto"
     # "auto" (use "dynamic_feat" when present), "ignore", or the expected number of features.
@@ -130,7 +120,7 @@ def parse_hyperparameters(hyperparameters: Mapping[str, str] | None) -> DeepARSe
     """Validate a training job's HyperParameters; ClientError names every problem."""
     # Imported here so a twin without the layer on its path fails with a clear ImportError
     # only when a job runs.
-    from feecast.config import ConfigError, Hyperparameters, sagemaker_horizon
+    from feecast.config import DEEPAR_DEFAULTS, ConfigError, Hyperparameters, sagemaker_horizon
 
     raw = dict(hyperparameters or {})
     for name, value in raw.items():
@@ -146,13 +136,11 @@ def parse_hyperparameters(hyperparameters: Mapping[str, str] | None) -> DeepARSe
     except ConfigError as exc:
         raise ClientError(f"Invalid hyperparameters: {'; '.join(exc.problems)}") from None
 
-    given = model.model_fields_set
-    values: dict[str, Any] = {}
-    for name, default in DEEPAR_DEFAULTS.items():
-        values[name] = getattr(model, name) if name in given else default
-    if values["test_quantiles"] is None:
-        values["test_quantiles"] = DEEPAR_DEFAULTS["test_quantiles"]
-    values["test_quantiles"] = tuple(float(q) for q in values["test_quantiles"])
+    # A hyperparameter not sent already holds DeepAR's default (from_sagemaker applies them).
+    values: dict[str, Any] = {name: getattr(model, name) for name in DEEPAR_DEFAULTS}
+    values["test_quantiles"] = tuple(
+        float(q) for q in (model.test_quantiles or DEFAULT_TEST_QUANTILES)
+    )
     if model.context_length is None:  # from_sagemaker requires it; defensive
         raise ClientError("Invalid hyperparameters: context_length is required by DeepAR")
     cardinality = _parse_cardinality(deepar_only.get("cardinality", "auto"))

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from feecast_twin.deepar.data import SeriesRecord, parse_record
+from feecast_twin.deepar.data import SeriesRecord, parse_json_lines, parse_record
 from feecast_twin.deepar.errors import ClientError, InferenceError
 
 OUTPUT_TYPES = ("mean", "quantiles", "samples")
@@ -191,19 +191,8 @@ def batch_transform(
 ) -> bytes:
     """One output JSON line per non-empty input line, same order (AssembleWith=Line)."""
     config = batch_config(environment)
-    lines = data.decode("utf-8").splitlines()
-    records: list[SeriesRecord] = []
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue  # SplitType=Line drops empty records
-        where = f"{source} line {lineno}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ClientError(
-                f"{where}: malformed JSON ({exc.msg} at column {exc.colno})"
-            ) from None
-        records.append(parse_record(obj, where))
+    # SplitType=Line drops empty records, as the training channel reader does.
+    records = parse_json_lines(data.decode("utf-8"), source)
     if not records:
         return b""
     try:

@@ -9,6 +9,7 @@ Exit 0 only when every phase happened as expected; otherwise 1 and the failing p
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,12 +27,24 @@ def add_demo_parser(subparsers: Any) -> argparse.ArgumentParser:
             "All on the local twin, with the clock running fast."
         ),
     )
-    demo.add_argument("--history-days", type=float, default=3.0, help="days of synthetic history (default 3)")
     demo.add_argument(
-        "--drift-at", type=float, default=3.0, help="hours after production when fees change regime (default 3)"
+        "--history-days", type=float, default=3.0, help="days of synthetic history (default 3)"
     )
-    demo.add_argument("--seed", type=int, default=7, help="seed of the synthetic transactions (default 7)")
-    demo.add_argument("--out", type=Path, default=Path("demo-report"), help="report folder (default ./demo-report)")
+    demo.add_argument(
+        "--drift-at",
+        type=float,
+        default=3.0,
+        help="hours after production when fees change regime (default 3)",
+    )
+    demo.add_argument(
+        "--seed", type=int, default=7, help="seed of the synthetic transactions (default 7)"
+    )
+    demo.add_argument(
+        "--out",
+        type=Path,
+        default=Path("demo-report"),
+        help="report folder (default ./demo-report)",
+    )
     demo.add_argument("--fast", action="store_true", help="fewer training epochs (2 instead of 5)")
     demo.add_argument("--epochs", type=int, default=None, help="training epochs (overrides --fast)")
     demo.add_argument(
@@ -40,12 +53,30 @@ def add_demo_parser(subparsers: Any) -> argparse.ArgumentParser:
         action="store_false",
         help="stop at each approval and wait for a person (prints the commands to run)",
     )
-    demo.add_argument("--rate", type=float, default=0.5, help="synthetic transactions per second (default 0.5)")
-    demo.add_argument("--fee-multiplier", type=float, default=4.0, help="the regime change (default x4)")
     demo.add_argument(
-        "--recovery-hours", type=float, default=3.0, help="hours the new model is monitored (default 3)"
+        "--rate", type=float, default=0.5, help="synthetic transactions per second (default 0.5)"
     )
-    demo.add_argument("--start", default=None, help="twin clock start, ISO 8601 UTC (default 2026-01-05T00:00Z)")
+    demo.add_argument(
+        "--fee-multiplier",
+        type=float,
+        default=2.5,
+        help="the regime change: fees x this per hour (default 2.5)",
+    )
+    demo.add_argument(
+        "--drift-steps",
+        type=int,
+        default=3,
+        help="hours the fees keep climbing, then they hold (default 3)",
+    )
+    demo.add_argument(
+        "--recovery-hours",
+        type=float,
+        default=3.0,
+        help="hours the new model is monitored (default 3)",
+    )
+    demo.add_argument(
+        "--start", default=None, help="twin clock start, ISO 8601 UTC (default 2026-01-05T00:00Z)"
+    )
     demo.add_argument("--port", type=int, default=0, help="--no-approve: port to serve the twin on")
     demo.add_argument("--verbose", action="store_true", help="show every twin record")
     demo.set_defaults(func=run_demo)
@@ -66,6 +97,7 @@ def run_demo(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         rate=args.rate,
         fee_multiplier=args.fee_multiplier,
+        drift_steps=args.drift_steps,
         recovery_hours=args.recovery_hours,
         verbose=args.verbose,
         human_port=args.port,
@@ -80,13 +112,23 @@ def run_demo(args: argparse.Namespace) -> int:
         return 2
     if not args.verbose:
         _quiet_libraries()
-    run = Scenario(options).execute()
+    # The timeline goes to the terminal; everything else the twin's handlers and libraries
+    # print (JSON logs, warnings) goes to <out>/twin.log, for when something needs a closer look.
+    options.out.mkdir(parents=True, exist_ok=True)
+    terminal = sys.stdout
+    log_path = options.out / "twin.log"
+    with log_path.open("w", encoding="utf-8") as log:
+        if args.verbose:
+            run = Scenario(options, out=terminal).execute()
+        else:
+            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+                run = Scenario(options, out=terminal).execute()
     paths = write_report(run, options.out)
     print()
     for phase in run.phases:
         print(f"  {phase.status.upper():<8} {phase.title}")
     print()
-    print(f"Report: {options.out.resolve()}/summary.md")
+    print(f"Report: {options.out.resolve()}/summary.md   (the twin's own logs: {log_path})")
     for name in ("forecast.png", "monitoring.png"):
         if name in paths:
             print(f"        {paths[name].resolve()}")
@@ -115,13 +157,17 @@ def _quiet_libraries() -> None:
 def _check(options: Any) -> list[str]:
     problems = []
     if options.history_days < 1:
-        problems.append("--history-days must be at least 1 (DeepAR needs a few hundred minutes and a daily cycle)")
+        problems.append(
+            "--history-days must be at least 1 (DeepAR needs a few hundred minutes and a daily cycle)"
+        )
     if options.drift_at < 1:
         problems.append("--drift-at must be at least 1 hour (monitoring needs an hour to score)")
     if options.rate <= 0:
         problems.append("--rate must be positive")
-    if options.fee_multiplier <= 0:
-        problems.append("--fee-multiplier must be positive")
+    if options.fee_multiplier <= 1:
+        problems.append("--fee-multiplier must be above 1 (the fees climb)")
+    if options.drift_steps < 1:
+        problems.append("--drift-steps must be at least 1")
     if options.epochs is not None and options.epochs < 1:
         problems.append("--epochs must be at least 1")
     return problems

@@ -5,8 +5,8 @@ here. `GET /unconfirmed-transactions?format=json` answers `{"txs": [...]}` with 
 transactions stamped in the last `lookback` seconds of the twin's "now", newest first, as
 blockchain.info lists recent unconfirmed transactions. The stream comes from
 feecast.ingest.synthetic, generated an hour at a time (seeded per hour, so runs repeat), and a
-regime change (from a time on, fees x N in the first half of every hour) can be set while it
-runs: hours not yet served are regenerated with it.
+regime change (from an hour on, fees climb x N per hour for a few hours, then hold) can be
+set while it runs: hours not yet served are regenerated with it.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ class SyntheticFeed:
         self.max_items = max_items
         self.regime_change_at: datetime | None = None
         self.fee_multiplier = 1.0
+        self.steps = 0
         self.requests = 0
         self._hours: dict[datetime, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
@@ -45,42 +46,47 @@ class SyntheticFeed:
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ the stream
-    def set_regime_change(self, at: datetime, fee_multiplier: float) -> None:
-        """From `at` on, fees are multiplied; hours from `at` are regenerated."""
+    def set_regime_change(self, at: datetime, fee_multiplier: float, steps: int = 3) -> None:
+        """From `at` (rounded up to the hour) fees climb: x`fee_multiplier` more at the start of
+        each of the next `steps` hours, then stay at the new level. Hours from `at` on are
+        regenerated."""
+        at = at.astimezone(UTC)
+        if at.minute or at.second or at.microsecond:
+            at = at.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
         with self._lock:
-            self.regime_change_at = at.astimezone(UTC)
+            self.regime_change_at = at
             self.fee_multiplier = fee_multiplier
-            first = at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-            for hour in [h for h in self._hours if h >= first]:
+            self.steps = steps
+            for hour in [h for h in self._hours if h >= at]:
                 del self._hours[hour]
 
+    def factor(self, hour: datetime) -> float:
+        """The fee multiplier of an hour: 1 before the change, then m, m^2, ... m^steps.
+
+        A staircase rather than one jump: DeepAR rescales each forecast by its context, so it
+        follows a single new level within one context window; a climb that goes on for hours
+        keeps surprising the model that was trained before it, until the level settles."""
+        at = self.regime_change_at
+        if at is None or hour < at:
+            return 1.0
+        step = int((hour - at) // timedelta(hours=1)) + 1
+        return float(self.fee_multiplier ** min(step, self.steps))
+
     def _hour(self, hour: datetime) -> list[dict[str, Any]]:
-        """One hour of transactions. After the regime change, fees are multiplied in the first
-        half of every hour and normal in the second: a congestion cycle a model trained before
-        it has never seen (a plain level shift would not do: DeepAR rescales every forecast
-        by its context, so it follows a new level within one context window)."""
         if hour not in self._hours:
             from feecast.ingest.synthetic import config_for, generate
 
             index = int(hour.timestamp() // 3600)
-            txs: list[dict[str, Any]] = []
-            for half in (0, 1):
-                start = hour + timedelta(minutes=30 * half)
-                drifted = (
-                    self.regime_change_at is not None
-                    and half == 0
-                    and start + timedelta(minutes=30) > self.regime_change_at
-                )
-                config = config_for(
-                    start,
-                    1 / 48,
-                    seed=(self.seed * 1_000_003 + index * 2 + half) % (2**32),
-                    rate_per_second=self.rate,
-                    regime_change_at=max(start, self.regime_change_at) if drifted else None,  # type: ignore[type-var]
-                    fee_multiplier=self.fee_multiplier,
-                )
-                txs += generate(config)
-            self._hours[hour] = sorted(txs, key=lambda tx: tx["time"])
+            factor = self.factor(hour)
+            config = config_for(
+                hour,
+                1 / 24,
+                seed=(self.seed * 1_000_003 + index) % (2**32),
+                rate_per_second=self.rate,
+                regime_change_at=hour if factor != 1.0 else None,
+                fee_multiplier=factor,
+            )
+            self._hours[hour] = sorted(generate(config), key=lambda tx: tx["time"])
             for old in [h for h in self._hours if h < hour - timedelta(hours=2)]:
                 del self._hours[old]
         return self._hours[hour]

@@ -17,14 +17,14 @@ from typing import Any
 from feecast_twin.demo.run import DemoRun, ModelInfo
 
 #: One colour per model version (cycled), shared by both pictures.
-MODEL_COLOURS = ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+MODEL_COLOURS = ["#1f77b4", "#e377c2", "#8c564b", "#17becf", "#9467bd", "#bcbd22"]
 MARKER_STYLES = {
     "drift": ("#ff7f0e", "--", "fee regime change"),
     "alarm": ("#d62728", "-", "accuracy alarm"),
     "build-start": ("#7f7f7f", ":", "build started"),
     "build-end": ("#7f7f7f", "-.", "build ended"),
     "staging": ("#bcbd22", ":", "deployed to staging"),
-    "production": ("#2ca02c", "-", "deployed to production"),
+    "production": ("#2ca02c", "-", "deployed to production"),  # green: never a model colour
 }
 
 
@@ -78,7 +78,9 @@ def _dur(delta: timedelta | float | None) -> str:
 
 
 def _num(value: float | None) -> str:
-    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
+    return (
+        "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
+    )
 
 
 def summary_markdown(run: DemoRun, pictures: dict[str, str | None] | None = None) -> str:
@@ -174,7 +176,9 @@ def _format_time_axis(ax: Any) -> None:
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
 
 
-def _markers(ax: Any, run: DemoRun, kinds: tuple[str, ...], seen: set[str], lo: Any, hi: Any) -> None:
+def _markers(
+    ax: Any, run: DemoRun, kinds: tuple[str, ...], seen: set[str], lo: Any, hi: Any
+) -> None:
     for marker in sorted(run.markers, key=lambda m: m.time):
         if marker.kind not in kinds or not (lo <= marker.time <= hi):
             continue
@@ -235,9 +239,11 @@ def draw_forecast(run: DemoRun, path: Path) -> bool:
     # Bottom: from the first forecast (minus context) to the end.
     bands = sorted(run.forecasts, key=lambda b: b.start)
     if bands:
-        lo = min(b.start for b in bands if b.source != "evaluation") if any(
-            b.source != "evaluation" for b in bands
-        ) else bands[0].start
+        lo = (
+            min(b.start for b in bands if b.source != "evaluation")
+            if any(b.source != "evaluation" for b in bands)
+            else bands[0].start
+        )
         lo -= timedelta(minutes=60)
         hi = max(b.start + timedelta(minutes=len(b.median)) for b in bands)
         hi = max(hi, times[-1]) if times[-1] - lo < timedelta(days=3) else hi
@@ -281,12 +287,17 @@ def draw_forecast(run: DemoRun, path: Path) -> bool:
     window_values = [v for _, v in window] + [x for b in bands for x in b.upper if b.start >= lo]
     if _use_log(window_values):
         bottom.set_yscale("log")
+    actual = [v for _, v in window if v > 0]
+    if actual:  # a band's lower tail must not squash the picture
+        bottom.set_ylim(bottom=min(actual) * 0.5)
     bottom.set_xlim(lo, hi)
     bottom.set_title("Monitored hours: each model's 30-minute forecasts against what happened")
     bottom.set_ylabel("satoshi per tx (avg per minute)")
     _format_time_axis(bottom)
     bottom.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8)
-    fig.suptitle("feecast demo: forecasts of the average Bitcoin fee per minute (simulated time, UTC)")
+    fig.suptitle(
+        "feecast demo: forecasts of the average Bitcoin fee per minute (simulated time, UTC)"
+    )
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True

@@ -36,7 +36,6 @@ from feecast_twin.demo.run import (
     FAILED,
     OK,
     RUNNING,
-    SKIPPED,
     WAITING,
     DemoRun,
     ForecastBand,
@@ -59,9 +58,11 @@ class DemoOptions:
     approve: bool = True  # False: stop and wait for a person (--no-approve)
     out: Path = Path("demo-report")
     fast: bool = False
-    epochs: int | None = None  # default 5, --fast 2
+    epochs: int | None = None  # default 20, --fast 8
+    train_days: int | None = 1  # SSM target history_days for every build (None: keep 14)
     rate: float = 0.5  # synthetic transactions per second
-    fee_multiplier: float = 4.0  # the regime change
+    fee_multiplier: float = 2.5  # the regime change: fees x this per hour ...
+    drift_steps: int = 3  # ... for this many hours, then they hold
     alarm_hours: float = 8.0  # longest wait for the alarm after the drift
     recovery_hours: float = 3.0  # hours of monitoring the new model
     step_minutes: int = 5  # clock step while monitoring (the collector still runs every minute)
@@ -72,7 +73,7 @@ class DemoOptions:
 
     @property
     def training_epochs(self) -> int:
-        return self.epochs if self.epochs is not None else (2 if self.fast else 5)
+        return self.epochs if self.epochs is not None else (8 if self.fast else 20)
 
 
 class PhaseFailed(RuntimeError):
@@ -114,7 +115,9 @@ class Scenario:
         self._server: Any = None
 
     # ================================================================== driver
-    def execute(self) -> DemoRun:
+    def execute(self, *, close: bool = True) -> DemoRun:
+        """Run every phase (stopping at the first failure); with close=False the twin stays
+        deployed for the caller to inspect (tests assert from its records), then call close()."""
         self.run.started_at = datetime.now(UTC)
         self._say(
             f"feecast demo: {self.o.history_days:g} days of history, drift {self.o.drift_at:g} h "
@@ -134,7 +137,8 @@ class Scenario:
                 self._say(f"could not collect the run's data: {type(exc).__name__}: {exc}")
                 if self.o.verbose:
                     traceback.print_exc()
-            self._close()
+            if close:
+                self.close()
         self.run.wall_seconds = self.run.wall()
         return self.run
 
@@ -179,24 +183,44 @@ class Scenario:
         self.twin.deploy()
         self.run.sim_started = self._now()
         self.run.phase("stack").sim_start = self.run.sim_started
-        self.timeline = Timeline(self.twin, out=self.out, verbose=self.o.verbose, wall=self.run.wall)
+        self.timeline = Timeline(
+            self.twin, out=self.out, verbose=self.o.verbose, wall=self.run.wall
+        )
         self.timeline.start()
-        if self.twin.missing_components or self.twin.unknown_resources:
+        if self.twin.missing_components:
             raise PhaseFailed(
-                "the twin is incomplete: missing components "
-                f"{self.twin.missing_components}, not emulated {self.twin.unknown_resources}"
+                f"the twin is incomplete: missing components {self.twin.missing_components}"
             )
+        # Listed, not fatal: a later phase fails if the lifecycle needed one of them.
+        not_emulated = [f"{lid} ({rtype})" for lid, rtype in self.twin.unknown_resources]
+        if not_emulated:
+            self._note("warning", "not emulated by the twin: " + ", ".join(not_emulated))
         # An operator tunes the training in SSM (no redeploy): few epochs keep the demo short.
         name = "/feecast/hyperparameters"
         ssm = self.twin.client("ssm")
         hyper = json.loads(ssm.get_parameter(Name=name)["Parameter"]["Value"])
         hyper.update(epochs=self.o.training_epochs, early_stopping_patience=self.o.training_epochs)
-        self._note("operator", f"$ aws ssm put-parameter --name {name} --overwrite (epochs={self.o.training_epochs})")
+        self._note(
+            "operator",
+            f"$ aws ssm put-parameter --name {name} --overwrite (epochs={self.o.training_epochs})",
+        )
         ssm.put_parameter(Name=name, Value=json.dumps(hyper), Type="String", Overwrite=True)
+        if self.o.train_days:
+            # Builds read the last `history_days` of minutes: one day lets a rebuild learn
+            # a regime a few hours old.
+            name = "/feecast/target"
+            target = json.loads(ssm.get_parameter(Name=name)["Parameter"]["Value"])
+            target["history_days"] = self.o.train_days
+            self._note(
+                "operator",
+                f"$ aws ssm put-parameter --name {name} --overwrite (history_days={self.o.train_days})",
+            )
+            ssm.put_parameter(Name=name, Value=json.dumps(target), Type="String", Overwrite=True)
         self._threshold("template default")
         return (
-            f"{len(self.twin.stack.physical)} resources on moto; collector polls the synthetic "
-            f"feed at {self.feed.url}"
+            f"{len(self.twin.stack.physical)} resources on moto"
+            + (f" ({len(not_emulated)} not emulated)" if not_emulated else "")
+            + f"; the collector polls the synthetic feed at {self.feed.url}"
         )
 
     def _phase_history(self) -> str:
@@ -204,14 +228,20 @@ class Scenario:
         start = self._now() - timedelta(days=self.o.history_days)
         path = self.workdir / "history.jsonl"
         self._cli(
-            "ingest", "synthetic", str(path),
-            "--start", _z(start),
-            "--days", f"{self.o.history_days:g}",
-            "--rate", f"{self.o.rate:g}",
-            "--seed", str(self.o.seed),
+            "ingest",
+            "synthetic",
+            str(path),
+            "--start",
+            _z(start),
+            "--days",
+            f"{self.o.history_days:g}",
+            "--rate",
+            f"{self.o.rate:g}",
+            "--seed",
+            str(self.o.seed),
         )
         lines = sum(1 for _ in path.open())
-        code, text = self._cli("ingest", "replay", str(path), "--flush")
+        _, text = self._cli("ingest", "replay", str(path), "--flush")
         report = _json_or_none(text) or {}
         # The offline store writes its Parquet files as time passes (it lags ingestion).
         self.twin.advance(MINUTE)
@@ -229,17 +259,21 @@ class Scenario:
         )
 
     def _phase_build(self) -> str:
-        code, text = self._cli("build", "--json")
+        _, text = self._cli("build", "--json")
         start = _json_or_none(text) or {}
         arn = start.get("execution_arn")
         if not arn:
             raise PhaseFailed(f"`feecast build` did not start a build: {text.strip()[:300]}")
         desc = self._wait_execution(arn, limit=timedelta(hours=3))
         if desc["status"] != "SUCCEEDED":
-            raise PhaseFailed(f"build {desc['status']}: {desc.get('error')} {desc.get('cause', '')[:300]}")
+            raise PhaseFailed(
+                f"build {desc['status']}: {desc.get('error')} {desc.get('cause', '')[:300]}"
+            )
         model = self._package_of_build(arn)
         if model is None:
-            raise PhaseFailed("the build succeeded but registered no model package (gate rejected?)")
+            raise PhaseFailed(
+                "the build succeeded but registered no model package (gate rejected?)"
+            )
         return (
             f"model package v{model.version} PendingManualApproval: loss {_f(model.loss)} "
             f"vs naive {_f(model.baseline_loss)} (threshold {_f(model.threshold_at_gate)})"
@@ -253,10 +287,13 @@ class Scenario:
 
     def _phase_monitoring(self) -> str:
         assert self.production_at is not None and self.feed is not None
-        self.drift_at = (self.production_at + timedelta(hours=self.o.drift_at)).replace(
-            second=0, microsecond=0
-        )
-        self.feed.set_regime_change(self.drift_at, self.o.fee_multiplier)
+        # On the hour: monitoring scores [H-60, H-30) at each hour H, so each step of the climb
+        # lands at the start of a scored window.
+        drift = self.production_at + timedelta(hours=self.o.drift_at)
+        self.drift_at = drift.replace(minute=0, second=0, microsecond=0)
+        if self.drift_at < drift:
+            self.drift_at += HOUR
+        self.feed.set_regime_change(self.drift_at, self.o.fee_multiplier, self.o.drift_steps)
         self._advance_to(self.drift_at)
         losses = self._losses("production")
         if not losses:
@@ -266,19 +303,21 @@ class Scenario:
         alarm = self._alarm_state("production")
         if alarm == "ALARM":
             raise PhaseFailed("the production alarm went off before the fees changed")
-        return f"{len(losses)} hourly losses: " + ", ".join(_f(v) for _, v in losses) + f"; alarm {alarm}"
+        return (
+            f"{len(losses)} hourly losses: "
+            + ", ".join(_f(v) for _, v in losses)
+            + f"; alarm {alarm}"
+        )
 
     def _phase_alarm(self) -> str:
         assert self.drift_at is not None
         self._note(
             "drift",
-            f"from {self.drift_at:%H:%M} fees x{self.o.fee_multiplier:g} in the first half of every "
-            "hour (synthetic congestion cycle)",
+            f"from {self.drift_at:%H:%M} fees climb x{self.o.fee_multiplier:g} per hour for "
+            f"{self.o.drift_steps} hours, then hold (synthetic regime change)",
         )
         deadline = self.drift_at + timedelta(hours=self.o.alarm_hours)
-        fired = self._advance_until(
-            lambda: self._alarm_state("production") == "ALARM", deadline
-        )
+        fired = self._advance_until(lambda: self._alarm_state("production") == "ALARM", deadline)
         if not fired:
             losses = self._losses("production")
             raise PhaseFailed(
@@ -296,10 +335,14 @@ class Scenario:
         if not started or not builds:
             raise PhaseFailed("the alarm started no build")
         if len(builds) != 1:
-            raise PhaseFailed(f"the alarm started {len(builds)} builds: {[b['name'] for b in builds]}")
+            raise PhaseFailed(
+                f"the alarm started {len(builds)} builds: {[b['name'] for b in builds]}"
+            )
         desc = self._wait_execution(builds[0]["arn"], limit=timedelta(hours=3))
         if desc["status"] != "SUCCEEDED":
-            raise PhaseFailed(f"rebuild {desc['status']}: {desc.get('error')} {desc.get('cause', '')[:300]}")
+            raise PhaseFailed(
+                f"rebuild {desc['status']}: {desc.get('error')} {desc.get('cause', '')[:300]}"
+            )
         model = self._package_of_build(builds[0]["arn"])
         if model is None:
             raise PhaseFailed("the rebuild registered no model package (the gate rejected it?)")
@@ -334,7 +377,9 @@ class Scenario:
         threshold = self._threshold_value()
         alarm_builds = self._builds(trigger="alarm")
         if len(alarm_builds) != 1:
-            raise PhaseFailed(f"{len(alarm_builds)} builds started by the alarm (expected exactly one)")
+            raise PhaseFailed(
+                f"{len(alarm_builds)} builds started by the alarm (expected exactly one)"
+            )
         if not ok:
             raise PhaseFailed(
                 f"the new model's hourly losses {[_f(v) for _, v in after]} stay above the "
@@ -355,10 +400,14 @@ class Scenario:
         if self.o.approve:
             # What a person runs (or clicks in the Studio model registry).
             self._aws(
-                "sagemaker", "update-model-package",
-                "--model-package-arn", model.package_arn,
-                "--model-approval-status", "Approved",
-                "--approval-description", "approved by the demo's operator",
+                "sagemaker",
+                "update-model-package",
+                "--model-package-arn",
+                model.package_arn,
+                "--model-approval-status",
+                "Approved",
+                "--approval-description",
+                "approved by the demo's operator",
             )
         else:
             self._wait_for_person(
@@ -370,7 +419,9 @@ class Scenario:
                 lambda: self._package_status(model.package_arn) != "PendingManualApproval",
             )
             if self._package_status(model.package_arn) != "Approved":
-                raise PhaseFailed(f"model package v{version} was {self._package_status(model.package_arn)}")
+                raise PhaseFailed(
+                    f"model package v{version} was {self._package_status(model.package_arn)}"
+                )
         self.approved_at[version] = self._now()
         model.approved_at = self._now()
         model.status = "Approved"
@@ -393,7 +444,9 @@ class Scenario:
         if self.o.approve:
             code, text = self._cli("approve", pending.approval_id, "--comment", "looks good (demo)")
             if code != 0:
-                raise PhaseFailed(f"`feecast approve {pending.approval_id}` exited {code}: {text.strip()[:300]}")
+                raise PhaseFailed(
+                    f"`feecast approve {pending.approval_id}` exited {code}: {text.strip()[:300]}"
+                )
         else:
             self._wait_for_person(
                 f"model v{version} is on staging and waits for a person. Promote it:",
@@ -424,8 +477,12 @@ class Scenario:
         self._say(f">>> {what}")
         for command in commands:
             self._say(f">>>   {command.format(url=url)}")
-        self._say(">>> (any credentials work: AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing)")
-        self._say(">>> the demo keeps the twin's clock running (a minute per second) until you decide; Ctrl-C stops")
+        self._say(
+            ">>> (any credentials work: AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing)"
+        )
+        self._say(
+            ">>> the demo keeps the twin's clock running (a minute per second) until you decide; Ctrl-C stops"
+        )
         self._say("")
         try:
             while not done():
@@ -463,10 +520,12 @@ class Scenario:
                 code = int(exc.code or 0) if not isinstance(exc.code, str) else 2
         text = out.getvalue()
         shown = text.strip().splitlines()
-        for line in (shown[:6] if not _json_or_none(text) else [_one_line(text)]):
+        for line in shown[:6] if not _json_or_none(text) else [_one_line(text)]:
             self._note("", f"  {line}")
         if code != 0:
-            raise PhaseFailed(f"`feecast {' '.join(argv)}` exited {code}: {err.getvalue().strip()[:400]}")
+            raise PhaseFailed(
+                f"`feecast {' '.join(argv)}` exited {code}: {err.getvalue().strip()[:400]}"
+            )
         return code, text
 
     def _aws(self, *argv: str) -> None:
@@ -483,7 +542,9 @@ class Scenario:
             else:
                 code = self._aws_boto3(argv)
         if code != 0:
-            raise PhaseFailed(f"`aws {' '.join(argv)}` exited {code}: {err.getvalue().strip()[:400]}")
+            raise PhaseFailed(
+                f"`aws {' '.join(argv)}` exited {code}: {err.getvalue().strip()[:400]}"
+            )
 
     def _aws_boto3(self, argv: tuple[str, ...]) -> int:
         args = dict(zip(argv[2::2], argv[3::2], strict=False))
@@ -626,7 +687,9 @@ class Scenario:
         alarms = self.twin.client("cloudwatch").describe_alarms(AlarmNames=[name])["MetricAlarms"]
         return alarms[0]["StateValue"] if alarms else None
 
-    def _losses(self, stage: str, metric: str = "WeightedQuantileLoss") -> list[tuple[datetime, float]]:
+    def _losses(
+        self, stage: str, metric: str = "WeightedQuantileLoss"
+    ) -> list[tuple[datetime, float]]:
         endpoint = self.twin.outputs[f"{stage.capitalize()}EndpointName"]
         return self.twin.metric_data("feecast", metric, {"Stage": stage, "EndpointName": endpoint})
 
@@ -643,7 +706,10 @@ class Scenario:
             return
         if not self.run.thresholds or abs(self.run.thresholds[-1][1] - value) > 1e-12:
             if self.run.thresholds:
-                self._note("threshold", f"threshold {self.run.thresholds[-1][1]:.4f} -> {value:.4f} ({why})")
+                self._note(
+                    "threshold",
+                    f"threshold {self.run.thresholds[-1][1]:.4f} -> {value:.4f} ({why})",
+                )
             self.run.thresholds.append((self._now(), value, why))
 
     # ================================================================== the report's data
@@ -672,10 +738,18 @@ class Scenario:
             if build["start"]:
                 run.markers.append(Marker(build["start"], "build-start", build["trigger"]))
         for record in self.twin.records_of("alarm"):
-            if record.get("state") == "ALARM" and str(record.get("name", "")).endswith("production-accuracy"):
+            if record.get("state") == "ALARM" and str(record.get("name", "")).endswith(
+                "production-accuracy"
+            ):
                 run.markers.append(Marker(record.time, "alarm", "ALARM"))
         if self.drift_at is not None:
-            run.markers.append(Marker(self.drift_at, "drift", f"fees x{self.o.fee_multiplier:g}"))
+            run.markers.append(
+                Marker(
+                    self.drift_at,
+                    "drift",
+                    f"fees x{self.o.fee_multiplier:g}/h for {self.o.drift_steps} h",
+                )
+            )
         from feecast.deploy import outcome
 
         table = self.twin.outputs["StateTableName"]
@@ -749,7 +823,7 @@ class Scenario:
         else:
             self._say(f"{'':17}{tag:<9} {text}")
 
-    def _close(self) -> None:
+    def close(self) -> None:
         if self.timeline is not None:
             self.timeline.stop()
         if self._server is not None:
@@ -828,4 +902,4 @@ def _options_dict(options: DemoOptions) -> dict[str, Any]:
     return out
 
 
-__all__ = ["DemoOptions", "PhaseFailed", "Scenario", "SKIPPED"]
+__all__ = ["DemoOptions", "PhaseFailed", "Scenario"]

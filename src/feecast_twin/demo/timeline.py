@@ -52,7 +52,9 @@ class Describer:
             if self._last_status.get((kind, name)) == status and not self.verbose:
                 return None
             self._last_status[(kind, name)] = status
-            tag = {"training-job": "train", "transform-job": "forecast"}.get(kind, kind.split("-")[0])
+            tag = {"training-job": "train", "transform-job": "forecast"}.get(
+                kind, kind.split("-")[0]
+            )
             if kind == "model-package":
                 version = name.rsplit("/", 1)[-1]
                 changed = f.get("updated_fields")
@@ -82,7 +84,10 @@ class Describer:
                 return None
             return "schedule", f"schedule {name} fired for {f.get('scheduled_time')}"
         if kind == "target-invoked" and f.get("status") == "FAILED":
-            return "error", f"target {f.get('target')} of {f.get('rule')} failed: {_short(f.get('error'))}"
+            return (
+                "error",
+                f"target {f.get('target')} of {f.get('rule')} failed: {_short(f.get('error'))}",
+            )
         if kind in ("feature-store-error", "alarm-skipped"):
             return "error", f"{kind}: {_short(f.get('error') or f.get('reason'))}"
         if self.verbose and kind not in ("metric",):

@@ -97,6 +97,14 @@ class SageMakerTwin(Component):
         self._stop_requests: set[tuple[str, str, str]] = set()
         self._emitter = OrderedEmitter(self._deliver)
         self.errors: list[str] = []  # unexpected exceptions in worker threads (tests assert [])
+        # Failures no input can cause (spot capacity, out of memory), injected by tests.
+        self._injected_training_failures: list[str] = []
+
+    def inject_training_failure(self, reason: str, *, jobs: int = 1) -> None:
+        """Make the next `jobs` training jobs fail with AlgorithmError(reason), as an
+        infrastructure failure would on SageMaker (their input stays valid)."""
+        with self._lock:
+            self._injected_training_failures.extend([reason] * jobs)
 
     # -- Component -----------------------------------------------------------------------------
     def install(self, twin: Twin) -> None:
@@ -280,15 +288,23 @@ class SageMakerTwin(Component):
             failure_reason=job.failure_reason,
         )
 
-    def _secondary(self, backend: Any, job: Any, status: str, message: str) -> None:
-        now = self._now()
+    @staticmethod
+    def _transition(job: Any, now: datetime, status: str, message: str, *, last: bool) -> None:
+        """End the open SecondaryStatusTransition and open `status` (closed at once if last)."""
         transitions = [dict(t) for t in job.secondary_status_transitions]
         if transitions and "EndTime" not in transitions[-1]:
             transitions[-1]["EndTime"] = now
-        transitions.append({"Status": status, "StartTime": now, "StatusMessage": message})
+        entry: dict[str, Any] = {"Status": status, "StartTime": now}
+        if last:
+            entry["EndTime"] = now
+        entry["StatusMessage"] = message
+        transitions.append(entry)
         job.secondary_status_transitions = transitions
         job.secondary_status = status
         job.last_modified_time = now
+
+    def _secondary(self, backend: Any, job: Any, status: str, message: str) -> None:
+        self._transition(job, self._now(), status, message, last=False)
         self._training_event(backend, job)
 
     def _end_training(
@@ -299,16 +315,8 @@ class SageMakerTwin(Component):
         job.training_end_time = now
         if job.training_start_time is None:
             job.training_start_time = now
-        transitions = [dict(t) for t in job.secondary_status_transitions]
-        if transitions and "EndTime" not in transitions[-1]:
-            transitions[-1]["EndTime"] = now
-        transitions.append(
-            {"Status": secondary, "StartTime": now, "EndTime": now, "StatusMessage": message}
-        )
-        job.secondary_status_transitions = transitions
-        job.secondary_status = secondary
+        self._transition(job, now, secondary, message, last=True)
         job.training_job_status = status
-        job.last_modified_time = now
         self._training_event(backend, job)
 
     def _check_image(self, image: str, what: str) -> None:
@@ -345,6 +353,14 @@ class SageMakerTwin(Component):
             self._secondary(
                 backend, job, "Training", "Training image download completed. Training in progress."
             )
+            with self._lock:
+                injected = (
+                    self._injected_training_failures.pop(0)
+                    if self._injected_training_failures
+                    else None
+                )
+            if injected is not None:
+                raise AlgorithmError(injected)
             result = run_training(channels, job.hyper_parameters, log=logs.append)
             if key in self._stop_requests:
                 self._end_training(backend, job, "Stopped", "Stopped", "Training job stopped", None)

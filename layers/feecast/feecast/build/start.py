@@ -291,13 +291,29 @@ class AwsBuildBackend:
         item.update({k: {"S": v} for k, v in extra.items()})
         return item
 
-    def get_claim(self, dedup_key: str) -> Claim | None:
+    def _get(self, pk: str, sk: str) -> Claim | None:
         response = self._ddb.get_item(
-            TableName=self._table,
-            Key={"pk": {"S": f"BUILD#{dedup_key}"}, "sk": {"S": "TRIGGER"}},
-            ConsistentRead=True,
+            TableName=self._table, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True
         )
         return self._claim_from(response.get("Item"))
+
+    def _put_if(self, item: dict[str, Any], condition: str, values: dict[str, Any] | None) -> bool:
+        """Conditional put: False when the condition fails (someone else holds the item)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": item,
+            "ConditionExpression": condition,
+        }
+        if values:
+            kwargs["ExpressionAttributeValues"] = values
+        try:
+            self._ddb.put_item(**kwargs)
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def get_claim(self, dedup_key: str) -> Claim | None:
+        return self._get(f"BUILD#{dedup_key}", "TRIGGER")
 
     def put_claim(
         self, dedup_key: str, claim: Claim, trigger: str, *, replace_stale_before: datetime | None
@@ -311,18 +327,8 @@ class AwsBuildBackend:
                 ":started": {"S": "started"},
                 ":stale": {"S": _iso(replace_stale_before)},
             }
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "Item": self._item(f"BUILD#{dedup_key}", "TRIGGER", claim, trigger=trigger),
-            "ConditionExpression": condition,
-        }
-        if values:
-            kwargs["ExpressionAttributeValues"] = values
-        try:
-            self._ddb.put_item(**kwargs)
-        except self._ddb.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        item = self._item(f"BUILD#{dedup_key}", "TRIGGER", claim, trigger=trigger)
+        return self._put_if(item, condition, values)
 
     def overwrite_claim(self, dedup_key: str, claim: Claim, trigger: str) -> None:
         self._ddb.put_item(
@@ -332,30 +338,14 @@ class AwsBuildBackend:
 
     # lock -----------------------------------------------------------------------------------
     def get_lock(self) -> Claim | None:
-        response = self._ddb.get_item(
-            TableName=self._table,
-            Key={"pk": {"S": LOCK_PK}, "sk": {"S": "LOCK"}},
-            ConsistentRead=True,
-        )
-        return self._claim_from(response.get("Item"))
+        return self._get(LOCK_PK, "LOCK")
 
     def take_lock(self, claim: Claim, expected_holder: str | None) -> bool:
         if expected_holder is None:
             condition, values = "attribute_not_exists(pk)", None
         else:
             condition, values = "execution_arn = :holder", {":holder": {"S": expected_holder}}
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "Item": self._item(LOCK_PK, "LOCK", claim),
-            "ConditionExpression": condition,
-        }
-        if values:
-            kwargs["ExpressionAttributeValues"] = values
-        try:
-            self._ddb.put_item(**kwargs)
-        except self._ddb.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        return self._put_if(self._item(LOCK_PK, "LOCK", claim), condition, values)
 
     # executions -----------------------------------------------------------------------------
     def running_executions(self) -> list[str]:

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from feecast.adapters.notify import notify
 from feecast.deploy import aws, links, names
-from feecast.deploy.settings import ApprovalSettings, DeploySettings
+from feecast.deploy.settings import ApprovalRequestSettings, ApprovalSettings, DeploySettings
 from feecast.observability import logger
 
 _SK = "APPROVAL"
@@ -67,7 +67,7 @@ def request_approval(
     execution_arn: str,
     deployment: dict[str, Any],
     timeout_seconds: int,
-    settings: ApprovalSettings,
+    settings: ApprovalRequestSettings,
 ) -> ApprovalRequest:
     """Store the token under a fresh id and tell people what waits and how to decide."""
     table = aws.StateTable(settings.state_table)

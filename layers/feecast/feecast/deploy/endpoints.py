@@ -14,6 +14,7 @@ resumed once. The task's TimeoutSeconds is the safety net.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -221,11 +222,14 @@ def _resume(
     )
 
 
-def _judge(
-    endpoint: str, status: str, config: str | None, wanted: str, reason: str | None
-) -> tuple[bool | None, str, str]:
-    """(ok | None when not final, error, cause) for an endpoint's state vs the wanted config."""
-    status = _normalise(status)
+def _judge(endpoint: str, state: Mapping[str, Any], wanted: str) -> tuple[bool | None, str, str]:
+    """(ok | None when not final, error, cause) for an endpoint's state vs the wanted config.
+
+    `state` is a DescribeEndpoint response or an endpoint event's detail (same field names).
+    """
+    status = _normalise(str(state.get("EndpointStatus", "")))
+    config = state.get("EndpointConfigName")
+    reason = state.get("FailureReason")
     if status == "InService":
         if config == wanted:
             return True, "", "InService"
@@ -278,13 +282,7 @@ def await_endpoint(
             cause=f"{endpoint_name} does not exist",
             output={},
         )
-    ok, error, cause = _judge(
-        endpoint_name,
-        current["EndpointStatus"],
-        current.get("EndpointConfigName"),
-        endpoint_config_name,
-        current.get("FailureReason"),
-    )
+    ok, error, cause = _judge(endpoint_name, current, endpoint_config_name)
     if ok is None:
         return WaitResult(
             endpoint_name=endpoint_name, status="waiting", detail=f"endpoint is {cause}"
@@ -316,13 +314,7 @@ def resume_waiter(detail: dict[str, Any], settings: DeploySettings) -> WaitResul
             endpoint_name=endpoint, status="ignored", detail="nobody is waiting for this endpoint"
         )
     wanted = str(waiter["endpoint_config_name"])
-    ok, error, cause = _judge(
-        endpoint,
-        str(detail.get("EndpointStatus", "")),
-        detail.get("EndpointConfigName"),
-        wanted,
-        detail.get("FailureReason"),
-    )
+    ok, error, cause = _judge(endpoint, detail, wanted)
     if ok is None:
         return WaitResult(endpoint_name=endpoint, status="ignored", detail=f"not final: {cause}")
     if ok is False and error == "EndpointRolledBack":
@@ -332,13 +324,7 @@ def resume_waiter(detail: dict[str, Any], settings: DeploySettings) -> WaitResul
         if current is None:
             ok, error, cause = False, "EndpointMissing", f"{endpoint} does not exist"
         else:
-            ok, error, cause = _judge(
-                endpoint,
-                current["EndpointStatus"],
-                current.get("EndpointConfigName"),
-                wanted,
-                current.get("FailureReason"),
-            )
+            ok, error, cause = _judge(endpoint, current, wanted)
             if ok is None:
                 return WaitResult(
                     endpoint_name=endpoint,

@@ -31,10 +31,12 @@ def stamp(ts: datetime) -> str:
     return ts.astimezone(UTC).strftime("%Y%m%dT%H%M%S")
 
 
-def parse_time(raw: str | int | float | None) -> datetime | None:
+def parse_time(raw: datetime | str | int | float | None) -> datetime | None:
     """ISO-8601 text or epoch milliseconds / seconds (SageMaker events use both) -> UTC datetime."""
     if raw is None or raw == "":
         return None
+    if isinstance(raw, datetime):  # an envelope's `time`, already parsed by the event model
+        return raw.replace(tzinfo=UTC) if raw.tzinfo is None else raw.astimezone(UTC)
     if isinstance(raw, int | float) or (isinstance(raw, str) and raw.replace(".", "", 1).isdigit()):
         value = float(raw)
         # Epoch milliseconds are > 1e11 for any date after 1973.

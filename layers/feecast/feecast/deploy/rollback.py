@@ -13,11 +13,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from feecast.adapters.idempotency import run_once
 from feecast.adapters.notify import notify
 from feecast.deploy import aws, names, outcome, trigger
 from feecast.deploy.history import DeploymentRecord, rollback_target
 from feecast.deploy.settings import DeploySettings
-from feecast.deploy.start import PackageEvent, run_once, start_execution
+from feecast.deploy.start import IDEMPOTENCY_SECONDS, PackageEvent, start_execution
 from feecast.observability import logger
 
 
@@ -86,7 +87,7 @@ def _running_deployments_of(state_machine_arn: str, version: int) -> list[str]:
 
 def handle_package_rejected(
     event: PackageEvent,
-    event_time: str | None,
+    event_time: datetime | str | None,
     *,
     state_machine_arn: str,
     idempotency_table: str,
@@ -109,16 +110,21 @@ def handle_package_rejected(
         "rejected_at": event.changed_at(event_time).isoformat(),
     }
     result = run_once(
-        idempotency_table,
-        key,
-        lambda: _handle_rejected(event, event_time, state_machine_arn, settings).model_dump(),
-        context,
+        table=idempotency_table,
+        name="package-rejected",
+        key=key,
+        expires_after_seconds=IDEMPOTENCY_SECONDS,
+        call=lambda: _handle_rejected(event, event_time, state_machine_arn, settings).model_dump(),
+        lambda_context=context,
     )
     return RollbackStart.model_validate(result)
 
 
 def _handle_rejected(
-    event: PackageEvent, event_time: str | None, state_machine_arn: str, settings: DeploySettings
+    event: PackageEvent,
+    event_time: datetime | str | None,
+    state_machine_arn: str,
+    settings: DeploySettings,
 ) -> RollbackStart:
     stopped = []
     for arn in _running_deployments_of(state_machine_arn, event.version):

@@ -43,5 +43,13 @@ class SmokeSettings(DeploySettings):
 
 
 class ApprovalSettings(DeploySettings):
-    approval_api_url: str
+    """The approval links' callback: verifies links, so it needs the key but not the URL."""
+
     approval_secret_arn: str
+
+
+class ApprovalRequestSettings(ApprovalSettings):
+    """The function that sends links. Only it gets APPROVAL_API_URL: the callback cannot (the
+    HTTP API's routes name the callback, a reference back would be a circular dependency)."""
+
+    approval_api_url: str

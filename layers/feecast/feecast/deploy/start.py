@@ -11,18 +11,14 @@ EventBridge delivers at least once:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
+from feecast.adapters.idempotency import run_once
 from feecast.deploy import aws, names, trigger
 from feecast.deploy.settings import StartSettings
 from feecast.observability import logger, metrics
@@ -49,7 +45,7 @@ class PackageEvent(BaseModel):
             return self.model_package_version
         return names.package_version(self.model_package_arn)
 
-    def changed_at(self, event_time: str | None) -> datetime:
+    def changed_at(self, event_time: datetime | str | None) -> datetime:
         """When the approval happened: LastModifiedTime, else creation, else the event's time."""
         for raw in (self.last_modified_time, self.creation_time, event_time):
             ts = names.parse_time(raw)
@@ -61,34 +57,17 @@ class PackageEvent(BaseModel):
         return self.model_dump(by_alias=True, exclude_none=True)
 
 
+class PackageStateChange(EventBridgeModel):
+    """A "SageMaker Model Package State Change" event (ModelApprovalRule, PackageRejectedRule)."""
+
+    detail: PackageEvent
+
+
 class DeployStart(BaseModel):
     started: bool
     reason: str
     execution_name: str | None = None
     execution_arn: str | None = None
-
-
-def run_once(
-    idempotency_table: str,
-    key: dict[str, Any],
-    fn: Callable[[], dict[str, Any]],
-    context: Any = None,
-) -> dict[str, Any]:
-    """Run `fn` once per `key` (Powertools Idempotency); a repeat returns the first result."""
-
-    config = IdempotencyConfig(expires_after_seconds=IDEMPOTENCY_SECONDS)
-    if context is not None:
-        config.register_lambda_context(context)
-
-    @idempotent_function(  # type: ignore[untyped-decorator]
-        data_keyword_argument="key",
-        persistence_store=DynamoDBPersistenceLayer(table_name=idempotency_table),
-        config=config,
-    )
-    def _once(key: dict[str, Any]) -> dict[str, Any]:
-        return fn()
-
-    return dict(_once(key=key))
 
 
 def start_execution(state_machine_arn: str, name: str, payload: dict[str, Any]) -> tuple[str, bool]:
@@ -106,7 +85,10 @@ def start_execution(state_machine_arn: str, name: str, payload: dict[str, Any]) 
 
 
 def start_deploy(
-    event: PackageEvent, event_time: str | None, settings: StartSettings, context: Any = None
+    event: PackageEvent,
+    event_time: datetime | str | None,
+    settings: StartSettings,
+    context: Any = None,
 ) -> DeployStart:
     """Start the ModelDeploy state machine for an approval event, exactly once."""
     decision = trigger.classify(
@@ -149,4 +131,12 @@ def start_deploy(
         "status": event.model_approval_status,
         "approved_at": approved_at.isoformat(),
     }
-    return DeployStart.model_validate(run_once(settings.idempotency_table, key, _start, context))
+    result = run_once(
+        table=settings.idempotency_table,
+        name="start-deploy",
+        key=key,
+        expires_after_seconds=IDEMPOTENCY_SECONDS,
+        call=_start,
+        lambda_context=context,
+    )
+    return DeployStart.model_validate(result)

@@ -20,13 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from feecast.adapters.idempotency import run_once
 from feecast.adapters.notify import notify
 from feecast.config import FeecastConfig
 from feecast.monitor import aws
 from feecast.monitor.definitions import accuracy_alarm
 from feecast.monitor.events import Action, EndpointChange
 from feecast.monitor.names import alarm_name, schedule_name, stage_of_endpoint
-from feecast.monitor.once import run_once
 from feecast.monitor.settings import ActivationSettings
 from feecast.observability import logger
 

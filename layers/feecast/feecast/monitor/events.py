@@ -16,7 +16,7 @@ import json
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -130,41 +130,90 @@ class EndpointChange(_Model):
         return f"{self.endpoint_name}|{self.status}|{self.changed_at.isoformat()}"
 
 
-def _require(mapping: Any, key: str, where: str) -> Any:
-    if not isinstance(mapping, dict):
-        raise EventError(f"{where} must be an object, got {type(mapping).__name__}")
-    if key not in mapping or mapping[key] in (None, ""):
-        raise EventError(f"{where}.{key} is missing")
-    return mapping[key]
+class _Envelope(BaseModel):
+    """The EventBridge fields both rules' events share (the rest is ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str | None = None
+    detail_type: str = Field(alias="detail-type", min_length=1)
+    time: Any = None  # ISO-8601 or epoch milliseconds as text: parse_instant reads both
 
 
-def _check_detail_type(event: Any, expected: str) -> dict[str, Any]:
-    detail_type = _require(event, "detail-type", "event")
-    if detail_type != expected:
-        raise EventError(f"event detail-type is {detail_type!r}, expected {expected!r}")
-    detail = _require(event, "detail", "event")
-    if not isinstance(detail, dict):
-        raise EventError("event.detail must be an object")
-    return detail
+class _EndpointDetail(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    EndpointName: str = Field(min_length=1)
+    EndpointStatus: str = Field(min_length=1)
+    EndpointConfigName: str | None = None
+    LastModifiedTime: Any = None
+    FailureReason: Any = None
+
+
+class _EndpointEvent(_Envelope):
+    detail: _EndpointDetail
+
+
+class _AlarmState(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    value: str = Field(min_length=1)
+    timestamp: Any = None
+    reason: str | None = None
+    reasonData: Any = None
+
+
+class _AlarmDetail(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    alarmName: str = Field(min_length=1)
+    state: _AlarmState
+    previousState: Any = None
+
+
+class _AlarmEvent(_Envelope):
+    detail: _AlarmDetail
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _validate(model: type[_M], data: Any, what: str) -> _M:
+    """pydantic validation whose error names each field (EventError, never ValidationError)."""
+    if not isinstance(data, dict):
+        raise EventError(f"{what} must be an object, got {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or what}: {err['msg']}"
+            for err in exc.errors(include_url=False)
+        )
+        raise EventError(f"invalid {what}: {problems}") from None
+
+
+def _event(model: type[_M], event: Any, expected: str) -> _M:
+    # The detail-type first, so another rule's event is named as such, not as a bad detail.
+    envelope = _validate(_Envelope, event, "event")
+    if envelope.detail_type != expected:
+        raise EventError(f"event detail-type is {envelope.detail_type!r}, expected {expected!r}")
+    return _validate(model, event, "event")
 
 
 def parse_endpoint_event(event: Any) -> EndpointChange:
     """A "SageMaker Endpoint State Change" envelope -> EndpointChange (EventError if malformed)."""
-    detail = _check_detail_type(event, ENDPOINT_DETAIL_TYPE)
-    name = _require(detail, "EndpointName", "detail")
-    raw_status = _require(detail, "EndpointStatus", "detail")
-    if not isinstance(name, str) or not isinstance(raw_status, str):
-        raise EventError("detail.EndpointName and detail.EndpointStatus must be strings")
-    modified = detail.get("LastModifiedTime")
-    changed_at = parse_instant(modified if modified not in (None, "") else event.get("time"))
-    reason = detail.get("FailureReason")
+    parsed = _event(_EndpointEvent, event, ENDPOINT_DETAIL_TYPE)
+    detail = parsed.detail
+    modified = detail.LastModifiedTime
+    changed_at = parse_instant(modified if modified not in (None, "") else parsed.time)
+    reason = detail.FailureReason
     return EndpointChange(
-        event_id=str(event.get("id") or ""),
-        endpoint_name=name,
-        status=normalise_status(raw_status),
-        raw_status=raw_status,
+        event_id=parsed.id or "",
+        endpoint_name=detail.EndpointName,
+        status=normalise_status(detail.EndpointStatus),
+        raw_status=detail.EndpointStatus,
         changed_at=changed_at,
-        endpoint_config_name=detail.get("EndpointConfigName") or None,
+        endpoint_config_name=detail.EndpointConfigName or None,
         failure_reason=str(reason) if reason else None,
     )
 
@@ -207,21 +256,18 @@ def _floats(raw: Any) -> tuple[float, ...]:
 
 def parse_alarm_event(event: Any) -> AlarmChange:
     """A "CloudWatch Alarm State Change" envelope -> AlarmChange (EventError if malformed)."""
-    detail = _check_detail_type(event, ALARM_DETAIL_TYPE)
-    name = _require(detail, "alarmName", "detail")
-    state = _require(detail, "state", "detail")
-    value = _require(state, "value", "detail.state")
-    stamp = state.get("timestamp") or event.get("time")
-    data = _reason_data(state.get("reasonData"))
+    parsed = _event(_AlarmEvent, event, ALARM_DETAIL_TYPE)
+    detail, state = parsed.detail, parsed.detail.state
+    data = _reason_data(state.reasonData)
     threshold = data.get("threshold")
-    previous = detail.get("previousState")
+    previous = detail.previousState
     return AlarmChange(
-        event_id=str(event.get("id") or ""),
-        alarm_name=str(name),
-        state=str(value),
+        event_id=parsed.id or "",
+        alarm_name=detail.alarmName,
+        state=state.value,
         previous_state=str(previous.get("value")) if isinstance(previous, dict) else None,
-        transitioned_at=parse_instant(stamp),
-        reason=state.get("reason"),
+        transitioned_at=parse_instant(state.timestamp or parsed.time),
+        reason=state.reason,
         recent_datapoints=_floats(data.get("recentDatapoints")),
         threshold=float(threshold) if isinstance(threshold, int | float) else None,
     )
@@ -244,13 +290,4 @@ class MonitorRunRequest(_Model):
 
 def parse_run_request(event: Any) -> MonitorRunRequest:
     """The schedule input -> MonitorRunRequest; a clear EventError when a field is wrong."""
-    if not isinstance(event, dict):
-        raise EventError(f"the monitoring input must be an object, got {type(event).__name__}")
-    try:
-        return MonitorRunRequest.model_validate(event)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'input'}: {err['msg']}"
-            for err in exc.errors(include_url=False)
-        )
-        raise EventError(f"invalid monitoring input: {problems}") from None
+    return _validate(MonitorRunRequest, event, "monitoring input")

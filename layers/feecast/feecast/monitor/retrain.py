@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
+from feecast.adapters.idempotency import run_once
 from feecast.adapters.notify import notify
 from feecast.build.start import BuildStart, StartBuildSettings, start_build
 from feecast.monitor import aws
@@ -28,7 +29,6 @@ from feecast.monitor.names import (
     endpoint_name,
     stage_of_alarm,
 )
-from feecast.monitor.once import run_once
 from feecast.monitor.settings import RetrainSettings
 from feecast.observability import logger, metrics
 

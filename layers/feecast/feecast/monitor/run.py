@@ -23,6 +23,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from feecast.adapters.idempotency import run_once
 from feecast.config import FeecastConfig, freq_minutes
 from feecast.deepar import Forecast, FormatError, inference_request
 from feecast.monitor import aws
@@ -36,7 +37,6 @@ from feecast.monitor.names import (
     THRESHOLD_METRIC,
     endpoint_name,
 )
-from feecast.monitor.once import run_once
 from feecast.monitor.settings import RunSettings
 from feecast.monitor.window import (
     EvaluationWindow,

@@ -1,5 +1,8 @@
 """Run a use case at most once per key (Powertools Idempotency on the IdempotencyTable).
 
+Used by every entry point that events feed more than once: monitoring activation, the hourly
+run, retraining on alarm, and the deploy stage's package approved / rejected handlers.
+
 A duplicate call while the first runs raises IdempotencyAlreadyInProgressError (Lambda retries
 it later); a call after the first succeeded returns the first result with "replayed": true and
 does nothing. A call whose first attempt raised runs again (the record is removed on failure).
@@ -11,6 +14,7 @@ from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any, cast
 
+import boto3
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -19,12 +23,10 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
-from feecast.monitor.aws import client
-
 
 @cache
 def _persistence(table: str) -> DynamoDBPersistenceLayer:
-    return DynamoDBPersistenceLayer(table_name=table, boto3_client=client("dynamodb"))
+    return DynamoDBPersistenceLayer(table_name=table, boto3_client=boto3.client("dynamodb"))
 
 
 def _mark_replayed(response: Any, _record: DataRecord) -> Any:

@@ -1,0 +1,684 @@
+"""Each function, state machine and role may do what its code does on AWS (IAM), and no more.
+
+The twin runs on moto, which enforces no IAM: a missing permission would first show up on AWS.
+NEEDS is the trace of every entry point's AWS calls (handler, the feecast library code it calls,
+the state machine's service integrations) as IAM actions on concrete resources of a stack
+deployed with the default parameters. The test expands the template's policies (the SAM policy
+templates used are mapped in SAM_POLICY_TEMPLATES, as samtranslator defines them), resolves
+their ARNs and checks that each need is allowed. Conditions (kms:ViaService, namespaces) are
+not evaluated here; docs/architecture.md "Permissions" says why each one is there.
+
+Not covered: what SAM adds by itself (AWSLambdaBasicExecutionRole, X-Ray, the DeadLetterQueue
+policy, Lambda permissions of event sources, the roles of ScheduleV2 events).
+"""
+
+from __future__ import annotations
+
+import copy
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+
+from feecast_twin.intrinsics import Resolver, load_yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = load_yaml((ROOT / "template.yaml").read_text())
+RESOURCES: dict[str, dict[str, Any]] = TEMPLATE["Resources"]
+REGION, ACCOUNT = "eu-west-1", "123456789012"
+DEFAULTS = {name: p.get("Default") for name, p in TEMPLATE["Parameters"].items()}
+
+
+# -- the SAM policy templates this template uses (samtranslator policy_templates.json) ------
+SAM_POLICY_TEMPLATES: dict[str, tuple[list[str], list[str]]] = {
+    "DynamoDBCrudPolicy": (
+        [
+            "dynamodb:GetItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:PutItem",
+            "dynamodb:Scan",
+            "dynamodb:Query",
+            "dynamodb:UpdateItem",
+            "dynamodb:BatchWriteItem",
+            "dynamodb:BatchGetItem",
+            "dynamodb:DescribeTable",
+            "dynamodb:ConditionCheckItem",
+        ],
+        [
+            "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${TableName}",
+            "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${TableName}/index/*",
+        ],
+    ),
+    "SSMParameterReadPolicy": (
+        ["ssm:GetParameters", "ssm:GetParameter", "ssm:GetParametersByPath"],
+        ["arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${ParameterName}"],
+    ),
+    "S3ReadPolicy": (
+        [
+            "s3:GetObject",
+            "s3:ListBucket",
+            "s3:GetBucketLocation",
+            "s3:GetObjectVersion",
+            "s3:GetLifecycleConfiguration",
+        ],
+        ["arn:${AWS::Partition}:s3:::${BucketName}", "arn:${AWS::Partition}:s3:::${BucketName}/*"],
+    ),
+    "S3CrudPolicy": (
+        [
+            "s3:GetObject",
+            "s3:ListBucket",
+            "s3:GetBucketLocation",
+            "s3:GetObjectVersion",
+            "s3:PutObject",
+            "s3:PutObjectAcl",
+            "s3:GetLifecycleConfiguration",
+            "s3:PutLifecycleConfiguration",
+            "s3:DeleteObject",
+        ],
+        ["arn:${AWS::Partition}:s3:::${BucketName}", "arn:${AWS::Partition}:s3:::${BucketName}/*"],
+    ),
+    "SNSPublishMessagePolicy": (
+        ["sns:Publish"],
+        ["arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:${TopicName}"],
+    ),
+    "LambdaInvokePolicy": (
+        ["lambda:InvokeFunction"],
+        ["arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${FunctionName}*"],
+    ),
+    "StepFunctionsExecutionPolicy": (
+        ["states:StartExecution"],
+        [
+            "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${StateMachineName}"
+        ],
+    ),
+    "AWSSecretsManagerGetSecretValuePolicy": (["secretsmanager:GetSecretValue"], ["${SecretArn}"]),
+}
+# SSMParameterReadPolicy also grants ssm:DescribeParameters on "*" (a List action).
+_TEMPLATE_STAR_STATEMENTS = {"SSMParameterReadPolicy": ["ssm:DescribeParameters"]}
+
+
+# -- resolving the template's ARNs as CloudFormation would (physical name = logical id) -------
+_NAME_PROPERTY = {
+    "AWS::SNS::Topic": "TopicName",
+    "AWS::Serverless::StateMachine": "Name",
+    "AWS::SageMaker::FeatureGroup": "FeatureGroupName",
+    "AWS::SQS::Queue": "QueueName",
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::SecretsManager::Secret": "Name",
+}
+_ARN = {
+    "AWS::S3::Bucket": "arn:aws:s3:::{name}",
+    "AWS::DynamoDB::Table": "arn:aws:dynamodb:{region}:{account}:table/{name}",
+    "AWS::SNS::Topic": "arn:aws:sns:{region}:{account}:{name}",
+    "AWS::Serverless::Function": "arn:aws:lambda:{region}:{account}:function:{name}",
+    "AWS::Serverless::StateMachine": "arn:aws:states:{region}:{account}:stateMachine:{name}",
+    "AWS::IAM::Role": "arn:aws:iam::{account}:role/{name}",
+    "AWS::SQS::Queue": "arn:aws:sqs:{region}:{account}:{name}",
+    "AWS::KMS::Key": "arn:aws:kms:{region}:{account}:key/{name}",
+    "AWS::SecretsManager::Secret": "arn:aws:secretsmanager:{region}:{account}:secret:{name}-AbCdEf",
+    "AWS::Logs::LogGroup": "arn:aws:logs:{region}:{account}:log-group:{name}:*",
+}
+_REF_IS_ARN = {"AWS::SNS::Topic", "AWS::Serverless::StateMachine", "AWS::SecretsManager::Secret"}
+
+
+def _resolver(parameters: dict[str, Any]) -> Resolver:
+    def name(lid: str) -> str:
+        prop = _NAME_PROPERTY.get(RESOURCES[lid]["Type"])
+        value = RESOURCES[lid]["Properties"].get(prop) if prop else None
+        return str(resolver.resolve(value)) if value is not None else lid
+
+    def arn(lid: str) -> str:
+        return _ARN[RESOURCES[lid]["Type"]].format(name=name(lid), region=REGION, account=ACCOUNT)
+
+    def ref(lid: str) -> str:
+        return arn(lid) if RESOURCES[lid]["Type"] in _REF_IS_ARN else name(lid)
+
+    def get_att(lid: str, attribute: str) -> str:
+        if attribute == "Arn":
+            return arn(lid)
+        if attribute in ("Name", "TopicName"):
+            return name(lid)
+        raise KeyError(f"GetAtt {lid}.{attribute} is not modelled by this test")
+
+    resolver = Resolver(
+        parameters=parameters,
+        pseudo={
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": "feecast",
+        },
+        mappings=TEMPLATE.get("Mappings", {}),
+        conditions=TEMPLATE.get("Conditions", {}),
+        ref=ref,
+        get_att=get_att,
+    )
+    return resolver
+
+
+RESOLVER = _resolver(DEFAULTS)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def declared_statements(properties: dict[str, Any], type_: str) -> list[dict[str, Any]]:
+    """The policy statements a resource's template properties declare, unresolved."""
+    if type_ == "AWS::IAM::Role":
+        return [s for p in properties.get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
+    statements: list[dict[str, Any]] = []
+    for item in properties.get("Policies", []):
+        assert isinstance(item, dict), f"managed policy {item!r}: map it in this test first"
+        ((key, value),) = item.items()
+        if key == "Statement":
+            statements += _as_list(value)
+            continue
+        actions, resources = SAM_POLICY_TEMPLATES[key]  # KeyError: a template to map here
+        subs = [{"Fn::Sub": [r, value]} for r in resources]
+        statements.append({"Effect": "Allow", "Action": actions, "Resource": subs})
+        if key in _TEMPLATE_STAR_STATEMENTS:
+            statements.append(
+                {"Effect": "Allow", "Action": _TEMPLATE_STAR_STATEMENTS[key], "Resource": "*"}
+            )
+    return statements
+
+
+def statements_of(logical_id: str) -> list[dict[str, Any]]:
+    res = RESOURCES[logical_id]
+    return [RESOLVER.resolve(s) for s in declared_statements(res["Properties"], res["Type"])]
+
+
+def allows(statements: list[dict[str, Any]], action: str, resource: str) -> bool:
+    for s in statements:
+        if s.get("Effect") != "Allow":
+            continue
+        if any(fnmatchcase(action.lower(), a.lower()) for a in _as_list(s["Action"])) and any(
+            fnmatchcase(resource, r) for r in _as_list(s["Resource"])
+        ):
+            return True
+    return False
+
+
+# -- what each entry point needs (the trace) --------------------------------------------------
+class Need(NamedTuple):
+    action: str
+    resource: str
+    why: str
+
+
+def _sm(path: str) -> str:
+    return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:{path}"
+
+
+def _table(lid: str) -> str:
+    return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{lid}"
+
+
+def _param(suffix: str) -> str:
+    return f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/feecast/{suffix}"
+
+
+def _states(path: str) -> str:
+    return f"arn:aws:states:{REGION}:{ACCOUNT}:{path}"
+
+
+def _fn(lid: str) -> str:
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{lid}"
+
+
+BUCKET = "arn:aws:s3:::ArtifactBucket"
+BUILD_OBJECT = f"{BUCKET}/builds/alarm-x/data/train/train.json"
+OFFLINE_OBJECT = f"{BUCKET}/feature-store/{ACCOUNT}/sagemaker/{REGION}/offline-store/x.parquet"
+FEATURE_GROUP = _sm("feature-group/feecast-fee-minutes")
+PACKAGE = _sm("model-package/feecast-models/7")
+STAGING, PRODUCTION = _sm("endpoint/feecast-staging"), _sm("endpoint/feecast-production")
+TOPIC = f"arn:aws:sns:{REGION}:{ACCOUNT}:feecast-notifications"
+KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/NotificationKey"
+BUILD_MACHINE = _states("stateMachine:feecast-model-build")
+DEPLOY_MACHINE = _states("stateMachine:feecast-model-deploy")
+SAGEMAKER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/SageMakerExecutionRole"
+TRAINING_JOB = _sm("training-job/feecast-alarm-2026-01-05t10-15z-1a2b3c4d")
+SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:feecast/approval-link-key-AbCdEf"
+ANY = "*"  # the action names no resource: only a "*" grant allows it
+
+
+def _idempotency(why: str) -> list[Need]:
+    return [
+        Need(f"dynamodb:{a}", _table("IdempotencyTable"), why)
+        for a in ("GetItem", "PutItem", "UpdateItem", "DeleteItem")
+    ]
+
+
+def _config(*suffixes: str) -> list[Need]:
+    return [
+        Need("ssm:GetParameter", _param(s), "feecast.adapters.parameters.load_config")
+        for s in suffixes
+    ]
+
+
+def _notify(why: str) -> list[Need]:
+    return [
+        Need("sns:Publish", TOPIC, why),
+        Need("kms:GenerateDataKey", KEY, "the topic is encrypted with NotificationKey"),
+        Need("kms:Decrypt", KEY, "the topic is encrypted with NotificationKey"),
+    ]
+
+
+def _history(why: str) -> list[Need]:
+    return [
+        Need("sagemaker:DescribeFeatureGroup", FEATURE_GROUP, f"{why}: where the offline store is"),
+        Need("s3:ListBucket", BUCKET, f"{why}: list the offline store's day partitions"),
+        Need("s3:GetObject", OFFLINE_OBJECT, f"{why}: read the offline store's Parquet"),
+        Need("sagemaker:BatchGetRecord", FEATURE_GROUP, f"{why}: newest minutes, online store"),
+    ]
+
+
+SFN_LOG_DELIVERY = (
+    "CreateLogDelivery",
+    "GetLogDelivery",
+    "UpdateLogDelivery",
+    "DeleteLogDelivery",
+    "ListLogDeliveries",
+    "PutResourcePolicy",
+    "DescribeResourcePolicies",
+    "DescribeLogGroups",
+)
+
+
+def _sfn_logs() -> list[Need]:
+    return [
+        Need(f"logs:{a}", ANY, "ERROR logging to the state machine's log group")
+        for a in SFN_LOG_DELIVERY
+    ]
+
+
+NEEDS: dict[str, list[Need]] = {
+    # ---- 1 Ingest
+    "CollectTransactionsFunction": [
+        Need("dynamodb:BatchGetItem", _table("IngestTable"), "open minutes of a poll"),
+        Need(
+            "dynamodb:UpdateItem", _table("IngestTable"), "count a transaction once (conditional)"
+        ),
+        Need("dynamodb:GetItem", _table("IngestTable"), "the closer's cursor"),
+        Need("dynamodb:Query", _table("IngestTable"), "the first open minute to close"),
+        Need("sagemaker:PutRecord", FEATURE_GROUP, "write each closed minute"),
+    ],
+    # ---- 2 Build
+    "PrepareDataFunction": [
+        *_config("target", "hyperparameters", "validation"),
+        *_history("feecast.adapters.feature_history"),
+        Need("s3:PutObject", BUILD_OBJECT, "DeepAR channels, actuals, transform input"),
+    ],
+    "EvaluateModelFunction": [
+        *_config("validation"),
+        Need("s3:GetObject", BUILD_OBJECT, "transform output, actuals, context"),
+        Need("s3:PutObject", BUILD_OBJECT, "evaluation.json"),
+        Need("sagemaker:DescribeTrainingJob", TRAINING_JOB, "DeepAR's own final metrics"),
+    ],
+    "RegisterModelFunction": [
+        *_idempotency("Powertools idempotency on the execution ARN"),
+        Need("sagemaker:CreateModelPackage", PACKAGE, "register the package"),
+        Need(
+            "sagemaker:CreateModelPackage",
+            _sm("model-package-group/feecast-models"),
+            "in its group",
+        ),
+    ],
+    "ReportBuildFailureFunction": _notify("which step failed and why"),
+    "StartBuildFunction": [
+        Need("dynamodb:GetItem", _table("StateTable"), "BUILD# claim and lock"),
+        Need("dynamodb:PutItem", _table("StateTable"), "BUILD# claim and lock (conditional)"),
+        Need("states:ListExecutions", BUILD_MACHINE, "join a running build"),
+        Need("states:DescribeExecution", _states("execution:feecast-model-build:x"), "claim state"),
+        Need("states:StartExecution", BUILD_MACHINE, "start the build"),
+    ],
+    "ModelBuildStateMachine": [
+        *[
+            Need("lambda:InvokeFunction", _fn(f), "a Lambda task")
+            for f in (
+                "PrepareDataFunction",
+                "EvaluateModelFunction",
+                "RegisterModelFunction",
+                "ReportBuildFailureFunction",
+            )
+        ],
+        *[
+            Need(f"sagemaker:{a}", TRAINING_JOB, "Train The Model (.sync, tagged)")
+            for a in ("CreateTrainingJob", "DescribeTrainingJob", "StopTrainingJob", "AddTags")
+        ],
+        Need("sagemaker:CreateModel", _sm("model/feecast-x"), "Create The Model"),
+        Need("sagemaker:AddTags", _sm("model/feecast-x"), "Create The Model (tagged)"),
+        *[
+            Need(f"sagemaker:{a}", _sm("transform-job/feecast-x"), "Forecast The Held-Out Window")
+            for a in ("CreateTransformJob", "DescribeTransformJob", "StopTransformJob", "AddTags")
+        ],
+        Need("sagemaker:ListTags", ANY, "the documented .sync policy for SageMaker jobs"),
+        *[
+            Need(f"events:{a}", f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule}", ".sync watcher")
+            for a in ("PutTargets", "PutRule", "DescribeRule")
+            for rule in (
+                "StepFunctionsGetEventsForSageMakerTrainingJobsRule",
+                "StepFunctionsGetEventsForSageMakerTransformJobsRule",
+            )
+        ],
+        Need(
+            "iam:PassRole", SAGEMAKER_ROLE, "the jobs and the model run as SageMakerExecutionRole"
+        ),
+        *_notify("Notify The Model Was Registered / Rejected"),
+        *_sfn_logs(),
+    ],
+    # ---- 3 Deploy
+    "StartDeployFunction": [
+        *_idempotency("Powertools idempotency on the approval"),
+        Need("sagemaker:DescribeModelPackage", PACKAGE, "still Approved?"),
+        Need("states:StartExecution", DEPLOY_MACHINE, "one deployment per approval"),
+    ],
+    "UpdateThresholdFunction": [
+        Need("sagemaker:DescribeModelPackage", PACKAGE, "the model's loss (metadata)"),
+        Need("dynamodb:GetItem", _table("StateTable"), "THRESHOLD# claim"),
+        Need("dynamodb:PutItem", _table("StateTable"), "THRESHOLD# claim (conditional)"),
+        *_config("validation"),
+        Need("ssm:PutParameter", _param("validation"), "lower the threshold"),
+    ],
+    "DeployEndpointFunction": [
+        Need("sagemaker:DescribeModelPackage", PACKAGE, "the package's container"),
+        Need(
+            "sagemaker:CreateModel", _sm("model/feecast-v7-20260105t101500"), "one per deployment"
+        ),
+        Need("sagemaker:AddTags", _sm("model/feecast-v7-20260105t101500"), "the model is tagged"),
+        Need("iam:PassRole", SAGEMAKER_ROLE, "CreateModel's ExecutionRoleArn"),
+        Need(
+            "sagemaker:CreateEndpointConfig",
+            _sm("endpoint-config/feecast-staging-v7-20260105t101500"),
+            "one per deployment",
+        ),
+        Need("sagemaker:DescribeEndpoint", STAGING, "create or update?"),
+        Need("sagemaker:CreateEndpoint", STAGING, "first deployment"),
+        Need("sagemaker:UpdateEndpoint", PRODUCTION, "later deployments, guardrails"),
+        Need("sagemaker:DeleteEndpoint", STAGING, "a Failed endpoint is recreated"),
+        Need("cloudwatch:DescribeAlarms", ANY, "which rollback alarms exist"),
+    ],
+    "AwaitEndpointFunction": [
+        Need("dynamodb:PutItem", _table("StateTable"), "WAITER# keeps the task token"),
+        Need("dynamodb:DeleteItem", _table("StateTable"), "resume once (conditional delete)"),
+        Need("sagemaker:DescribeEndpoint", STAGING, "already final?"),
+        Need("states:SendTaskSuccess", ANY, "resume the deployment"),
+        Need("states:SendTaskFailure", ANY, "fail the deployment"),
+    ],
+    "ResumeEndpointWaiterFunction": [
+        Need("dynamodb:GetItem", _table("StateTable"), "who waits for this endpoint"),
+        Need("dynamodb:DeleteItem", _table("StateTable"), "resume once (conditional delete)"),
+        Need("sagemaker:DescribeEndpoint", PRODUCTION, "trust the present state, not a late event"),
+        Need("states:SendTaskSuccess", ANY, "resume the deployment"),
+        Need("states:SendTaskFailure", ANY, "fail the deployment"),
+    ],
+    "SmokeTestFunction": [
+        *_config("target", "hyperparameters", "validation"),
+        *_history("recent minutes as the context"),
+        Need("sagemaker:InvokeEndpoint", STAGING, "the smoke request"),
+    ],
+    "RequestApprovalFunction": [
+        Need("dynamodb:PutItem", _table("StateTable"), "APPROVAL# keeps the task token"),
+        Need(
+            "secretsmanager:GetSecretValue",
+            SECRET,
+            "sign the links",
+        ),
+        *_notify("the approval request with its links"),
+    ],
+    "ApprovalCallbackFunction": [
+        Need(
+            "secretsmanager:GetSecretValue",
+            SECRET,
+            "verify the signature",
+        ),
+        Need("dynamodb:DeleteItem", _table("StateTable"), "consume the approval once"),
+        Need("dynamodb:GetItem", _table("StateTable"), "expired or used?"),
+        Need("states:SendTaskSuccess", ANY, "resume with the decision"),
+    ],
+    "ReportOutcomeFunction": _notify("approved / rejected / timed out / failed"),
+    "RecordDeploymentFunction": [
+        Need("dynamodb:GetItem", _table("StateTable"), "DEPLOY#<stage> CURRENT"),
+        Need("dynamodb:PutItem", _table("StateTable"), "DEPLOY#<stage> history"),
+        *_notify("deployment / rollback recorded"),
+    ],
+    "TeardownEndpointFunction": [
+        Need("sagemaker:DescribeEndpoint", STAGING, "absent already?"),
+        Need("sagemaker:DeleteEndpoint", STAGING, "only staging"),
+    ],
+    "OnPackageRejectedFunction": [
+        *_idempotency("Powertools idempotency on the rejection"),
+        Need("states:ListExecutions", DEPLOY_MACHINE, "running deployments of the package"),
+        Need("states:StopExecution", _states("execution:feecast-model-deploy:v7-x"), "stop them"),
+        Need("dynamodb:GetItem", _table("StateTable"), "what production serves"),
+        Need("dynamodb:Query", _table("StateTable"), "deployment history (rollback target)"),
+        Need("sagemaker:DescribeModelPackage", PACKAGE, "is the target still approved?"),
+        Need("states:StartExecution", DEPLOY_MACHINE, "the rollback"),
+        *_notify("deployment stopped / rejected model in production"),
+    ],
+    "ModelDeployStateMachine": [
+        *[
+            Need("lambda:InvokeFunction", _fn(f), "a Lambda task")
+            for f in (
+                "UpdateThresholdFunction",
+                "DeployEndpointFunction",
+                "AwaitEndpointFunction",
+                "SmokeTestFunction",
+                "RequestApprovalFunction",
+                "ReportOutcomeFunction",
+                "RecordDeploymentFunction",
+                "TeardownEndpointFunction",
+            )
+        ],
+        *_sfn_logs(),
+    ],
+    # ---- 4 Monitor
+    "ActivateMonitoringFunction": [
+        *_idempotency("once per endpoint change"),
+        *_config("target", "hyperparameters", "validation"),
+        *[
+            Need(
+                f"scheduler:{a}",
+                f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/default/feecast-{stage}-monitoring",
+                "enable / disable the hourly run",
+            )
+            for a in ("GetSchedule", "UpdateSchedule")
+            for stage in ("staging", "production")
+        ],
+        Need(
+            "iam:PassRole",
+            f"arn:aws:iam::{ACCOUNT}:role/MonitoringSchedulerRole",
+            "UpdateSchedule re-sends the target's role",
+        ),
+        *[
+            Need(
+                f"cloudwatch:{a}",
+                f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:feecast-{stage}-accuracy",
+                "the stage's accuracy alarm",
+            )
+            for a in ("PutMetricAlarm", "DisableAlarmActions")
+            for stage in ("staging", "production")
+        ],
+        Need("cloudwatch:DescribeAlarms", ANY, "does the alarm exist"),
+        Need("sagemaker:DescribeEndpoint", STAGING, "the failure reason"),
+        *_notify("monitoring on / off, endpoint failed"),
+    ],
+    "MonitorEndpointFunction": [
+        *_idempotency("once per scheduled hour"),
+        *_config("target", "hyperparameters", "validation"),
+        *_history("the minutes that really happened"),
+        Need("sagemaker:DescribeEndpoint", PRODUCTION, "which config served"),
+        Need("sagemaker:InvokeEndpoint", STAGING, "the next hour's forecast"),
+        Need("sagemaker:InvokeEndpoint", PRODUCTION, "the next hour's forecast"),
+        Need("dynamodb:GetItem", _table("StateTable"), "FORECAST# made an hour ago"),
+        Need("dynamodb:PutItem", _table("StateTable"), "FORECAST# for the next run"),
+        Need("cloudwatch:PutMetricData", ANY, "the loss at the scheduled hour (namespace-bound)"),
+    ],
+    # ---- 5 Retrain
+    "RetrainOnAlarmFunction": [
+        *_idempotency("once per alarm transition"),
+        Need("dynamodb:GetItem", _table("StateTable"), "episode, build claim, lock"),
+        Need("dynamodb:PutItem", _table("StateTable"), "open an episode (conditional)"),
+        Need("dynamodb:UpdateItem", _table("StateTable"), "record the episode's build"),
+        Need("cloudwatch:DescribeAlarms", ANY, "actions disabled = endpoint deleted"),
+        Need("states:ListExecutions", BUILD_MACHINE, "join a running build"),
+        Need("states:DescribeExecution", _states("execution:feecast-model-build:x"), "claim state"),
+        Need("states:StartExecution", BUILD_MACHINE, "exactly one build"),
+        *_notify("what the alarm started"),
+    ],
+    # ---- roles assumed by services
+    "SageMakerExecutionRole": [
+        Need("s3:ListBucket", BUCKET, "S3Prefix channels"),
+        Need("s3:GetObject", BUILD_OBJECT, "channels, model.tar.gz, transform input"),
+        Need("s3:PutObject", BUILD_OBJECT, "model, checkpoints, transform output"),
+        Need("ecr:GetAuthorizationToken", ANY, "pull the DeepAR image"),
+        *[
+            Need(
+                f"ecr:{a}",
+                f"arn:aws:ecr:{REGION}:224300973850:repository/forecasting-deepar",
+                "pull the DeepAR image",
+            )
+            for a in ("BatchGetImage", "GetDownloadUrlForLayer")
+        ],
+        *[
+            Need(
+                f"logs:{a}",
+                f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/sagemaker/TrainingJobs:log-stream:x",
+                "job and endpoint logs",
+            )
+            for a in ("CreateLogStream", "PutLogEvents")
+        ],
+        Need("cloudwatch:PutMetricData", ANY, "job and endpoint metrics"),
+    ],
+    "FeatureStoreOfflineRole": [
+        Need("s3:PutObject", OFFLINE_OBJECT, "the offline store's Parquet"),
+        Need("s3:GetBucketAcl", BUCKET, "Feature Store checks the bucket"),
+    ],
+    "MonitoringSchedulerRole": [
+        Need("lambda:InvokeFunction", _fn("MonitorEndpointFunction"), "the hourly run"),
+        Need(
+            "sqs:SendMessage",
+            f"arn:aws:sqs:{REGION}:{ACCOUNT}:feecast-monitoring-dlq",
+            "undeliverable runs",
+        ),
+    ],
+}
+
+# Actions that may be granted on "*": they name no resource, or AWS documents them on "*".
+STAR_ACTIONS = {
+    "ssm:DescribeParameters": "List action (inside SSMParameterReadPolicy)",
+    "cloudwatch:PutMetricData": "no resource-level permissions (bounded by a namespace condition)",
+    "cloudwatch:DescribeAlarms": "read-only; alarm names vary with the stage parameters",
+    "states:SendTaskSuccess": "the caller holds a task token, not an ARN",
+    "states:SendTaskFailure": "the caller holds a task token, not an ARN",
+    "sagemaker:ListTags": "the documented Step Functions policy for SageMaker .sync",
+    "ecr:GetAuthorizationToken": "no resource-level permissions",
+    **{a.action: "log delivery APIs take no resource" for a in _sfn_logs()},
+}
+
+
+# -- the checks -------------------------------------------------------------------------------
+def _entry_points() -> set[str]:
+    kinds = {"AWS::Serverless::Function", "AWS::Serverless::StateMachine", "AWS::IAM::Role"}
+    return {lid for lid, res in RESOURCES.items() if res["Type"] in kinds}
+
+
+def test_every_function_state_machine_and_role_has_its_needs_traced_here():
+    assert set(NEEDS) == _entry_points(), "add the new resource's AWS calls to NEEDS"
+
+
+@pytest.mark.parametrize("logical_id", sorted(NEEDS))
+def test_the_template_grants_every_traced_need(logical_id):
+    statements = statements_of(logical_id)
+    missing = [n for n in NEEDS[logical_id] if not allows(statements, n.action, n.resource)]
+    assert not missing, "\n".join(f"{n.action} on {n.resource} ({n.why})" for n in missing)
+
+
+@pytest.mark.parametrize("logical_id", sorted(NEEDS))
+def test_star_resources_only_for_actions_that_name_none(logical_id):
+    for s in statements_of(logical_id):
+        if "*" not in _as_list(s["Resource"]):
+            continue
+        for action in _as_list(s["Action"]):
+            via_service = "kms:ViaService" in str(s.get("Condition", {}))
+            assert action in STAR_ACTIONS or (action.startswith("kms:") and via_service), (
+                f"{logical_id}: {action} on '*': name the resource (or justify it in STAR_ACTIONS)"
+            )
+            assert not action.endswith(":*"), f"{logical_id}: service-wide action {action}"
+
+
+@pytest.mark.parametrize("logical_id", sorted(NEEDS))
+def test_roles_are_passed_only_to_the_service_that_assumes_them(logical_id):
+    for s in statements_of(logical_id):
+        if "iam:PassRole" in _as_list(s["Action"]):
+            assert "*" not in _as_list(s["Resource"]), f"{logical_id}: PassRole on '*'"
+            assert "iam:PassedToService" in str(s.get("Condition", {})), logical_id
+
+
+def test_given_a_needed_statement_removed_then_the_check_reports_it():
+    """The check is not vacuous: DeployEndpointFunction without its PassRole statement fails."""
+    res = copy.deepcopy(RESOURCES["DeployEndpointFunction"])
+    for policy in res["Properties"]["Policies"]:
+        if "Statement" in policy:
+            policy["Statement"] = [
+                s for s in policy["Statement"] if "iam:PassRole" not in _as_list(s["Action"])
+            ]
+    statements = [RESOLVER.resolve(s) for s in declared_statements(res["Properties"], res["Type"])]
+    assert not allows(statements, "iam:PassRole", SAGEMAKER_ROLE)
+    assert allows(statements, "sagemaker:CreateModel", _sm("model/feecast-v7-x"))
+
+
+# -- deployability: names within AWS limits with the longest parameters ----------------------
+_LONGEST = {
+    **DEFAULTS,
+    "ProjectName": "p" + "x" * 20,  # AllowedPattern ^[a-z][a-z0-9-]{1,20}$
+    "StagingStageName": "s" * 16,  # ^[a-z][a-z0-9]{1,15}$
+    "ProductionStageName": "q" * 16,
+}
+# (type, name property) -> AWS limit
+_NAME_LIMITS = {
+    ("AWS::Scheduler::Schedule", "Name"): 64,
+    ("AWS::SageMaker::FeatureGroup", "FeatureGroupName"): 64,
+    ("AWS::SageMaker::ModelPackageGroup", "ModelPackageGroupName"): 63,
+    ("AWS::Serverless::StateMachine", "Name"): 80,
+    ("AWS::CloudWatch::Alarm", "AlarmName"): 255,
+    ("AWS::SQS::Queue", "QueueName"): 80,
+    ("AWS::SNS::Topic", "TopicName"): 256,
+    ("AWS::Logs::LogGroup", "LogGroupName"): 512,
+    ("AWS::SecretsManager::Secret", "Name"): 512,
+    ("AWS::CloudWatch::Dashboard", "DashboardName"): 255,
+}
+
+
+def test_named_resources_fit_aws_limits_with_the_longest_parameters():
+    resolver = _resolver(_LONGEST)
+    named: list[tuple[str, str, int]] = []
+    for lid, res in RESOURCES.items():
+        for (type_, prop), limit in _NAME_LIMITS.items():
+            if res["Type"] == type_ and prop in res["Properties"]:
+                named.append((lid, resolver.resolve(res["Properties"][prop]), limit))
+        for event_id, event in res.get("Properties", {}).get("Events", {}).items():
+            if event["Type"] == "ScheduleV2":
+                assert "Name" in event["Properties"], f"{lid}.{event_id}: name it per stack"
+                named.append((event_id, resolver.resolve(event["Properties"]["Name"]), 64))
+    # Names the code builds at run time from the same parameters.
+    for stage in ("StagingStageName", "ProductionStageName"):
+        endpoint = f"{_LONGEST['ProjectName']}-{_LONGEST[stage]}"
+        named.append((f"endpoint {stage}", endpoint, 63))
+        named.append((f"schedule {stage}", f"{endpoint}-monitoring", 64))
+    too_long = [(lid, name, limit) for lid, name, limit in named if len(name) > limit]
+    assert not too_long
+
+
+def test_no_function_refers_to_the_http_api_that_routes_to_it():
+    """SAM writes the function's ARN into the API's routes: a Ref back is a circular dependency."""
+    for lid, res in RESOURCES.items():
+        for event in res.get("Properties", {}).get("Events", {}).values():
+            if event["Type"] != "HttpApi":
+                continue
+            api = event["Properties"]["ApiId"]["Ref"]
+            env = res["Properties"].get("Environment", {})
+            assert api not in str(env), f"{lid} refers to {api}, whose routes refer to it"
