@@ -125,3 +125,26 @@ def test_the_report_was_written_with_both_pictures(lifecycle: tuple[Scenario, An
     paths = write_report(run, scenario.o.out)
     assert {"summary.json", "summary.md", "forecast.png", "monitoring.png"} <= set(paths)
     assert len(run.forecasts) >= 2 and {b.version for b in run.forecasts} == {1, 2}
+
+
+def test_status_and_logs_tell_the_same_story(
+    lifecycle: tuple[Scenario, Any, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from feecast_cli.main import main
+
+    capsys.readouterr()
+    assert main(["status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    production = {e["stage"]: e for e in status["endpoints"]}["production"]
+    assert production["status"] == "InService" and production["model_version"] == 2
+    assert production["last_loss"] is not None
+    assert status["threshold"]["value"] < status["threshold"]["previous"]
+    assert status["running"] == [] and status["pending_approvals"] == []
+
+    assert main(["logs", "--json", "--limit", "0"]) == 0
+    events = json.loads(capsys.readouterr().out)
+    builds = [e for e in events if e["event"] == "build started"]
+    assert [b["subject"].split("-", 1)[0] for b in builds] == ["manual", "alarm"]
+    assert [e["subject"] for e in events if e["event"] == "production serves"] == ["v1", "v2"]
