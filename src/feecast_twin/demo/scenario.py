@@ -361,12 +361,15 @@ class Scenario:
         return f"{staged}; {promoted}"
 
     def _phase_recovery(self) -> str:
-        assert self.production_at is not None
+        assert self.production_at is not None and self.drift_at is not None
         since = self.production_at
-        deadline = since + timedelta(hours=self.o.recovery_hours)
+        # The alarm may fire before the fees stop climbing (3 breaches can include one before
+        # the drift): score the new model from the first hour after the climb has settled.
+        settled = max(since, self.drift_at + timedelta(hours=self.o.drift_steps)) + HOUR
+        deadline = settled + timedelta(hours=self.o.recovery_hours)
 
         def recovered() -> bool:
-            after = [(t, v) for t, v in self._losses("production") if t > since + HOUR]
+            after = [(t, v) for t, v in self._losses("production") if t >= settled]
             threshold = self._threshold_value()
             return bool(after) and threshold is not None and after[-1][1] <= threshold
 
