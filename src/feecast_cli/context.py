@@ -74,3 +74,13 @@ class Context:
             raise CliError(
                 f"stack {self.stack_name!r} has no output {key!r}: is it an older feecast version?"
             ) from exc
+
+
+def project_name(outputs: dict[str, str]) -> str:
+    """The ProjectName parameter: its own output when the stack has one, else from the group."""
+    if outputs.get("ProjectName"):
+        return outputs["ProjectName"]
+    group = outputs.get("ModelPackageGroupName", "")
+    if group.endswith("-models"):
+        return group.removesuffix("-models")
+    raise CliError("the stack's Outputs name neither ProjectName nor ModelPackageGroupName")

@@ -1,7 +1,11 @@
 """`feecast approve | reject | rollback`: the deploy stage's operator commands (AWS credentials).
 
-approve [ID]   list the deployments waiting for a person, or approve one by its id
-reject ID      reject one (the deployment ends cleanly, production untouched)
+approve [ID]   list what waits for a person (model packages and deployments), or approve a
+               deployment by its id
+approve --package ARN|VERSION   approve a model package (this starts its deployment)
+reject ID      reject a deployment (it ends cleanly, production untouched)
+reject --package ARN|VERSION    reject a model package (if production serves it, the previous
+               approved model comes back)
 rollback       redeploy the previously approved model to production (--dry-run shows which)
 
 They use the same library as the signed links (feecast.deploy.approvals, .rollback): an
@@ -15,23 +19,31 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from feecast_cli.context import CliError, Context
+from feecast_cli.context import CliError, Context, project_name
 
 
 def register(subparsers: Any) -> None:
     approve = subparsers.add_parser(
-        "approve", help="list pending deployment approvals, or approve one"
+        "approve", help="list what waits for a person, or approve a deployment or a model package"
     )
     approve.add_argument(
-        "approval_id", nargs="?", help="the id from the notification (omit to list)"
+        "approval_id", nargs="?", help="a deployment's id from the notification (omit to list)"
+    )
+    approve.add_argument(
+        "--package",
+        metavar="ARN|VERSION",
+        help="approve this model package (starts its deployment)",
     )
     approve.add_argument("--comment", default="", help="recorded with the decision")
     approve.set_defaults(func=_approve)
 
     reject = subparsers.add_parser(
-        "reject", help="reject a pending deployment (production untouched)"
+        "reject", help="reject a pending deployment (production untouched) or a model package"
     )
-    reject.add_argument("approval_id", help="the id from the notification or `feecast approve`")
+    reject.add_argument(
+        "approval_id", nargs="?", help="the id from the notification or `feecast approve`"
+    )
+    reject.add_argument("--package", metavar="ARN|VERSION", help="reject this model package")
     reject.add_argument("--comment", default="", help="why (sent in the notification)")
     reject.set_defaults(func=_reject)
 
@@ -95,17 +107,63 @@ def _decide(args: argparse.Namespace, context: Context, decision: str) -> int:
     return 0
 
 
+def _decide_package(args: argparse.Namespace, context: Context, status: str) -> int:
+    from feecast.deploy.packages import PackageRefused, decide_package
+
+    _bind(context)
+    try:
+        result = decide_package(
+            context.output("ModelPackageGroupName"),
+            args.package,
+            status,  # type: ignore[arg-type]
+            by=_who(context),
+            comment=args.comment,
+        )
+    except PackageRefused as exc:
+        raise CliError(str(exc)) from exc
+    follows = (
+        "its deployment starts (staging first)"
+        if status == "Approved"
+        else "it will not be deployed; if production serves it, the previous model comes back"
+    )
+    print(f"Model package v{result.version} {status.lower()}: {follows}.")
+    print(f"  {result.model_package_arn}")
+    return 0
+
+
+def _print_pending_packages(context: Context) -> None:
+    from feecast.deploy.packages import pending_packages
+
+    packages = pending_packages(context.output("ModelPackageGroupName"))
+    if not packages:
+        print("No model package is waiting for approval.")
+        return
+    for p in packages:
+        print(
+            f"model package v{p.version}  loss {p.mean_wql}  naive baseline {p.baseline_wql}  "
+            f"registered {p.created}"
+        )
+    print("Approve with `feecast approve --package VERSION` (starts its deployment).\n")
+
+
 def _approve(args: argparse.Namespace, context: Context) -> int:
+    if args.package:
+        return _decide_package(args, context, "Approved")
     if not args.approval_id:
         from feecast.deploy.approvals import list_pending
 
         _bind(context)
+        _print_pending_packages(context)
         _print_pending(list_pending(context.output("StateTableName")))
         return 0
     return _decide(args, context, "approve")
 
 
 def _reject(args: argparse.Namespace, context: Context) -> int:
+    if args.package:
+        return _decide_package(args, context, "Rejected")
+    if not args.approval_id:
+        raise CliError("say what to reject: a deployment ID, or --package ARN|VERSION")
     return _decide(args, context, "reject")
 
 
@@ -128,7 +186,7 @@ def _rollback(args: argparse.Namespace, context: Context) -> int:
     if args.dry_run:
         return 0
     settings = DeploySettings(
-        project_name=context.stack_name,
+        project_name=project_name(outputs),
         ssm_prefix="",
         state_table=table,
         notification_topic_arn=context.output("NotificationTopicArn"),

@@ -27,7 +27,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from feecast_cli.context import CliError, Context
+from feecast_cli.context import CliError, Context, project_name
 
 LOSS_METRIC = "WeightedQuantileLoss"
 BASELINE_METRIC = "BaselineWeightedQuantileLoss"
@@ -98,16 +98,6 @@ def _utc(value: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-def project_name(outputs: dict[str, str]) -> str:
-    """The ProjectName parameter: its own output when the stack has one, else from the group."""
-    if outputs.get("ProjectName"):
-        return outputs["ProjectName"]
-    group = outputs.get("ModelPackageGroupName", "")
-    if group.endswith("-models"):
-        return group.removesuffix("-models")
-    raise CliError("the stack's Outputs name neither ProjectName nor ModelPackageGroupName")
 
 
 def package_version(arn: str | None) -> int | None:
@@ -186,8 +176,8 @@ def collect_status(context: Context, hours: float = 48) -> dict[str, Any]:
                 "arn": p["ModelPackageArn"],
                 "created": _iso(p.get("CreationTime")),
                 # What a person runs (or the Studio model registry's Approve button).
-                "approve_with": "aws sagemaker update-model-package --model-package-arn "
-                f"{p['ModelPackageArn']} --model-approval-status Approved",
+                "approve_with": "feecast approve --package "
+                f"{p.get('ModelPackageVersion') or package_version(p['ModelPackageArn'])}",
             }
             for p in packages
         ]

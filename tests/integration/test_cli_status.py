@@ -232,6 +232,7 @@ def test_status_shows_what_is_deployed_the_threshold_losses_and_what_waits(
     assert production["last_baseline_loss"] == pytest.approx(0.25)
     assert [a["name"] for a in status["alarms"]] == ["feecast-production-accuracy"]
     assert [p["version"] for p in status["pending_packages"]] == [2]
+    assert status["pending_packages"][0]["approve_with"] == "feecast approve --package 2"
     (approval,) = status["pending_approvals"]
     assert approval["approval_id"] == "abc123" and "task_token" not in approval
     assert approval["approve_with"] == "feecast approve abc123"
@@ -261,3 +262,33 @@ def test_logs_lists_lifecycle_events_oldest_first(
     assert main(["logs", "--limit", "2"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2 + 2  # header, rule, two events
+
+
+def test_given_a_pending_package_when_an_operator_approves_it_by_version_then_the_registry_says_so(
+    stack: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["approve"]) == 0
+    listed = capsys.readouterr().out
+    assert "model package v2" in listed and "abc123" in listed
+
+    assert main(["approve", "--package", "2", "--comment", "looks good"]) == 0
+    assert "v2 approved" in capsys.readouterr().out
+    sm = boto3.client("sagemaker", region_name=REGION)
+    [v2] = [
+        p
+        for p in sm.list_model_packages(ModelPackageGroupName="feecast-models")[
+            "ModelPackageSummaryList"
+        ]
+        if p["ModelPackageVersion"] == 2
+    ]
+    described = sm.describe_model_package(ModelPackageName=v2["ModelPackageArn"])
+    assert described["ModelApprovalStatus"] == "Approved"
+    assert "looks good" in described["ApprovalDescription"]
+
+    # Deciding twice, an unknown version, or nothing at all: a clear error, exit 2.
+    assert main(["approve", "--package", "2"]) == 2
+    assert "already Approved" in capsys.readouterr().err
+    assert main(["reject", "--package", "9"]) == 2
+    assert "no version 9" in capsys.readouterr().err
+    assert main(["reject"]) == 2
+    assert "--package" in capsys.readouterr().err

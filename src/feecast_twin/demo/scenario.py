@@ -3,8 +3,8 @@
 Everything a person would do goes through the operator commands, in-process against the twin
 (the twin is moto in this process, so the CLI's boto3 calls land on it): `feecast ingest
 synthetic` + `feecast ingest replay` for the history, `feecast build`, the registry approval
-(`aws sagemaker update-model-package ... --model-approval-status Approved`, what a person
-types or clicks in Studio), `feecast approve ID` for production. Everything else happens by
+(`feecast approve --package VERSION`, the same UpdateModelPackage call a person makes from the
+AWS CLI or Studio), `feecast approve ID` for production. Everything else happens by
 itself, driven only by the twin's clock: the collector polls the synthetic feed every minute,
 endpoints go InService, hourly monitoring publishes the loss, the alarm fires, the retraining
 function starts one build.
@@ -402,22 +402,18 @@ class Scenario:
             raise PhaseFailed(f"no model package v{version} to approve")
         if self.o.approve:
             # What a person runs (or clicks in the Studio model registry).
-            self._aws(
-                "sagemaker",
-                "update-model-package",
-                "--model-package-arn",
-                model.package_arn,
-                "--model-approval-status",
-                "Approved",
-                "--approval-description",
-                "approved by the demo's operator",
+            self._cli(
+                "approve",
+                "--package",
+                str(version),
+                "--comment",
+                "approved in the demo",
             )
         else:
             self._wait_for_person(
                 f"model package v{version} waits in the registry. Approve it:",
                 [
-                    f"aws --endpoint-url {{url}} --region {self.twin.region} sagemaker update-model-package "
-                    f"--model-package-arn {model.package_arn} --model-approval-status Approved"
+                    f"feecast --endpoint-url {{url}} --region {self.twin.region} approve --package {version}"
                 ],
                 lambda: self._package_status(model.package_arn) != "PendingManualApproval",
             )
@@ -530,32 +526,6 @@ class Scenario:
                 f"`feecast {' '.join(argv)}` exited {code}: {err.getvalue().strip()[:400]}"
             )
         return code, text
-
-    def _aws(self, *argv: str) -> None:
-        """The AWS CLI, in this process (so on the twin), as a person would type it."""
-        self._note("operator", "$ aws " + " ".join(shlex.quote(a) for a in argv))
-        try:
-            from awscli.clidriver import create_clidriver
-        except ImportError:  # pragma: no cover - awscli is a dev dependency
-            create_clidriver = None
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            if create_clidriver is not None:
-                code = create_clidriver().main([*argv, "--region", self.twin.region])
-            else:
-                code = self._aws_boto3(argv)
-        if code != 0:
-            raise PhaseFailed(
-                f"`aws {' '.join(argv)}` exited {code}: {err.getvalue().strip()[:400]}"
-            )
-
-    def _aws_boto3(self, argv: tuple[str, ...]) -> int:
-        args = dict(zip(argv[2::2], argv[3::2], strict=False))
-        self.twin.client("sagemaker").update_model_package(
-            ModelPackageArn=args["--model-package-arn"],
-            ModelApprovalStatus=args["--model-approval-status"],
-        )
-        return 0
 
     # ================================================================== clock helpers
     def _now(self) -> datetime:
