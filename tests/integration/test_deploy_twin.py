@@ -237,8 +237,9 @@ def test_given_a_staged_model_when_an_operator_rejects_it_then_the_deployment_en
     approve_package(twin, arn)
     assert main(["approve"]) == 0
     listing = capsys.readouterr().out
-    approval_id = listing.split()[0]
-    assert "model v1" in listing
+    [waiting] = [line for line in listing.splitlines() if "model v1" in line]
+    approval_id = waiting.split()[0]
+    assert "No model package is waiting" in listing  # v1 is approved: only its promotion waits
 
     assert main(["reject", approval_id, "--comment", "looks off"]) == 0
     twin.settle(timeout=120)
@@ -371,3 +372,19 @@ def test_given_the_real_aws_cli_when_it_approves_a_package_through_serve_then_st
         EndpointName=twin.outputs["StagingEndpointName"]
     )
     assert staging["EndpointStatus"] == "InService"
+
+
+def test_given_an_approval_of_a_package_deleted_since_then_nothing_deploys_and_nothing_retries(
+    bound: Any, load_event: Any
+) -> None:
+    twin = bound
+    report = twin.send_event(load_event("deploy-package-approved.json"))  # v3: never registered
+    [target] = report.targets
+    assert target.status == "SUCCEEDED" and target.attempts == 1
+    assert target.result == {
+        "started": False,
+        "reason": "package no longer exists",
+        "execution_name": None,
+        "execution_arn": None,
+    }
+    assert executions(twin) == []

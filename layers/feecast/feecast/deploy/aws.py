@@ -177,6 +177,19 @@ def describe_package(arn: str) -> dict[str, Any]:
     return dict(sagemaker().describe_model_package(ModelPackageName=arn))
 
 
+def find_package(arn: str) -> dict[str, Any] | None:
+    """DescribeModelPackage, or None when the package no longer exists (deleted since)."""
+    try:
+        return describe_package(arn)
+    except ClientError as exc:
+        message = error_message(exc).lower()
+        if error_code(exc) == "ValidationException" and (
+            "not found" in message or "does not exist" in message
+        ):
+            return None
+        raise
+
+
 def package_metadata(package: dict[str, Any]) -> dict[str, str]:
     return dict(package.get("CustomerMetadataProperties") or {})
 

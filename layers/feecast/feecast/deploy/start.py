@@ -101,8 +101,12 @@ def start_deploy(
     approved_at = event.changed_at(event_time)
 
     def _start() -> dict[str, Any]:
-        # The package may have been rejected again since the event was sent.
-        package = aws.describe_package(event.model_package_arn)
+        # The package may have been rejected again, or deleted, since the event was sent:
+        # nothing to deploy then, and nothing to retry.
+        package = aws.find_package(event.model_package_arn)
+        if package is None:
+            logger.warning("approved package no longer exists", extra=event.detail())
+            return DeployStart(started=False, reason="package no longer exists").model_dump()
         if package.get("ModelApprovalStatus") != trigger.APPROVED:
             return DeployStart(
                 started=False,
