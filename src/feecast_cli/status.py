@@ -88,7 +88,8 @@ def _server_now(response: dict[str, Any] | None) -> datetime:
     return datetime.now(UTC)
 
 
-def _utc(value: Any) -> datetime | None:
+def as_utc(value: Any) -> datetime | None:
+    """An aware UTC datetime from a datetime or ISO-8601 text; None when empty or unreadable."""
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -196,7 +197,7 @@ def collect_status(context: Context, hours: float = 48) -> dict[str, Any]:
 
 
 def _iso(value: Any) -> str | None:
-    moment = _utc(value)
+    moment = as_utc(value)
     return moment.isoformat() if moment else None
 
 
@@ -401,7 +402,7 @@ def collect_logs(context: Context, hours: float = 168, limit: int = 30) -> list[
                     )
                 )
     since = now - timedelta(hours=hours)
-    kept = [e for e in events if e["time"] is not None and _utc(e["time"]) >= since]  # type: ignore[operator]
+    kept = [e for e in events if e["time"] is not None and as_utc(e["time"]) >= since]  # type: ignore[operator]
     kept.sort(key=lambda e: e["time"])
     return kept[-limit:] if limit > 0 else kept
 
@@ -431,7 +432,7 @@ def _alarm_events(
                 MaxRecords=100,
             ).get("AlarmHistoryItems", [])
         except (ClientError, NotImplementedError):
-            items = None  # the twin's moto has no alarm history: show the current state only
+            items = None  # no alarm history (plain moto): show the current state only
         if items is None:
             out.append(
                 _event(
@@ -460,7 +461,7 @@ def _state_from_history(item: dict[str, Any]) -> str:
 
 # ------------------------------------------------------------------------------ rendering
 def _fmt_time(value: Any) -> str:
-    moment = _utc(value)
+    moment = as_utc(value)
     return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
 
 

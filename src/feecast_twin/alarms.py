@@ -1,7 +1,8 @@
 """CloudWatch metric alarms in the twin: evaluated from metric data, as CloudWatch does.
 
 moto 5.2.5 stores alarms and metric data but never evaluates an alarm, starts new alarms in OK,
-and its SetAlarmState sends neither the EventBridge event nor the SNS actions. This module has:
+its SetAlarmState sends neither the EventBridge event nor the SNS actions, and it has no
+DescribeAlarmHistory. This module has:
 
 - a pure evaluation core (`AlarmRule`, `Sample`, `evaluate_alarm`): period buckets ending at
   the evaluation minute, the statistic of each bucket (SampleCount, Sum, Average, Minimum,
@@ -14,13 +15,17 @@ and its SetAlarmState sends neither the EventBridge event nor the SNS actions. T
   "CloudWatch Alarm State Change" event and, if ActionsEnabled, publishes the alarm message to
   the SNS topics of the new state's actions. SetAlarmState does the same. New alarms start in
   INSUFFICIENT_DATA. Composite and metric-math alarms are not evaluated (recorded, skipped).
+  Every state change is also kept as a StateUpdate history item, which DescribeAlarmHistory
+  (added to moto's CloudWatchResponse; pure filtering in `query_history`) answers from.
 
 The pure part imports nothing from moto, so tests/unit can test it in milliseconds.
 """
 
 from __future__ import annotations
 
+import base64
 import bisect
+import contextlib
 import json
 import math
 import operator
@@ -458,6 +463,159 @@ def sns_alarm_message(
 
 
 # ---------------------------------------------------------------------------------------------
+# Alarm history (DescribeAlarmHistory, which moto lacks)
+# ---------------------------------------------------------------------------------------------
+HISTORY_ITEM_TYPES = ("ConfigurationUpdate", "StateUpdate", "Action")
+ALARM_TYPES = ("CompositeAlarm", "MetricAlarm")
+SCAN_ORDERS = ("TimestampDescending", "TimestampAscending")
+#: AWS documents the range (1-100) but not the default; the twin returns up to the maximum.
+DEFAULT_MAX_RECORDS = 100
+
+
+class InvalidNextToken(ValueError):
+    """DescribeAlarmHistory's InvalidNextToken (400)."""
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    """One AlarmHistoryItem; `sequence` orders items recorded at the same timestamp."""
+
+    sequence: int
+    alarm_name: str
+    alarm_type: str
+    timestamp: datetime
+    item_type: str
+    summary: str
+    data: str
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "AlarmName": self.alarm_name,
+            "AlarmType": self.alarm_type,
+            "Timestamp": self.timestamp,
+            "HistoryItemType": self.item_type,
+            "HistorySummary": self.summary,
+            "HistoryData": self.data,
+        }
+
+
+def _history_state(snapshot: StateSnapshot) -> dict[str, Any]:
+    state: dict[str, Any] = {"stateValue": snapshot.value, "stateReason": snapshot.reason}
+    if snapshot.reason_data and snapshot.reason_data != "{}":
+        with contextlib.suppress(ValueError):  # an object here (a JSON string in events)
+            state["stateReasonData"] = json.loads(snapshot.reason_data)
+    return state
+
+
+def state_update_item(
+    sequence: int, alarm_name: str, alarm_type: str, previous: StateSnapshot, current: StateSnapshot
+) -> HistoryItem:
+    """The StateUpdate item CloudWatch keeps for a state change (HistoryData as in the
+    AWS CLI's describe-alarm-history example)."""
+    data = {
+        "version": "1.0",
+        "oldState": _history_state(previous),
+        "newState": _history_state(current),
+    }
+    moment = _as_utc(current.timestamp)
+    return HistoryItem(
+        sequence=sequence,
+        alarm_name=alarm_name,
+        alarm_type=alarm_type,
+        # CloudWatch keeps milliseconds: a Timestamp read back is then a valid, inclusive bound.
+        timestamp=moment.replace(microsecond=moment.microsecond // 1000 * 1000),
+        item_type="StateUpdate",
+        summary=f"Alarm updated from {previous.value} to {current.value}",
+        data=json.dumps(data, separators=(",", ":")),
+    )
+
+
+def _enum_error(value: Any, member: str, allowed: tuple[str, ...]) -> ValueError:
+    return ValueError(
+        f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy "
+        f"constraint: Member must satisfy enum value set: [{', '.join(allowed)}]"
+    )
+
+
+def _token(scan_by: str, item: HistoryItem) -> str:
+    raw = f"{scan_by}|{item.timestamp.isoformat()}|{item.sequence}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _untoken(token: str, scan_by: str) -> tuple[datetime, int]:
+    try:
+        scan, moment, sequence = base64.urlsafe_b64decode(token.encode()).decode().split("|")
+        if scan != scan_by:
+            raise ValueError("the token was issued for another ScanBy")
+        return _as_utc(datetime.fromisoformat(moment)), int(sequence)
+    except (ValueError, UnicodeError) as error:
+        raise InvalidNextToken("The next token specified is invalid.") from error
+
+
+def query_history(
+    items: Iterable[HistoryItem],
+    *,
+    alarm_name: str | None = None,
+    alarm_types: Iterable[str] | None = None,
+    history_item_type: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    max_records: int | None = None,
+    next_token: str | None = None,
+    scan_by: str | None = None,
+) -> tuple[list[HistoryItem], str | None]:
+    """DescribeAlarmHistory over `items`: (one page, NextToken or None).
+
+    Omitted AlarmTypes means metric alarms only (as documented); StartDate / EndDate are
+    inclusive. Tokens point after the last item returned, so items recorded between two pages
+    neither repeat nor shift the next page. ValueError (ValidationError) / InvalidNextToken."""
+    types = list(alarm_types or ["MetricAlarm"])
+    for alarm_type in types:
+        if alarm_type not in ALARM_TYPES:
+            raise _enum_error(alarm_type, "alarmTypes", ALARM_TYPES)
+    if history_item_type is not None and history_item_type not in HISTORY_ITEM_TYPES:
+        raise _enum_error(history_item_type, "historyItemType", HISTORY_ITEM_TYPES)
+    scan = scan_by or "TimestampDescending"
+    if scan not in SCAN_ORDERS:
+        raise _enum_error(scan, "scanBy", SCAN_ORDERS)
+    limit = DEFAULT_MAX_RECORDS if max_records is None else int(max_records)
+    if not 1 <= limit <= 100:
+        bound = "greater than or equal to 1" if limit < 1 else "less than or equal to 100"
+        raise ValueError(
+            f"1 validation error detected: Value '{limit}' at 'maxRecords' failed to satisfy "
+            f"constraint: Member must have value {bound}"
+        )
+    after = _untoken(next_token, scan) if next_token else None
+    start = _as_utc(start) if start is not None else None
+    end = _as_utc(end) if end is not None else None
+    descending = scan == "TimestampDescending"
+
+    def wanted(item: HistoryItem) -> bool:
+        if alarm_name is not None and item.alarm_name != alarm_name:
+            return False
+        if item.alarm_type not in types:
+            return False
+        if history_item_type is not None and item.item_type != history_item_type:
+            return False
+        if (start is not None and item.timestamp < start) or (
+            end is not None and item.timestamp > end
+        ):
+            return False
+        if after is not None:
+            key = (item.timestamp, item.sequence)
+            return key < after if descending else key > after
+        return True
+
+    ordered = sorted(
+        (item for item in items if wanted(item)),
+        key=lambda item: (item.timestamp, item.sequence),
+        reverse=descending,
+    )
+    page = ordered[:limit]
+    return page, (_token(scan, page[-1]) if len(ordered) > limit else None)
+
+
+# ---------------------------------------------------------------------------------------------
 # The Component
 # ---------------------------------------------------------------------------------------------
 def _snapshot(alarm: Any) -> StateSnapshot:
@@ -529,6 +687,9 @@ class AlarmTwin(Component):
         self._undo: list[Callable[[], None]] = []
         self._skipped: set[str] = set()
         self._index = _MetricIndex()
+        #: (account, region) -> alarm history, kept here: CloudWatch keeps it after a delete.
+        self._history: dict[tuple[str, str], list[HistoryItem]] = {}
+        self._history_sequence = 0
 
     # -- install / uninstall -------------------------------------------------------------------
     def install(self, twin: Twin) -> None:
@@ -567,15 +728,81 @@ class AlarmTwin(Component):
         CloudWatchBackend.set_alarm_state = set_alarm_state  # type: ignore[method-assign]
         self._undo.append(lambda: setattr(CloudWatchBackend, "put_metric_alarm", original_put))
         self._undo.append(lambda: setattr(CloudWatchBackend, "set_alarm_state", original_set))
+        self._install_history_api()
 
         # Alarms the template created before install() got moto's "OK": start them right.
         for _, alarm in self._alarms():
             if alarm.state_reason == INITIAL_REASON and not alarm.history:
                 _set_initial_state(alarm)
 
+    def _install_history_api(self) -> None:
+        """DescribeAlarmHistory on moto's response class: in-process boto3 and the moto
+        server (`feecast local serve`) dispatch to the same class."""
+        from moto.cloudwatch.exceptions import CloudWatchException, ValidationError
+        from moto.cloudwatch.responses import CloudWatchResponse
+        from moto.core.responses import ActionResult
+
+        component = self
+
+        def describe_alarm_history(response: Any) -> ActionResult:
+            try:
+                page, token = query_history(
+                    component.history(response.current_account, response.region),
+                    alarm_name=response._get_param("AlarmName"),
+                    alarm_types=response._get_param("AlarmTypes"),
+                    history_item_type=response._get_param("HistoryItemType"),
+                    start=response._get_param("StartDate"),
+                    end=response._get_param("EndDate"),
+                    max_records=response._get_param("MaxRecords"),
+                    next_token=response._get_param("NextToken"),
+                    scan_by=response._get_param("ScanBy"),
+                )
+            except InvalidNextToken as error:
+                # moto finds the error's shape from the exception's module: a cloudwatch one.
+                raise CloudWatchException("InvalidNextToken", str(error)) from error
+            except ValueError as error:
+                raise ValidationError(str(error)) from error
+            result: dict[str, Any] = {"AlarmHistoryItems": [item.to_api() for item in page]}
+            if token:
+                result["NextToken"] = token
+            return ActionResult(result)
+
+        name = "describe_alarm_history"
+        existing = vars(CloudWatchResponse).get(name)  # None with moto 5.2.5
+        setattr(CloudWatchResponse, name, describe_alarm_history)
+
+        def undo() -> None:
+            if existing is None:
+                delattr(CloudWatchResponse, name)
+            else:
+                setattr(CloudWatchResponse, name, existing)
+
+        self._undo.append(undo)
+
     def uninstall(self) -> None:
         while self._undo:
             self._undo.pop()()
+
+    # -- alarm history ---------------------------------------------------------------------------
+    def history(self, account_id: str, region: str) -> list[HistoryItem]:
+        """The alarm history of one account and region, oldest first (a copy)."""
+        with self._lock:
+            return list(self._history.get((account_id, region), []))
+
+    def _remember(
+        self, backend: Any, alarm: Any, previous: StateSnapshot, current: StateSnapshot
+    ) -> None:
+        with self._lock:
+            self._history_sequence += 1
+            item = state_update_item(
+                self._history_sequence,
+                alarm.name,
+                "CompositeAlarm" if alarm.rule else "MetricAlarm",
+                previous,
+                current,
+            )
+            key = (backend.account_id, backend.region_name)
+            self._history.setdefault(key, []).append(item)
 
     # -- clock -----------------------------------------------------------------------------------
     def on_tick(self, now: datetime) -> None:
@@ -673,6 +900,7 @@ class AlarmTwin(Component):
     def _after_change(self, backend: Any, alarm: Any, previous: StateSnapshot, source: str) -> None:
         """Record, emit the state-change event, run the actions (outside the lock)."""
         current = _snapshot(alarm)
+        self._remember(backend, alarm, previous, current)
         self.twin.record(
             "alarm",
             name=alarm.name,

@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -110,6 +110,8 @@ class Twin:
         self.clock = TwinClock(start)
         self.records: list[TwinRecord] = []
         self._records_lock = threading.Lock()
+        # Replaced, never mutated, so record() can call a snapshot outside the lock.
+        self._subscribers: tuple[tuple[object, Callable[[TwinRecord], Any]], ...] = ()
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
         self._session: boto3.Session | None = None
@@ -343,6 +345,28 @@ class Twin:
         rec = TwinRecord(time=datetime.now(UTC), kind=kind, fields=fields)
         with self._records_lock:
             self.records.append(rec)
+            subscribers = self._subscribers
+        for _, callback in subscribers:  # outside the lock: a callback may record too
+            try:
+                callback(rec)
+            except Exception:
+                log.exception("twin: a record subscriber failed on a %r record", kind)
+
+    def subscribe(self, callback: Callable[[TwinRecord], Any]) -> Callable[[], None]:
+        """Call `callback(record)` for each record appended from now on; returns the function
+        that unsubscribes. The callback runs on the recording thread, after the append and
+        outside the records lock; its exceptions are logged, never raised to the recorder.
+        Records appended by concurrent threads may reach it out of order (`twin.records`
+        keeps the order), and one already in flight may arrive after unsubscribing."""
+        entry = (object(), callback)  # its own token: the same callback may subscribe twice
+        with self._records_lock:
+            self._subscribers = (*self._subscribers, entry)
+
+        def unsubscribe() -> None:
+            with self._records_lock:
+                self._subscribers = tuple(e for e in self._subscribers if e is not entry)
+
+        return unsubscribe
 
     def records_of(self, kind: str) -> list[TwinRecord]:
         with self._records_lock:

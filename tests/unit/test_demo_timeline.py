@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -88,10 +90,26 @@ class _Clock:
 
 
 class _FakeTwin:
+    """Twin.record / subscribe as the twin does them: append under a lock, then call the
+    subscribers outside it, on the recording thread."""
+
     def __init__(self) -> None:
         self.records: list[_Record] = []
         self.clock = _Clock()
         self.messages: list[dict[str, Any]] = []
+        self.subscribers: list[Callable[[Any], None]] = []
+        self._lock = threading.Lock()
+
+    def record(self, record: _Record) -> None:
+        with self._lock:
+            self.records.append(record)
+            subscribers = list(self.subscribers)
+        for callback in subscribers:
+            callback(record)
+
+    def subscribe(self, callback: Callable[[Any], None]) -> Callable[[], None]:
+        self.subscribers.append(callback)
+        return lambda: self.subscribers.remove(callback)
 
     def sns_messages(self, topic: str) -> list[dict[str, Any]]:
         return self.messages
@@ -101,7 +119,7 @@ def test_the_timeline_prints_new_records_and_notifications_once() -> None:
     twin, out = _FakeTwin(), io.StringIO()
     twin.records.append(_Record(T0, "execution-started", {"state_machine": "X", "name": "old"}))
     timeline = Timeline(twin, out=out, wall=lambda: 65.0).start()
-    twin.records.append(
+    twin.record(
         _Record(T0, "execution-started", {"state_machine": "ModelDeployStateMachine", "name": "v1"})
     )
     twin.messages.append({"subject": "feecast: approve model v1 for production?", "message": "..."})
@@ -115,6 +133,40 @@ def test_the_timeline_prints_new_records_and_notifications_once() -> None:
         format_line(T0, 65.0, "phase", "== Deploy"),
     ]
     assert lines[0].startswith("01-05 12:00 UTC    1:05  deploy")
+    twin.record(_Record(T0, "execution-started", {"state_machine": "X", "name": "after-stop"}))
+    assert len(out.getvalue().splitlines()) == 3  # stopped: no longer follows
+
+
+def test_a_record_is_printed_when_it_is_recorded_without_waiting_for_a_flush() -> None:
+    twin, out = _FakeTwin(), io.StringIO()
+    timeline = Timeline(twin, out=out, wall=lambda: 0.0).start()
+    twin.messages.append({"subject": "build failed", "message": "..."})
+    twin.record(_Record(T0, "alarm", {"name": "a", "previous": "ALARM", "state": "OK"}))
+    assert out.getvalue().splitlines() == [
+        format_line(T0, 0.0, "alarm", "alarm a: ALARM -> OK"),
+        format_line(T0, 0.0, "notify", "notification: build failed"),
+    ]
+    timeline.stop()
+
+
+def test_records_from_many_threads_are_printed_once_each_in_timeline_order() -> None:
+    twin, out = _FakeTwin(), io.StringIO()
+    timeline = Timeline(twin, out=out, wall=lambda: 0.0, verbose=True).start()
+
+    def work(thread: int) -> None:
+        for i in range(200):
+            twin.record(_Record(T0, "lambda", {"function": f"F{thread}-{i}", "errored": False}))
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    timeline.stop()
+
+    printed = [line.rsplit(" ", 2)[-2] for line in out.getvalue().splitlines()]
+    assert printed == [record.fields["function"] for record in twin.records]
+    assert len(printed) == 800
 
 
 def test_the_feed_serves_the_last_minutes_in_blockchain_info_format() -> None:

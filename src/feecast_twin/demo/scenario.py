@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from feecast_cli.status import as_utc
 from feecast_twin.demo.feed import SyntheticFeed
 from feecast_twin.demo.run import (
     FAILED,
@@ -581,8 +582,8 @@ class Scenario:
                         "name": ex["name"],
                         "arn": ex["executionArn"],
                         "status": ex["status"],
-                        "start": _aware(ex.get("startDate")),
-                        "stop": _aware(ex.get("stopDate")),
+                        "start": as_utc(ex.get("startDate")),
+                        "stop": as_utc(ex.get("stopDate")),
                         "trigger": ex["name"].split("-", 1)[0],
                     }
                 )
@@ -643,7 +644,7 @@ class Scenario:
 
         for record in outcome.history(self.twin.outputs["StateTableName"], stage):
             if record.version == version:
-                return _aware(record.deployed_at)
+                return as_utc(record.deployed_at)
         return None
 
     def _endpoint_status(self, stage: str) -> str:
@@ -728,7 +729,7 @@ class Scenario:
         table = self.twin.outputs["StateTableName"]
         for stage in ("staging", "production"):
             for record in outcome.history(table, stage):
-                when = _aware(record.deployed_at)
+                when = as_utc(record.deployed_at)
                 if when is not None:
                     run.markers.append(Marker(when, stage, f"v{record.version}"))
                     model = run.model(record.version)
@@ -760,7 +761,7 @@ class Scenario:
         items = ddb.query(**kwargs).get("Items", [])
         for item in items:
             try:
-                origin = _aware(item["sk"]["S"].removeprefix("ORIGIN#"))
+                origin = as_utc(item["sk"]["S"].removeprefix("ORIGIN#"))
                 forecast = json.loads(item["forecast"]["S"])
                 quantiles = forecast.get("quantiles") or {}
                 levels = sorted(quantiles, key=float)
@@ -822,7 +823,7 @@ def _model_info(package: dict[str, Any]) -> ModelInfo:
         baseline_loss=_float(meta.get("baseline_wql")),
         threshold_at_gate=_float(meta.get("threshold_at_build")),
         status=str(package.get("ModelApprovalStatus", "")),
-        registered_at=_aware(package.get("CreationTime")),
+        registered_at=as_utc(package.get("CreationTime")),
     )
 
 
@@ -832,18 +833,6 @@ def _float(raw: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return None if math.isnan(value) else value
-
-
-def _aware(value: Any) -> datetime | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _z(moment: datetime) -> str:

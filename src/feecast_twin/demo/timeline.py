@@ -1,6 +1,6 @@
 """The demo's live timeline: the twin's records as readable lines, with the simulated time.
 
-    timeline = Timeline(twin)          # follows twin.records and the SNS topic from a thread
+    timeline = Timeline(twin)          # prints each new twin record, and the SNS topic's messages
     timeline.start()
     timeline.note("phase", "Build the first model")
     ...
@@ -106,7 +106,13 @@ def format_line(sim: datetime, wall: float, tag: str, text: str) -> str:
 
 
 class Timeline:
-    """Follows a twin's records (and its notification topic) and prints them as they happen."""
+    """Prints a twin's records (and its notification topic) as they happen.
+
+    Subscribed to the twin (`twin.subscribe`): each new record flushes, on the thread that
+    recorded it. A flush reads `twin.records` from where the last one stopped, under the
+    timeline's lock, so lines keep the timeline's order and each record is printed once
+    whichever thread recorded it. Notifications are no records: every flush (a record, a note,
+    stop) also prints the messages that reached the topic since the last one."""
 
     def __init__(
         self,
@@ -114,41 +120,39 @@ class Timeline:
         *,
         out: TextIO | None = None,
         verbose: bool = False,
-        interval: float = 0.25,
         wall: Callable[[], float] | None = None,
         topic: str = "NotificationTopic",
     ) -> None:
         self.twin = twin
         self.out = out or sys.stdout
         self.describe = Describer(verbose)
-        self.interval = interval
         started = time.monotonic()
         self.wall = wall or (lambda: time.monotonic() - started)
         self.topic = topic
         self.lines: list[str] = []
         self._seen_records = 0
         self._seen_sns = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._unsubscribe: Callable[[], None] | None = None
 
     def start(self) -> Timeline:
-        self._seen_records = len(self.twin.records)
-        self._seen_sns = len(self._sns())
-        self._thread = threading.Thread(target=self._loop, name="demo-timeline", daemon=True)
-        self._thread.start()
+        with self._lock:  # a record arriving meanwhile waits, then prints from here on
+            self._seen_records = len(self.twin.records)
+            self._seen_sns = len(self._sns())
+            self._unsubscribe = self.twin.subscribe(self._on_record)
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        with self._lock:
+            if self._unsubscribe is not None:
+                self._unsubscribe()
+                self._unsubscribe = None
         self.flush()
 
     def note(self, tag: str, text: str) -> None:
         """A line from the demo itself (a phase starting, an operator command)."""
-        self.flush()
         with self._lock:
+            self.flush()
             self._emit(self.twin.clock.now(), tag, text)
 
     def flush(self) -> None:
@@ -168,6 +172,14 @@ class Timeline:
                 self._emit(self.twin.clock.now(), "notify", f"notification: {subject}")
             self._seen_sns = len(messages)
 
+    def _on_record(self, record: Any) -> None:
+        if self._unsubscribe is None:  # stopped while this record was on its way
+            return
+        try:
+            self.flush()
+        except Exception as exc:  # keep following; never fail the recording thread
+            print(f"timeline: {exc}", file=sys.stderr)
+
     def _sns(self) -> list[dict[str, Any]]:
         try:
             return list(self.twin.sns_messages(self.topic))
@@ -178,10 +190,3 @@ class Timeline:
         line = format_line(when, self.wall(), tag, text)
         self.lines.append(line)
         print(line, file=self.out, flush=True)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.flush()
-            except Exception as exc:  # keep following
-                print(f"timeline: {exc}", file=sys.stderr)
