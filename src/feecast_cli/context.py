@@ -7,6 +7,8 @@ stack in moto's CloudFormation with the same Outputs, so no command has a twin b
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from functools import cached_property
 from typing import Any
 
@@ -67,6 +69,14 @@ class Context:
             raise CliError(f"cannot read stack {self.stack_name!r}: {exc}") from exc
         return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
 
+    def server_now(self) -> datetime:
+        """The server's "now" (its Date header): AWS's clock on AWS, the twin's clock on the twin.
+
+        Expiry checks made from the operator's machine use it, so they agree with the
+        functions that set the expiry, even when the twin's clock runs fast."""
+        response = self.client("cloudformation").describe_stacks(StackName=self.stack_name)
+        return server_time(response)
+
     def output(self, key: str) -> str:
         try:
             return self.outputs[key]
@@ -84,3 +94,14 @@ def project_name(outputs: dict[str, str]) -> str:
     if group.endswith("-models"):
         return group.removesuffix("-models")
     raise CliError("the stack's Outputs name neither ProjectName nor ModelPackageGroupName")
+
+
+def server_time(response: dict[str, Any] | None) -> datetime:
+    """The time in an answer's Date header; this machine's clock when there is none."""
+    header = ((response or {}).get("ResponseMetadata", {}).get("HTTPHeaders") or {}).get("date")
+    if header:
+        try:
+            return parsedate_to_datetime(header).astimezone(UTC)
+        except (TypeError, ValueError):
+            pass
+    return datetime.now(UTC)

@@ -71,12 +71,12 @@ def _who(context: Context) -> str:
         return "feecast CLI"
 
 
-def _print_pending(pending: list[Any]) -> None:
+def _print_pending(pending: list[Any], now: datetime) -> None:
     if not pending:
         print("No deployment is waiting for approval.")
         return
     for a in pending:
-        left = datetime.fromtimestamp(a.expires_at, UTC) - datetime.now(UTC)
+        left = datetime.fromtimestamp(a.expires_at, UTC) - now
         print(
             f"{a.approval_id}  model v{a.version}  loss {a.loss}  threshold {a.threshold}  "
             f"staging {a.staging_endpoint}  expires in {int(left.total_seconds() // 60)} min"
@@ -95,6 +95,7 @@ def _decide(args: argparse.Namespace, context: Context, decision: str) -> int:
             decision,
             by=_who(context),
             comment=args.comment,
+            now=context.server_now().timestamp(),
         )
     except ApprovalRefused as exc:
         raise CliError(exc.reason) from exc
@@ -154,7 +155,8 @@ def _approve(args: argparse.Namespace, context: Context) -> int:
 
         _bind(context)
         _print_pending_packages(context)
-        _print_pending(list_pending(context.output("StateTableName")))
+        now = context.server_now()
+        _print_pending(list_pending(context.output("StateTableName"), now=now.timestamp()), now)
         return 0
     return _decide(args, context, "approve")
 

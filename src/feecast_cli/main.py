@@ -11,6 +11,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from botocore.exceptions import EndpointConnectionError
+
 from feecast_cli.context import CliError, Context
 
 
@@ -45,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # The library logs JSON for CloudWatch; an operator reading a terminal wants only problems.
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     parser = build_parser()
     args = parser.parse_args(argv)
     context = Context(
@@ -57,6 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args, context) or 0)
     except CliError as exc:
         print(f"feecast: {exc}", file=sys.stderr)
+        return 2
+    except EndpointConnectionError as exc:
+        hint = " (is `feecast local serve` running?)" if args.endpoint_url else ""
+        print(f"feecast: {exc}{hint}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -22,12 +22,11 @@ import json
 import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from feecast_cli.context import CliError, Context, project_name
+from feecast_cli.context import CliError, Context, project_name, server_time
 
 LOSS_METRIC = "WeightedQuantileLoss"
 BASELINE_METRIC = "BaselineWeightedQuantileLoss"
@@ -75,17 +74,6 @@ def _call(what: str, fn: Callable[..., Any], /, **kwargs: Any) -> Any:
         if code in ("AccessDenied", "AccessDeniedException", "UnrecognizedClientException"):
             raise CliError(f"{what}: not allowed with these credentials ({code})") from exc
         raise
-
-
-def _server_now(response: dict[str, Any] | None) -> datetime:
-    """The server's time from an answer's Date header (the twin's clock on the twin)."""
-    header = ((response or {}).get("ResponseMetadata", {}).get("HTTPHeaders") or {}).get("date")
-    if header:
-        try:
-            return parsedate_to_datetime(header).astimezone(UTC)
-        except (TypeError, ValueError):
-            pass
-    return datetime.now(UTC)
 
 
 def as_utc(value: Any) -> datetime | None:
@@ -209,7 +197,7 @@ def _threshold(ssm: Any, outputs: dict[str, str], project: str) -> tuple[dict[st
         if exc.response.get("Error", {}).get("Code") == "ParameterNotFound":
             return {"parameter": name, "error": "parameter not found"}, datetime.now(UTC)
         raise
-    now = _server_now(response)
+    now = server_time(response)
     parameter = response["Parameter"]
     out: dict[str, Any] = {
         "parameter": name,
@@ -333,7 +321,7 @@ def collect_logs(context: Context, hours: float = 168, limit: int = 30) -> list[
             stateMachineArn=arn,
             maxResults=100,
         )
-        now = _server_now(response)
+        now = server_time(response)
         for ex in response.get("executions", []):
             events.append(
                 _event(ex.get("startDate"), kind, f"{kind} started", ex["name"], "RUNNING")

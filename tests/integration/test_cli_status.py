@@ -292,3 +292,14 @@ def test_given_a_pending_package_when_an_operator_approves_it_by_version_then_th
     assert "no version 9" in capsys.readouterr().err
     assert main(["reject"]) == 2
     assert "--package" in capsys.readouterr().err
+
+
+def test_given_an_endpoint_url_nobody_serves_then_the_cli_says_so_without_a_traceback(
+    aws_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from feecast_twin.cli import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    assert main(["--endpoint-url", url, "status"]) == 2
+    err = capsys.readouterr().err
+    assert "Could not connect" in err and "feecast local serve" in err

@@ -325,10 +325,11 @@ def test_given_two_deployed_models_when_the_live_one_is_rejected_then_the_previo
         )
 
 
-def test_given_the_real_aws_cli_when_it_approves_a_package_through_serve_then_staging_deploys(
+def test_given_serve_when_other_processes_approve_then_staging_then_production_deploy(
     bound: Any, model_tar: bytes, repo_root: Any
 ) -> None:
-    """The twin reacts to the AWS CLI as AWS would: approval -> rule -> deployment -> staging."""
+    """The twin reacts to the real AWS CLI as AWS would (approval -> rule -> staging), and
+    `feecast approve ID` from another process, whose wall clock is not the twin's, promotes it."""
     import os
     import subprocess
 
@@ -337,41 +338,51 @@ def test_given_the_real_aws_cli_when_it_approves_a_package_through_serve_then_st
     twin = bound
     arn = register(twin, model_tar, key="cli")
     twin.settle(timeout=60)
+    env = {k: v for k, v in os.environ.items() if k != "AWS_SESSION_TOKEN"}
+    env |= {"AWS_ACCESS_KEY_ID": "fake", "AWS_SECRET_ACCESS_KEY": "fake"}
+    env["AWS_DEFAULT_REGION"] = twin.region
+    bin_dir = repo_root / ".venv" / "bin"
+
+    def run(*argv: str) -> str:
+        done = subprocess.run(
+            [*argv], capture_output=True, text=True, env=env, timeout=120, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
     handle = start_server(twin, port=free_port())
     try:
-        env = {k: v for k, v in os.environ.items() if k != "AWS_SESSION_TOKEN"}
-        env |= {"AWS_ACCESS_KEY_ID": "fake", "AWS_SECRET_ACCESS_KEY": "fake"}
-        env["AWS_DEFAULT_REGION"] = twin.region
-        subprocess.run(
-            [
-                str(repo_root / ".venv" / "bin" / "aws"),
-                "--endpoint-url",
-                handle.url,
-                "sagemaker",
-                "update-model-package",
-                "--model-package-arn",
-                arn,
-                "--model-approval-status",
-                "Approved",
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-            check=True,
+        run(
+            str(bin_dir / "aws"),
+            "--endpoint-url",
+            handle.url,
+            "sagemaker",
+            "update-model-package",
+            "--model-package-arn",
+            arn,
+            "--model-approval-status",
+            "Approved",
         )
+        twin.settle(timeout=300)
+        staging = twin.client("sagemaker").describe_endpoint(
+            EndpointName=twin.outputs["StagingEndpointName"]
+        )
+        assert staging["EndpointStatus"] == "InService"
+
+        feecast = [str(bin_dir / "feecast"), "--endpoint-url", handle.url]
+        [waiting] = [line for line in run(*feecast, "approve").splitlines() if "model v" in line]
+        run(*feecast, "approve", waiting.split()[0], "--comment", "from another terminal")
         twin.settle(timeout=300)
     finally:
         handle.stop()
     [execution] = executions(twin)
-    started = twin.client("stepfunctions").describe_execution(
-        executionArn=execution["executionArn"]
+    final = twin.client("stepfunctions").describe_execution(executionArn=execution["executionArn"])
+    assert json.loads(final["input"])["model_package_arn"] == arn
+    assert final["status"] == "SUCCEEDED"
+    production = twin.client("sagemaker").describe_endpoint(
+        EndpointName=twin.outputs["ProductionEndpointName"]
     )
-    assert json.loads(started["input"])["model_package_arn"] == arn
-    staging = twin.client("sagemaker").describe_endpoint(
-        EndpointName=twin.outputs["StagingEndpointName"]
-    )
-    assert staging["EndpointStatus"] == "InService"
+    assert production["EndpointStatus"] == "InService"
 
 
 def test_given_an_approval_of_a_package_deleted_since_then_nothing_deploys_and_nothing_retries(

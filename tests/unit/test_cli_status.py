@@ -6,11 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from feecast_cli.context import CliError
+from feecast_cli.context import CliError, project_name, server_time
 from feecast_cli.status import (
-    _server_now,
     _state_from_history,
-    project_name,
     render_logs,
     render_status,
     table,
@@ -26,8 +24,8 @@ def test_project_name_comes_from_its_output_or_the_package_group() -> None:
 
 def test_the_server_time_is_read_from_the_date_header() -> None:
     response = {"ResponseMetadata": {"HTTPHeaders": {"date": "Mon, 05 Jan 2026 07:11:00 GMT"}}}
-    assert _server_now(response) == datetime(2026, 1, 5, 7, 11, tzinfo=UTC)
-    assert _server_now({}).tzinfo is not None  # no header: the local clock
+    assert server_time(response) == datetime(2026, 1, 5, 7, 11, tzinfo=UTC)
+    assert server_time({}).tzinfo is not None  # no header: the local clock
 
 
 def test_alarm_history_items_give_the_new_state() -> None:
