@@ -179,6 +179,7 @@ class LambdaRuntime:
             LambdaFunction._invoke_lambda = self._original  # type: ignore[method-assign]
             self._original = None
         self._containers.clear()
+        _remove_blanked()
 
     def busy(self) -> bool:
         return self._in_flight > 0
@@ -432,6 +433,10 @@ def _save_logs(fn: Any, inv: Invocation) -> None:
     )
 
 
+# Keys a call added that the process did not have: blanked after the call, removed at uninstall.
+_BLANKED: set[str] = set()
+
+
 @contextmanager
 def _environ(env: dict[str, str]) -> Iterator[None]:
     saved = {k: os.environ.get(k) for k in env}
@@ -440,10 +445,22 @@ def _environ(env: dict[str, str]) -> Iterator[None]:
         yield
     finally:
         for k, v in saved.items():
+            # Never delete while the twin runs: other threads (jobs, executions) copy
+            # os.environ, which reads the keys and then each value, and a key deleted in
+            # between raises KeyError there. An added key is blanked ("" reads as unset to
+            # the getenv checks that matter) and removed when the twin closes.
             if v is None:
-                os.environ.pop(k, None)
+                os.environ[k] = ""
+                _BLANKED.add(k)
             else:
                 os.environ[k] = v
+
+
+def _remove_blanked() -> None:
+    for k in list(_BLANKED):
+        if os.environ.get(k) == "":
+            del os.environ[k]
+    _BLANKED.clear()
 
 
 def _ms(started: float) -> float:
