@@ -15,6 +15,11 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
+NO_CREDENTIALS = (
+    "no AWS credentials found: configure them (aws configure, AWS_PROFILE, or an "
+    "instance role), or point at the twin with --endpoint-url"
+)
+
 
 class CliError(RuntimeError):
     """A problem the operator can fix; printed without a traceback."""
@@ -55,10 +60,7 @@ class Context:
                 "Stacks"
             ]
         except NoCredentialsError as exc:
-            raise CliError(
-                "no AWS credentials found: configure them (aws configure, AWS_PROFILE, or an "
-                "instance role), or point at the twin with --endpoint-url"
-            ) from exc
+            raise CliError(NO_CREDENTIALS) from exc
         except ClientError as exc:
             if "does not exist" in str(exc):
                 where = self.endpoint_url or self.session.region_name

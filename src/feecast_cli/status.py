@@ -26,7 +26,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from feecast_cli.context import CliError, Context, project_name, server_time
+from feecast_cli.context import NO_CREDENTIALS, CliError, Context, project_name, server_time
 
 LOSS_METRIC = "WeightedQuantileLoss"
 BASELINE_METRIC = "BaselineWeightedQuantileLoss"
@@ -65,10 +65,7 @@ def _call(what: str, fn: Callable[..., Any], /, **kwargs: Any) -> Any:
     try:
         return fn(**kwargs)
     except NoCredentialsError as exc:
-        raise CliError(
-            "no AWS credentials found: configure them (aws configure, AWS_PROFILE, or an "
-            "instance role), or point at the twin with --endpoint-url"
-        ) from exc
+        raise CliError(NO_CREDENTIALS) from exc
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code in ("AccessDenied", "AccessDeniedException", "UnrecognizedClientException"):
