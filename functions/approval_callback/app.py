@@ -2,9 +2,11 @@
 
 GET  /approvals/{id}?decision=..&expires=..&signature=..  -> a confirmation page, no side effect
      (mail scanners open links; a GET must not approve a production deployment);
-POST the same URL (the page's button)                    -> verify, consume once, resume.
-Forged or tampered links: 403; expired or already used: 410; malformed: 400.
-Library: feecast.deploy.approvals.decide_by_link.
+POST the same URL (the page's button)                    -> verify, consume once, resume;
+any other method (route ANY)                              -> 405.
+Malformed: 400; forged or tampered: 403; expired, used or no longer waiting: 410; oversize:
+413/414. Each refusal is logged and counted by the library.
+Library: feecast.deploy.approvals.answer_link.
 """
 
 import html
@@ -13,15 +15,28 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventV2Model
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from feecast.deploy.approvals import ApprovalRefused, Decided, decide_by_link
-from feecast.deploy.links import LinkError
+from feecast.deploy.approvals import (
+    LINK_METHODS,
+    ApprovalRefused,
+    Decided,
+    LinkRequest,
+    answer_link,
+)
 from feecast.deploy.settings import ApprovalSettings
 from feecast.observability import logger, metrics, tracer
 from feecast.settings import load_settings
 
 SETTINGS = load_settings(ApprovalSettings)
 
-_TITLES = {200: "Done", 400: "Bad link", 403: "Link refused", 410: "Link no longer valid"}
+_TITLES = {
+    200: "Done",
+    400: "Bad link",
+    403: "Link refused",
+    405: "Open the link in a browser",
+    410: "Link no longer valid",
+    413: "Request too large",
+    414: "Link too long",
+}
 
 
 def _page(status: int, heading: str, body: str, form: str = "") -> dict[str, Any]:
@@ -29,37 +44,36 @@ def _page(status: int, heading: str, body: str, form: str = "") -> dict[str, Any
         "<!doctype html><html><head><meta charset='utf-8'><title>feecast approval</title></head>"
         f"<body><h1>{html.escape(heading)}</h1><p>{html.escape(body)}</p>{form}</body></html>"
     )
-    return {
-        "statusCode": status,
-        "headers": {
-            "Content-Type": "text/html; charset=utf-8",
-            "Cache-Control": "no-store",
-            "Referrer-Policy": "no-referrer",
-        },
-        "body": text,
+    headers = {
+        "Content-Type": "text/html; charset=utf-8",
+        "Cache-Control": "no-store",
+        "Referrer-Policy": "no-referrer",
     }
+    if status == 405:
+        headers["Allow"] = ", ".join(LINK_METHODS)
+    return {"statusCode": status, "headers": headers, "body": text}
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)  # the page is not worth a trace
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(event=event, model=APIGatewayProxyEventV2Model)
-    query = request.queryStringParameters or {}
-    method = request.requestContext.http.method.upper()
-    approval_id = (request.pathParameters or {}).get("id")
+    http = request.requestContext.http
     try:
-        result = decide_by_link(
+        result = answer_link(
             SETTINGS,
-            approval_id=approval_id,
-            decision=query.get("decision"),
-            expires=query.get("expires"),
-            signature=query.get("signature"),
-            by=f"link from {request.requestContext.http.sourceIp}",
-            commit=method == "POST",
+            LinkRequest(
+                method=http.method,
+                approval_id=(request.pathParameters or {}).get("id"),
+                query=dict(request.queryStringParameters or {}),
+                raw_query=request.rawQueryString or "",
+                body=request.body,
+                source_ip=str(http.sourceIp),
+                request_id=request.requestContext.requestId,
+            ),
         )
-    except (LinkError, ApprovalRefused) as exc:
-        logger.warning("approval link refused", extra={"status": exc.status, "reason": exc.reason})
+    except ApprovalRefused as exc:  # logged and counted already
         return _page(exc.status, _TITLES.get(exc.status, "Refused"), exc.reason)
     if isinstance(result, Decided):
         verb = "approved" if result.decision == "approve" else "rejected"

@@ -2,7 +2,8 @@
 
 template.yaml PrepareDataFunction -> statemachines/model_build.asl.json "Prepare The Data"
 -> feecast.build.prepare.prepare_data. Raises DataRefused / ConfigError with the reason, which
-the state machine's Catch turns into a "build failed" notification.
+the state machine's Catch turns into a "build failed" notification (AwsThrottled, SSM throttled
+or unavailable, is retried by the state first).
 """
 
 from typing import Any

@@ -1,6 +1,7 @@
 """RecordDeploymentFunction: states "Record The Deployment" / "Record The Rollback".
 
-Library: feecast.deploy.outcome.record_deployment (DEPLOY#<stage> history and CURRENT).
+Library: feecast.deploy.outcome.record_deployment (DEPLOY#<stage> history and CURRENT). SNS
+down does not fail the step: the lost notification is logged and counted (NotificationsFailed).
 """
 
 from typing import Any, Literal

@@ -11,7 +11,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from feecast.adapters.notify import notify
+from feecast.adapters.notify import notify_or_count
 from feecast.build.failure import FailureRequest, describe_failure
 from feecast.observability import logger, metrics, tracer
 from feecast.settings import BaseSettings, load_settings
@@ -61,5 +61,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         )
     )
     metrics.add_metric(name="BuildsFailed", unit=MetricUnit.Count, value=1)
-    notify(SETTINGS.notification_topic_arn, report.subject, report.message, report.facts)
-    return {"Error": report.final_error, "Cause": f"{report.step}: {report.reason}"}
+    cause = f"{report.step}: {report.reason}"
+    # SNS down (its SDK retries spent): the execution must still end with the build's own
+    # error, not the notifier's; the lost notification is logged, counted and said here.
+    lost = notify_or_count(
+        SETTINGS.notification_topic_arn, report.subject, report.message, report.facts
+    )
+    if lost:
+        cause += f" (the notification could not be sent: {lost})"
+    return {"Error": report.final_error, "Cause": cause}

@@ -4,7 +4,7 @@ SendTaskSuccess / SendTaskFailure for the deployment waiting on that endpoint.
 Library: feecast.deploy.endpoints.resume_waiter.
 """
 
-from typing import Any
+from typing import Any, Literal
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
@@ -26,6 +26,9 @@ class EndpointDetail(BaseModel):
 
 
 class EndpointStateChange(EventBridgeModel):
+    # Another rule's event sent here (by hand, by a wrong target) is refused, naming the field.
+    source: Literal["aws.sagemaker"]
+    detail_type: Literal["SageMaker Endpoint State Change"] = Field(alias="detail-type")
     time: Any  # the published example carries epoch milliseconds as a string
     detail: EndpointDetail
 

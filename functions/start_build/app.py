@@ -25,10 +25,18 @@ class StartRequest(BaseModel):
     dedup_key: str | None = None
     scheduled_time: datetime | None = None
     time: datetime | None = None  # EventBridge envelope
+    source: str | None = None
     detail_type: str | None = Field(None, alias="detail-type")
 
     @model_validator(mode="after")
     def _has_key(self) -> "StartRequest":
+        # Another rule's event sent here by mistake must not start a build at its time.
+        foreign = self.source not in (None, "aws.events")
+        if foreign or self.detail_type not in (None, "Scheduled Event"):
+            raise ValueError(
+                f"source {self.source!r} / detail-type {self.detail_type!r}: only a schedule's"
+                " input, an aws.events 'Scheduled Event' or a direct request starts a build"
+            )
         when = self.scheduled_time or self.time
         if self.dedup_key is None:
             if when is None:

@@ -37,6 +37,7 @@ from feecast_twin.events import (
     Schedules,
     TargetRun,
 )
+from feecast_twin.faults import Faults
 from feecast_twin.lambda_runtime import LambdaRuntime
 from feecast_twin.loader import Deployer, LoadedTemplate, Stack, load_template
 
@@ -129,6 +130,8 @@ class Twin:
         self._patches: list[tuple[Any, str, Any]] = []
         self._seen_executions: set[str] = set()
         self._env_saved: dict[str, str | None] = {}
+        # AWS API errors injected by reliability tests (feecast_twin/faults.py).
+        self.faults = Faults(self)
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> Twin:
@@ -150,10 +153,12 @@ class Twin:
             _ACTIVE = self
         try:
             self._start_mock()
+            self.faults.install()
             self.clock.start()
             self.runtime.install()
             self.delivery.install()
             self._patch_stepfunctions()
+            self._patch_dynamodb()
             self.template = load_template(self.template_path, self.parameter_overrides)
             self.stack = Deployer(self, self.template, self.stack_name).deploy()
             for name, (lid, code_dir, handler) in self.stack.functions.items():
@@ -260,6 +265,7 @@ class Twin:
                 except Exception:
                     log.exception("uninstalling %s failed", component)
             self.components.clear()
+            self.faults.uninstall()
             self.delivery.uninstall()
             self.runtime.uninstall()
             for owner, attr, original in reversed(self._patches):
@@ -664,6 +670,30 @@ class Twin:
             except Exception:
                 log.debug("stopping %s failed", ex.exec_arn, exc_info=True)
 
+    def _patch_dynamodb(self) -> None:
+        """Parse each UpdateExpression text once: moto parses it twice per UpdateItem (~30% of
+        the call, and ingestion makes thousands), then deep-copies the tree before validating
+        or applying it, so a cached tree is never changed. Same results, same errors."""
+        from moto.dynamodb import models as ddb_models
+        from moto.dynamodb import responses as ddb_responses
+
+        original = ddb_models.UpdateExpressionParser
+        parsed: dict[str, Any] = {}
+
+        class CachedUpdateExpressionParser:
+            @staticmethod
+            def make(expression: str) -> Any:
+                tree = parsed.get(expression)
+                if tree is None:
+                    tree = original.make(expression)  # a bad expression raises every time
+                    if len(parsed) < 1024:
+                        parsed[expression] = tree
+                return tree
+
+        for owner in (ddb_models, ddb_responses):
+            self._patches.append((owner, "UpdateExpressionParser", original))
+            owner.UpdateExpressionParser = CachedUpdateExpressionParser  # type: ignore[attr-defined]
+
     def _patch_stepfunctions(self) -> None:
         """Record executions starting and ending (any source: twin, handlers, AWS CLI)."""
         from moto.stepfunctions.parser.backend import execution as ex_mod
@@ -694,9 +724,22 @@ class Twin:
                 cause=ex.cause,
             )
 
+        from moto.core.responses import EmptyResult
+        from moto.stepfunctions.responses import StepFunctionResponse
+
+        def send_task_failure(response: Any) -> Any:
+            # moto 5.2.5 drops SendTaskFailure's `cause`; AWS hands it to the task's Catch.
+            response.stepfunction_backend.send_task_failure(
+                response._get_param("taskToken"),
+                error=response._get_param("error"),
+                cause=response._get_param("cause"),
+            )
+            return EmptyResult()
+
         for owner, attr, new in (
             (ex_mod.Execution, "start", start),
             (ex_mod.BaseExecutionWorkerCommunication, "terminated", terminated),
+            (StepFunctionResponse, "send_task_failure", send_task_failure),
         ):
             self._patches.append((owner, attr, getattr(owner, attr)))
             setattr(owner, attr, new)
@@ -736,7 +779,15 @@ class Twin:
                 if raise_on_timeout:
                     raise TimeoutError(f"twin not settled after {timeout}s: {', '.join(what)}")
                 return
-            time.sleep(0.01 if not what else 0.02)
+            # While busy, short waits: the clock settles after every simulated minute and 20 ms
+            # sleeps were a third of the demo's wall time (bench/bench_lifecycle.py); deliveries
+            # (most of the work) wake the wait as soon as they end. The 10 ms between the two
+            # quiet checks stays: shorter, and handoffs between threads slip through (seen as a
+            # flaky tests/integration/test_deploy_twin.py at 2 ms).
+            if what == ["eventbridge deliveries"]:
+                self.delivery.wait_idle(timeout=0.02)
+            else:
+                time.sleep(0.01 if not what else 0.005)
 
     def advance(
         self,

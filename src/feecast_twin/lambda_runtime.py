@@ -93,6 +93,20 @@ class _StdoutRouter(io.TextIOBase):
         return False
 
 
+_ROUTER: list[_StdoutRouter] = []
+_ROUTER_LOCK = threading.Lock()
+
+
+def _shared_router() -> _StdoutRouter:
+    """One router per process, not per twin: a Powertools Logger configures the process-wide
+    stdlib logger of its service once, with the stream of the first twin that imported it, so a
+    later twin (another test module) must route through that same object to capture its lines."""
+    with _ROUTER_LOCK:
+        if not _ROUTER:
+            _ROUTER.append(_StdoutRouter(sys.stdout))
+        return _ROUTER[0]
+
+
 @dataclass
 class LambdaContext:
     """What Lambda passes as `context` (the attributes Powertools and handlers read)."""
@@ -128,6 +142,8 @@ class _Container:
 
     module: ModuleType | None = None
     private_modules: dict[str, ModuleType] = field(default_factory=dict)
+    # Powertools Parameters' providers (and so their caches) are per container, as on Lambda.
+    parameter_providers: dict[str, Any] = field(default_factory=dict)
     invocations: int = 0
 
 
@@ -151,6 +167,7 @@ class LambdaRuntime:
         self.lock = threading.RLock()
         self.functions: dict[str, FunctionCode] = {}
         self._containers: dict[str, _Container] = {}
+        self._module_files: dict[str, tuple[Any, str]] = {}  # name -> (module, __file__)
         self._original: Any = None
         self._router: _StdoutRouter | None = None
         self._in_flight = 0
@@ -210,7 +227,7 @@ class LambdaRuntime:
         container = self._containers.setdefault(name, _Container())
         cold = container.module is None
         if self._router is None:
-            self._router = _StdoutRouter(sys.stdout)
+            self._router = _shared_router()
         logical_id = code.logical_id if code else name
         if code is None or code.code_dir is None:
             inv = self._error_invocation(
@@ -357,28 +374,51 @@ class LambdaRuntime:
     def _modules(self, code: FunctionCode, container: _Container) -> Iterator[None]:
         """Give the function its own `feecast` modules and its folder's sibling modules."""
         code_dir = str(code.code_dir)
+        files = self._module_files
 
         def private(name: str, module: Any) -> bool:
             if name == "feecast" or name.startswith("feecast."):
                 return True
-            file = getattr(module, "__file__", None) or ""
+            # Cached per module object: this runs over every module (thousands once torch is
+            # loaded) twice per invocation, and some lazy modules answer `__file__` through a
+            # slow module __getattr__ (8 ms for one torch module): ~35 ms per invocation.
+            known = files.get(name)
+            if known is not None and known[0] is module:
+                file = known[1]
+            else:
+                file = getattr(module, "__file__", None) or ""
+                files[name] = (module, file)
             return bool(file) and file.startswith(code_dir + os.sep)
+
+        from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
 
         saved = {n: m for n, m in list(sys.modules.items()) if private(n, m)}
         for n in saved:
             del sys.modules[n]
         sys.modules.update(container.private_modules)
+        present = set(sys.modules)
+        saved_providers = dict(DEFAULT_PROVIDERS)
+        DEFAULT_PROVIDERS.clear()
+        DEFAULT_PROVIDERS.update(container.parameter_providers)
         sys.path.insert(0, code_dir)
         try:
             yield
         finally:
             with suppress(ValueError):
                 sys.path.remove(code_dir)
-            mine = {n: m for n, m in list(sys.modules.items()) if private(n, m)}
+            # Only what this call imported, or the container's own modules, can be private
+            # now: the rest was checked on the way in (a set difference, not a full scan).
+            candidates = (set(sys.modules) - present) | container.private_modules.keys()
+            mine = {
+                n: m for n in candidates if (m := sys.modules.get(n)) is not None and private(n, m)
+            }
             for n in mine:
                 del sys.modules[n]
             container.private_modules = mine
             sys.modules.update(saved)
+            container.parameter_providers = dict(DEFAULT_PROVIDERS)
+            DEFAULT_PROVIDERS.clear()
+            DEFAULT_PROVIDERS.update(saved_providers)
 
     def _after(self, fn: Any, inv: Invocation) -> None:
         self.invocations.append(inv)

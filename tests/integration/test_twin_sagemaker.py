@@ -455,7 +455,8 @@ def test_given_a_job_that_fails_when_run_with_sync_then_the_task_fails_with_the_
     )["executionArn"]
     result = twin.wait_for_execution(again, timeout=120)
     assert result["status"] == "FAILED"
-    assert result["error"] == "SageMaker.AmazonSageMakerException"
+    # A modeled SageMaker error keeps its name, as Step Functions reports it on AWS.
+    assert result["error"] == "SageMaker.ResourceInUseException"
     assert "Error Code: ResourceInUse" in result["cause"]
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from feecast.baseline import naive_forecast
+from feecast.baseline import naive_forecast, seasonal_naive_forecast
 from feecast.deepar import Forecast
 from feecast.metrics import wql_from_forecasts
 from feecast.series import MinuteSeries
@@ -171,3 +171,96 @@ def test_given_positive_history_then_quantiles_stay_positive(
     f = naive_forecast(history, 5, taus, min_pairs=5)
     assert all(np.all(q > 0) for q in f.quantiles.values())
     assert np.all(f.mean > 0)
+
+
+# -- seasonal naive -------------------------------------------------------------------------
+def test_given_an_exact_daily_cycle_then_the_seasonal_forecast_repeats_yesterday() -> None:
+    """y repeats every 10 minutes: every one-season log-ratio is 0, all quantiles coincide."""
+    history = np.tile(np.arange(1.0, 11.0), 10)  # ends at 10; next minutes are 1, 2, 3
+    f = seasonal_naive_forecast(history, 3, Q, season=10, min_pairs=10)
+    for key in Q:
+        np.testing.assert_allclose(f.quantiles[key], [1.0, 2.0, 3.0])
+    np.testing.assert_allclose(f.mean, [1.0, 2.0, 3.0])
+
+
+def test_given_known_seasonal_changes_then_quantiles_scale_the_reference() -> None:
+    """Each season is twice the one before: every one-season log-ratio is log 2."""
+    base = np.arange(1.0, 6.0)
+    history = np.concatenate([base * 2.0**k for k in range(8)])  # 8 seasons of 5 minutes
+    f = seasonal_naive_forecast(history, 2, [0.05, 0.95], season=5, min_pairs=10)
+    expected = base[:2] * 2.0**7 * 2.0  # same minutes of the last season, doubled
+    np.testing.assert_allclose(f.quantiles["0.05"], expected)
+    np.testing.assert_allclose(f.quantiles["0.95"], expected)
+
+
+def test_given_a_missing_reference_then_the_season_before_is_used() -> None:
+    history = np.tile(np.arange(1.0, 11.0), 10)
+    history[-10] = np.nan  # yesterday's value for the first horizon
+    f = seasonal_naive_forecast(history, 2, [0.5], season=10, min_pairs=10)
+    np.testing.assert_allclose(f.quantiles["0.5"], [1.0, 2.0])
+
+
+def test_given_a_zero_then_seasonal_changes_are_differences() -> None:
+    history = np.arange(0.0, 100.0)  # y[t] - y[t-10] = 10 everywhere
+    f = seasonal_naive_forecast(history, 2, [0.5], season=10, min_pairs=10)
+    np.testing.assert_allclose(f.quantiles["0.5"], [100.0, 101.0])
+
+
+def test_given_a_minute_series_and_the_defaults_then_one_day_back_is_the_reference() -> None:
+    rng = np.random.default_rng(3)
+    day = 10 + 5 * np.sin(np.arange(1440) / 1440 * 2 * np.pi)
+    values = np.tile(day, 3) * np.exp(rng.normal(0, 0.1, 3 * 1440))
+    s = MinuteSeries(datetime(2024, 1, 1, tzinfo=UTC), values)
+    f = seasonal_naive_forecast(s, 30, Q)
+    assert len(f) == 30
+    assert np.all(f.quantiles["0.05"] < values[-1440:-1410])
+    assert np.all(f.quantiles["0.95"] > values[-1440:-1410])
+    np.testing.assert_allclose(
+        f.quantiles["0.5"] / values[-1440:-1410], f.quantiles["0.5"][0] / values[-1440]
+    )
+
+
+@pytest.mark.parametrize(
+    ("history", "kwargs", "expected"),
+    [
+        (np.arange(1.0, 100.0), {"season": 0}, "season must be an integer >= 1"),
+        (np.arange(1.0, 100.0), {"season": 2.0}, "season must be an integer >= 1"),
+        (np.arange(1.0, 100.0), {"season": 5, "prediction_length": 6}, "longer than the season"),
+        (np.arange(1.0, 100.0), {"season": 200}, "no observed value at the same minute"),
+        (np.arange(1.0, 100.0), {"season": 80}, "too little history: 19 pairs"),
+        (np.full(100, np.nan), {"season": 10}, "no observed value in its last 100"),
+        (np.arange(1.0, 100.0), {"season": 10, "quantiles": []}, "no quantiles"),
+        (np.ones((10, 2)), {"season": 10}, "must be 1-D"),
+    ],
+)
+def test_given_bad_input_to_the_seasonal_naive_then_value_error_with_reason(
+    history: Any, kwargs: dict[str, Any], expected: str
+) -> None:
+    args: dict[str, Any] = {"prediction_length": 1, "quantiles": [0.5], "min_pairs": 30} | kwargs
+    with pytest.raises(ValueError, match=expected):
+        seasonal_naive_forecast(history, **args)
+
+
+@settings(deadline=None)
+@given(
+    history=hnp.arrays(
+        np.float64,
+        st.integers(60, 300),
+        elements=st.just(np.nan) | st.just(0.0) | st.floats(1e-3, 1e4),
+    ),
+    taus=levels,
+    horizon=st.integers(1, 10),
+)
+def test_given_any_history_then_seasonal_quantiles_never_cross(
+    history: Any, taus: list[float], horizon: int
+) -> None:
+    try:
+        f = seasonal_naive_forecast(history, horizon, taus, season=12, min_pairs=5)
+    except ValueError as exc:
+        assert "too little history" in str(exc) or "no observed value" in str(exc)
+        return
+    ordered = [f.quantiles[k] for k in sorted(f.quantiles, key=float)]
+    for lower, upper in itertools.pairwise(ordered):
+        assert np.all(lower <= upper)
+    assert all(len(q) == horizon for q in ordered)
+    assert np.isfinite(f.mean).all()

@@ -63,6 +63,13 @@ class FakeBackend:
             self.lock = claim
             return True
 
+    def release(self, dedup_key: str, claim: Claim) -> None:
+        with self._mutex:
+            if self.claims.get(dedup_key) == claim:
+                del self.claims[dedup_key]
+            if self.lock == claim:
+                self.lock = None
+
     def start_execution(self, name: str, payload: dict[str, Any]) -> str | None:
         with self._mutex:
             arn = SM.replace(":stateMachine:", ":execution:") + f":{name}"
@@ -200,3 +207,49 @@ def test_execution_names_are_deterministic_valid_and_short() -> None:
 def test_given_a_malformed_trigger_or_key_then_value_error(trigger: str, key: str) -> None:
     with pytest.raises(ValueError):
         start_build(trigger, key, SETTINGS, backend=FakeBackend(), now=NOW)
+
+
+def test_given_start_execution_fails_then_the_claim_and_lock_are_released_and_a_retry_starts() -> (
+    None
+):
+    """Step Functions throttled after the SDK's retries: Lambda retries within minutes, well
+    inside the lock's grace period; that retry must start the build, not answer "duplicate"."""
+
+    class Throttled(Exception):
+        pass
+
+    backend = FakeBackend()
+    real_start = backend.start_execution
+
+    def throttled(name: str, payload: dict[str, Any]) -> str | None:
+        raise Throttled("ThrottlingException: Rate exceeded")
+
+    backend.start_execution = throttled  # type: ignore[method-assign]
+    with pytest.raises(Throttled):
+        start_build("alarm", "alarm-3", SETTINGS, backend=backend, now=NOW)
+    assert backend.claims == {} and backend.lock is None and backend.started == []
+
+    backend.start_execution = real_start  # type: ignore[method-assign]
+    retry = start_build(
+        "alarm", "alarm-3", SETTINGS, backend=backend, now=NOW + timedelta(minutes=1)
+    )
+    assert retry.status == "started" and len(backend.started) == 1
+    assert backend.lock is not None and backend.lock.execution_arn == retry.execution_arn
+
+
+def test_given_a_failed_start_whose_claim_was_taken_over_then_the_release_leaves_it() -> None:
+    backend = FakeBackend()
+    arn = SM.replace(":stateMachine:", ":execution:") + ":other"
+    other = Claim(arn, "started", NOW)
+    backend.claims["alarm-4"], backend.lock = other, other
+
+    def lost(name: str, payload: dict[str, Any]) -> str | None:
+        backend.claims["alarm-4"] = backend.lock = other  # another start took both meanwhile
+        raise RuntimeError("StartExecution failed")
+
+    backend.start_execution = lost  # type: ignore[method-assign]
+    backend.claims.clear()
+    backend.lock = None
+    with pytest.raises(RuntimeError):
+        start_build("alarm", "alarm-4", SETTINGS, backend=backend, now=NOW)
+    assert backend.claims == {"alarm-4": other} and backend.lock == other

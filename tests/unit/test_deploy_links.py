@@ -85,6 +85,11 @@ def test_approval_ids_are_random_and_url_safe() -> None:
     assert all(len(i) >= 20 and all(c.isalnum() or c in "-_" for c in i) for i in ids)
 
 
+def test_approval_ids_never_start_with_a_dash() -> None:
+    # `feecast approve -abc...` would be parsed as an option (a 1-in-64 demo failure, seen).
+    assert not any(links.new_approval_id().startswith("-") for _ in range(2000))
+
+
 @given(
     approval_id=st.text("abcdefghijklmnopqrstuvwxyz0123456789-_", min_size=1, max_size=30),
     decision=st.sampled_from(links.DECISIONS),
@@ -99,3 +104,44 @@ def test_property_a_guessed_signature_is_refused(
     with pytest.raises(links.LinkError) as err:
         links.verify(SECRET, approval_id, decision, NOW + 60, forged, now=NOW)
     assert err.value.status == 403
+
+
+@pytest.mark.parametrize(
+    "signature",
+    ["é" * 64, "0" * 63, "0" * 65, "g" * 64, "0" * 10_000, " " + "0" * 63],
+)
+def test_given_a_signature_not_in_its_format_when_verified_then_400_before_any_hmac(
+    signature: str,
+) -> None:
+    # Non-ASCII text used to reach hmac.compare_digest, which raises TypeError on it (a 500).
+    with pytest.raises(links.LinkError) as err:
+        links.verify(SECRET, "abc", "approve", NOW + 60, signature, now=NOW)
+    assert (err.value.status, err.value.code) == (400, "Malformed")
+
+
+@pytest.mark.parametrize("approval_id", ["a/b", "a\nb", "x" * 65, "../etc", "é"])
+def test_given_an_id_not_in_its_format_when_verified_then_400(approval_id: str) -> None:
+    signature = links.sign(SECRET, approval_id, "approve", NOW + 60)
+    with pytest.raises(links.LinkError) as err:
+        links.verify(SECRET, approval_id, "approve", NOW + 60, signature, now=NOW)
+    assert (err.value.status, err.value.code) == (400, "Malformed")
+
+
+def test_refusals_carry_a_low_cardinality_code_and_no_request_text() -> None:
+    url = links.link("https://x", SECRET, "abc", "approve", NOW + 60)
+    approval_id, decision, expires, signature = _fields(url)
+    with pytest.raises(links.LinkError) as forged:
+        links.verify(SECRET, approval_id, decision, expires, "f" * 64, now=NOW)
+    with pytest.raises(links.LinkError) as expired:
+        links.verify(SECRET, approval_id, decision, expires, signature, now=NOW + 60)
+    with pytest.raises(links.LinkError) as unknown:
+        links.verify(SECRET, approval_id, "<script>", expires, signature, now=NOW)
+    assert [e.value.code for e in (forged, expired, unknown)] == [
+        "BadSignature",
+        "Expired",
+        "Malformed",
+    ]
+    assert "<script>" not in unknown.value.reason
+    # Upper-case hex is the same signature.
+    ok = links.verify(SECRET, approval_id, decision, expires, signature.upper(), now=NOW)
+    assert ok.approval_id == "abc"

@@ -15,6 +15,7 @@ policy, Lambda permissions of event sources, the roles of ScheduleV2 events).
 from __future__ import annotations
 
 import copy
+import re
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -27,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_yaml((ROOT / "template.yaml").read_text())
 RESOURCES: dict[str, dict[str, Any]] = TEMPLATE["Resources"]
 REGION, ACCOUNT = "eu-west-1", "123456789012"
+STACK = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/feecast/0a1b2c3d-4e5f-6789-abcd"
 DEFAULTS = {name: p.get("Default") for name, p in TEMPLATE["Parameters"].items()}
 
 
@@ -149,6 +151,7 @@ def _resolver(parameters: dict[str, Any]) -> Resolver:
             "AWS::Partition": "aws",
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::StackName": "feecast",
+            "AWS::StackId": STACK,
         },
         mappings=TEMPLATE.get("Mappings", {}),
         conditions=TEMPLATE.get("Conditions", {}),
@@ -169,6 +172,8 @@ def declared_statements(properties: dict[str, Any], type_: str) -> list[dict[str
     """The policy statements a resource's template properties declare, unresolved."""
     if type_ == "AWS::IAM::Role":
         return [s for p in properties.get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
+    if type_ == "AWS::IAM::ManagedPolicy":
+        return list(properties["PolicyDocument"]["Statement"])
     statements: list[dict[str, Any]] = []
     for item in properties.get("Policies", []):
         assert isinstance(item, dict), f"managed policy {item!r}: map it in this test first"
@@ -243,6 +248,10 @@ SAGEMAKER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/SageMakerExecutionRole"
 TRAINING_JOB = _sm("training-job/feecast-alarm-2026-01-05t10-15z-1a2b3c4d")
 SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:feecast/approval-link-key-AbCdEf"
 ANY = "*"  # the action names no resource: only a "*" grant allows it
+
+
+def _alarm(name: str) -> str:
+    return f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}"
 
 
 def _idempotency(why: str) -> list[Need]:
@@ -355,7 +364,10 @@ NEEDS: dict[str, list[Need]] = {
             Need(f"sagemaker:{a}", _sm("transform-job/feecast-x"), "Forecast The Held-Out Window")
             for a in ("CreateTransformJob", "DescribeTransformJob", "StopTransformJob", "AddTags")
         ],
-        Need("sagemaker:ListTags", ANY, "the documented .sync policy for SageMaker jobs"),
+        *[
+            Need("sagemaker:ListTags", arn, ".sync reads the tags of the jobs it starts")
+            for arn in (TRAINING_JOB, _sm("model/feecast-x"), _sm("transform-job/feecast-x"))
+        ],
         *[
             Need(f"events:{a}", f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule}", ".sync watcher")
             for a in ("PutTargets", "PutRule", "DescribeRule")
@@ -399,7 +411,11 @@ NEEDS: dict[str, list[Need]] = {
         Need("sagemaker:CreateEndpoint", STAGING, "first deployment"),
         Need("sagemaker:UpdateEndpoint", PRODUCTION, "later deployments, guardrails"),
         Need("sagemaker:DeleteEndpoint", STAGING, "a Failed endpoint is recreated"),
-        Need("cloudwatch:DescribeAlarms", ANY, "which rollback alarms exist"),
+        Need(
+            "cloudwatch:DescribeAlarms",
+            _alarm("feecast-production-invocation-errors"),
+            "which rollback alarms exist (AlarmNames=...)",
+        ),
     ],
     "AwaitEndpointFunction": [
         Need("dynamodb:PutItem", _table("StateTable"), "WAITER# keeps the task token"),
@@ -502,7 +518,7 @@ NEEDS: dict[str, list[Need]] = {
             for a in ("PutMetricAlarm", "DisableAlarmActions")
             for stage in ("staging", "production")
         ],
-        Need("cloudwatch:DescribeAlarms", ANY, "does the alarm exist"),
+        Need("cloudwatch:DescribeAlarms", _alarm("feecast-staging-accuracy"), "does it exist"),
         Need("sagemaker:DescribeEndpoint", STAGING, "the failure reason"),
         *_notify("monitoring on / off, endpoint failed"),
     ],
@@ -523,7 +539,11 @@ NEEDS: dict[str, list[Need]] = {
         Need("dynamodb:GetItem", _table("StateTable"), "episode, build claim, lock"),
         Need("dynamodb:PutItem", _table("StateTable"), "open an episode (conditional)"),
         Need("dynamodb:UpdateItem", _table("StateTable"), "record the episode's build"),
-        Need("cloudwatch:DescribeAlarms", ANY, "actions disabled = endpoint deleted"),
+        Need(
+            "cloudwatch:DescribeAlarms",
+            _alarm("feecast-production-accuracy"),
+            "actions disabled = endpoint deleted",
+        ),
         Need("states:ListExecutions", BUILD_MACHINE, "join a running build"),
         Need("states:DescribeExecution", _states("execution:feecast-model-build:x"), "claim state"),
         Need("states:StartExecution", BUILD_MACHINE, "exactly one build"),
@@ -565,24 +585,44 @@ NEEDS: dict[str, list[Need]] = {
             "undeliverable runs",
         ),
     ],
+    # ---- people: `feecast approve | reject` (src/feecast_cli/deploy.py), by id or --package
+    "ApproverPolicy": [
+        Need("cloudformation:DescribeStacks", STACK, "the stack's outputs, the server's clock"),
+        Need("dynamodb:Scan", _table("StateTable"), "list pending approvals (tokens left out)"),
+        Need("dynamodb:DeleteItem", _table("StateTable"), "consume the approval once"),
+        Need("dynamodb:GetItem", _table("StateTable"), "expired or used?"),
+        Need("states:SendTaskSuccess", ANY, "resume the deployment with the decision"),
+        Need("sagemaker:ListModelPackages", ANY, "pending packages; a version number -> ARN"),
+        Need("sagemaker:DescribeModelPackage", PACKAGE, "its losses, its current status"),
+        Need("sagemaker:UpdateModelPackage", PACKAGE, "Approved / Rejected"),
+    ],
 }
 
-# Actions that may be granted on "*": they name no resource, or AWS documents them on "*".
+# The only actions that may be granted on "*": AWS's Service Authorization Reference lists no
+# resource type for them (the IAM console says "only supports the all resources wildcard").
+# Everything else names its resources; test_template_security.py checks they are the project's.
 STAR_ACTIONS = {
-    "ssm:DescribeParameters": "List action (inside SSMParameterReadPolicy)",
-    "cloudwatch:PutMetricData": "no resource-level permissions (bounded by a namespace condition)",
-    "cloudwatch:DescribeAlarms": "read-only; alarm names vary with the stage parameters",
-    "states:SendTaskSuccess": "the caller holds a task token, not an ARN",
-    "states:SendTaskFailure": "the caller holds a task token, not an ARN",
-    "sagemaker:ListTags": "the documented Step Functions policy for SageMaker .sync",
-    "ecr:GetAuthorizationToken": "no resource-level permissions",
-    **{a.action: "log delivery APIs take no resource" for a in _sfn_logs()},
+    "ssm:DescribeParameters": "no resource type (SAM's SSMParameterReadPolicy adds it)",
+    "cloudwatch:PutMetricData": "no resource type; bounded by a cloudwatch:namespace condition",
+    "states:SendTaskSuccess": "no resource type: the caller holds a task token, not an ARN",
+    "states:SendTaskFailure": "no resource type: the caller holds a task token, not an ARN",
+    "ecr:GetAuthorizationToken": "no resource type (a registry login, not a repository)",
+    "sagemaker:ListModelPackages": "no resource type (a List action); filtered by group name",
+    **{
+        a.action: "vended log delivery has no resource type; Step Functions documents '*'"
+        for a in _sfn_logs()
+    },
 }
 
 
 # -- the checks -------------------------------------------------------------------------------
 def _entry_points() -> set[str]:
-    kinds = {"AWS::Serverless::Function", "AWS::Serverless::StateMachine", "AWS::IAM::Role"}
+    kinds = {
+        "AWS::Serverless::Function",
+        "AWS::Serverless::StateMachine",
+        "AWS::IAM::Role",
+        "AWS::IAM::ManagedPolicy",  # attached by operators to people (ApproverPolicy)
+    }
     return {lid for lid, res in RESOURCES.items() if res["Type"] in kinds}
 
 
@@ -603,19 +643,149 @@ def test_star_resources_only_for_actions_that_name_none(logical_id):
         if "*" not in _as_list(s["Resource"]):
             continue
         for action in _as_list(s["Action"]):
-            via_service = "kms:ViaService" in str(s.get("Condition", {}))
-            assert action in STAR_ACTIONS or (action.startswith("kms:") and via_service), (
+            assert action in STAR_ACTIONS, (
                 f"{logical_id}: {action} on '*': name the resource (or justify it in STAR_ACTIONS)"
             )
-            assert not action.endswith(":*"), f"{logical_id}: service-wide action {action}"
+
+
+def test_every_star_action_allowed_is_still_used():
+    used = {
+        action
+        for lid in NEEDS
+        for s in statements_of(lid)
+        if "*" in _as_list(s["Resource"])
+        for action in _as_list(s["Action"])
+    }
+    assert set(STAR_ACTIONS) <= used, f"stale STAR_ACTIONS: {set(STAR_ACTIONS) - used}"
 
 
 @pytest.mark.parametrize("logical_id", sorted(NEEDS))
 def test_roles_are_passed_only_to_the_service_that_assumes_them(logical_id):
-    for s in statements_of(logical_id):
-        if "iam:PassRole" in _as_list(s["Action"]):
-            assert "*" not in _as_list(s["Resource"]), f"{logical_id}: PassRole on '*'"
-            assert "iam:PassedToService" in str(s.get("Condition", {})), logical_id
+    res = RESOURCES[logical_id]
+    for s in declared_statements(res["Properties"], res["Type"]):
+        if "iam:PassRole" not in _as_list(s["Action"]):
+            continue
+        [resource] = _as_list(s["Resource"])  # one role per statement
+        role, attribute = resource["Fn::GetAtt"]  # KeyError: not a role of this template
+        assert (RESOURCES[role]["Type"], attribute) == ("AWS::IAM::Role", "Arn"), logical_id
+        trusted = {
+            st["Principal"]["Service"]
+            for st in RESOURCES[role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        }
+        passed_to = s["Condition"]["StringEquals"]["iam:PassedToService"]
+        assert passed_to in trusted, f"{logical_id} passes {role} to {passed_to}, not {trusted}"
+
+
+# -- least privilege across every policy document of the template ----------------------------
+def _statements_in(node: Any, kind: str) -> list[tuple[str, dict[str, Any]]]:
+    """(kind, statement) of every policy document under node; KeyPolicy marks "key"."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Statement" and isinstance(value, list):
+                found += [(kind, s) for s in value if isinstance(s, dict) and "Effect" in s]
+            elif key != "AssumeRolePolicyDocument":  # trust policies name services
+                found += _statements_in(value, "key" if key == "KeyPolicy" else kind)
+    elif isinstance(node, list):
+        for item in node:
+            found += _statements_in(item, kind)
+    return found
+
+
+def _policy_statements() -> list[tuple[str, str, dict[str, Any]]]:
+    """(logical id, "key" | "identity" | "resource", statement) for every policy in the template:
+    roles, SAM statements and policy templates, managed policies, key and resource policies."""
+    found: list[tuple[str, str, dict[str, Any]]] = []
+    for lid, res in RESOURCES.items():
+        props = res.get("Properties", {})
+        if res["Type"] in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine"):
+            found += [(lid, "identity", s) for s in declared_statements(props, res["Type"])]
+        else:
+            kind = "identity" if res["Type"].startswith("AWS::IAM::") else "resource"
+            found += [(lid, k, s) for k, s in _statements_in(props, kind)]
+    return found
+
+
+POLICY_STATEMENTS = _policy_statements()
+_DENY_INSECURE = {"Bool": {"aws:SecureTransport": "false"}}
+
+# Resources named by AWS, not by this project: fnmatch pattern (resolved) -> why it is granted.
+AWS_NAMED = {
+    "arn:aws:ecr:*:*:repository/forecasting-deepar": "SageMaker's DeepAR image (AWS account)",
+    "arn:aws:events:*:*:rule/StepFunctionsGetEventsForSageMaker*JobsRule": "the managed rules "
+    "Step Functions creates for .sync SageMaker jobs",
+    "arn:aws:logs:*:*:log-group:/aws/sagemaker/*": "SageMaker names its jobs' log groups",
+    # The bucket's default key is the AWS managed aws/s3 key, whose id the template cannot name;
+    # the statement must be bound to S3 with kms:ViaService (checked below).
+    f"arn:aws:kms:{REGION}:{ACCOUNT}:key/*": "the bucket's aws/s3 key, through S3 only",
+}
+
+
+def _refers_to_the_project(value: Any, variables: dict[str, Any] | None = None) -> bool:
+    """A Ref/GetAtt of a template resource, or a Sub built from ProjectName or one."""
+    if isinstance(value, dict) and "Ref" in value:
+        return value["Ref"] in RESOURCES or value["Ref"] == "AWS::StackId"  # the stack itself
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        target = value["Fn::GetAtt"]
+        return (target[0] if isinstance(target, list) else target.split(".")[0]) in RESOURCES
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        text, own = (
+            (value["Fn::Sub"], {}) if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"]
+        )
+        names = {n.split(".")[0] for n in re.findall(r"\$\{([^}!]+)\}", text)}
+        return any(
+            n == "ProjectName"
+            or n in RESOURCES
+            or (n in own and _refers_to_the_project(own[n]))
+            or (variables is not None and n in variables and _refers_to_the_project(variables[n]))
+            for n in names
+        )
+    return False
+
+
+def test_no_statement_allows_every_action_of_a_service():
+    for lid, kind, s in POLICY_STATEMENTS:
+        for action in _as_list(s.get("Action", [])):
+            wildcard = action == "*" or action.endswith(":*")
+            if s["Effect"] == "Deny":
+                # The one Deny that may be service-wide: refusing any request without TLS.
+                assert not wildcard or s.get("Condition") == _DENY_INSECURE, (lid, s)
+            else:
+                assert not wildcard, f"{lid} ({kind}) allows {action}: list the actions"
+
+
+def test_star_resources_only_for_actions_without_resource_types_or_in_key_policies():
+    for lid, kind, s in POLICY_STATEMENTS:
+        if s["Effect"] != "Allow" or "*" not in _as_list(s.get("Resource", [])):
+            continue
+        if kind == "key":
+            continue  # a key policy's "*" is the key it is attached to
+        for action in _as_list(s["Action"]):
+            assert action in STAR_ACTIONS, f"{lid}: {action} on '*' (see STAR_ACTIONS)"
+
+
+def test_every_other_resource_is_one_of_the_projects_or_named_by_aws():
+    for lid, kind, s in POLICY_STATEMENTS:
+        if s["Effect"] != "Allow" or kind == "key":
+            continue
+        for resource in _as_list(s.get("Resource", [])):
+            if resource == "*" or _refers_to_the_project(resource):
+                continue
+            resolved = RESOLVER.resolve(resource)
+            pattern = next((p for p in AWS_NAMED if fnmatchcase(resolved, p)), None)
+            assert pattern, f"{lid}: {resolved} is neither the project's nor in AWS_NAMED"
+            if pattern.startswith("arn:aws:kms:"):
+                assert "kms:ViaService" in str(s.get("Condition")), f"{lid}: {resolved} unbound"
+
+
+def test_the_scope_checks_are_not_vacuous():
+    assert _refers_to_the_project({"Fn::Sub": "arn:aws:s3:::${ProjectName}-x/*"})
+    assert _refers_to_the_project({"Fn::Sub": ["table/${T}", {"T": {"Ref": "StateTable"}}]})
+    assert not _refers_to_the_project({"Fn::Sub": "arn:${AWS::Partition}:s3:::*"})
+    assert not _refers_to_the_project({"Ref": "SomeoneElsesBucket"})
+    assert not any(fnmatchcase("arn:aws:s3:::other-bucket/*", p) for p in AWS_NAMED)
+    kinds = {kind for _, kind, _ in POLICY_STATEMENTS}
+    assert kinds == {"identity", "key", "resource"}
 
 
 def test_given_a_needed_statement_removed_then_the_check_reports_it():
@@ -629,6 +799,29 @@ def test_given_a_needed_statement_removed_then_the_check_reports_it():
     statements = [RESOLVER.resolve(s) for s in declared_statements(res["Properties"], res["Type"])]
     assert not allows(statements, "iam:PassRole", SAGEMAKER_ROLE)
     assert allows(statements, "sagemaker:CreateModel", _sm("model/feecast-v7-x"))
+
+
+def test_approvers_get_a_task_token_only_by_consuming_an_approval():
+    """ApproverPolicy's DynamoDB grants: the listing Scan must project the listed fields (never
+    task_token), and single items are read or deleted only under APPROVAL# (not WAITER#)."""
+    from feecast.deploy.approvals import PendingApproval
+
+    statements = statements_of("ApproverPolicy")
+    by_action = {a: s for s in statements for a in _as_list(s["Action"])}
+    assert {a for a in by_action if a.startswith("dynamodb:")} == {
+        "dynamodb:Scan",
+        "dynamodb:GetItem",
+        "dynamodb:DeleteItem",
+    }
+    scan = by_action["dynamodb:Scan"]["Condition"]
+    assert scan["StringEquals"] == {"dynamodb:Select": "SPECIFIC_ATTRIBUTES"}
+    listed = set(scan["ForAllValues:StringEquals"]["dynamodb:Attributes"])
+    assert "task_token" not in listed
+    assert listed == {"pk", "sk", *PendingApproval.model_fields}  # what list_pending projects
+    for action in ("dynamodb:GetItem", "dynamodb:DeleteItem"):
+        assert by_action[action]["Condition"] == {
+            "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["APPROVAL#*"]}
+        }
 
 
 # -- deployability: names within AWS limits with the longest parameters ----------------------

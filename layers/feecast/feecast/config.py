@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from feecast.deepar import DEEPAR_MIN_OBSERVATIONS, quantile_key
+from feecast.deepar_spec import DEEPAR_MIN_OBSERVATIONS, quantile_key
 
 __all__ = [
     "DEEPAR_DEFAULTS",

@@ -15,12 +15,12 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
+from feecast.deepar_spec import DEEPAR_MIN_OBSERVATIONS, quantile_key
 from feecast.series import MINUTE, MinuteSeries
 
 __all__ = [
@@ -47,7 +47,6 @@ __all__ = [
     "train_test_split",
 ]
 
-DEEPAR_MIN_OBSERVATIONS = 300
 OUTPUT_TYPES = ("mean", "quantiles", "samples")
 START_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -59,22 +58,7 @@ class FormatError(ValueError):
 
 
 # -- quantile keys --------------------------------------------------------------------------
-def quantile_key(q: float | str) -> str:
-    """The canonical string for a quantile level: 0.5 -> "0.5", "0.050" -> "0.05".
-
-    DeepAR and our configs use quantile levels as dict keys; one spelling avoids "0.1" and
-    "0.10" being two different quantiles.
-    """
-    if isinstance(q, bool) or not isinstance(q, str | int | float | np.floating):
-        raise ValueError(f"quantile {q!r} must be a number or a numeric string")
-    try:
-        level = float(q)
-    except ValueError:
-        raise ValueError(f"quantile {q!r} is not a number") from None
-    if not (0.0 < level < 1.0):  # also rejects NaN
-        raise ValueError(f"quantile {q!r} must be strictly between 0 and 1")
-    # 12 significant digits hide float noise such as 0.30000000000000004; "f" avoids "1e-05".
-    return format(Decimal(f"{level:.12g}").normalize(), "f")
+# quantile_key lives in feecast.deepar_spec (numpy-free, for feecast.config); re-exported here.
 
 
 def _quantile_keys(quantiles: Iterable[float | str]) -> list[str]:

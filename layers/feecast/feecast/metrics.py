@@ -97,8 +97,13 @@ def weighted_quantile_loss(
     observed = ~np.isnan(y)
     evaluated = int(observed.sum())
     missing = int(y.size - evaluated)
+    # Each quantile's forecasts at the observed points, one row at a time: a year of minutes
+    # x 9 quantiles stacked into one array (plus its temporaries) cost 4x the time in memory
+    # traffic (bench/bench_data_path.py).
+    q_obs: dict[str, FloatArray] = {}
     for key in keys:
-        if not np.isfinite(forecasts[key][observed]).all():
+        q_obs[key] = forecasts[key][observed]
+        if not np.isfinite(q_obs[key]).all():
             raise ValueError(f"forecast for quantile {key} is not finite at an observed point")
 
     def undefined(reason: str) -> LossResult:
@@ -113,12 +118,15 @@ def weighted_quantile_loss(
             f"sum of |actual| over {evaluated} observed points is 0: the weighted loss is undefined"
         )
 
-    # Stack quantiles as rows: one vectorised pass over (quantile, observed point).
-    taus = np.array([float(k) for k in keys])[:, np.newaxis]
-    q_obs = np.stack([forecasts[k][observed] for k in keys])
-    diff = q_obs - y_obs
-    loss = np.where(diff > 0, (1.0 - taus) * diff, -taus * diff)
-    wql = 2.0 * loss.sum(axis=1) / denominator
+    sums = []
+    for key in keys:
+        tau = float(key)
+        diff = q_obs[key] - y_obs
+        # (1 - tau) * diff above the actual, -tau * diff below: the same products as a
+        # np.where over both, with one multiplication instead of two.
+        diff *= np.where(diff > 0, 1.0 - tau, -tau)
+        sums.append(diff.sum())
+    wql = 2.0 * np.array(sums) / denominator
     per_quantile: dict[str, float | None] = {k: float(v) for k, v in zip(keys, wql, strict=True)}
     return LossResult(float(wql.mean()), per_quantile, True, None, evaluated, missing)
 

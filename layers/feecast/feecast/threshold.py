@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from feecast.metrics import LossResult
+if TYPE_CHECKING:  # feecast.metrics imports numpy; the deploy functions gate plain numbers
+    from feecast.metrics import LossResult
 
 __all__ = ["GateDecision", "gate", "updated_threshold"]
 
@@ -57,12 +58,14 @@ def _loss_value(loss: LossResult | float | None) -> tuple[float | None, str | No
     """(value, why-undefined)."""
     if loss is None:
         return None, "no loss was computed"
-    if isinstance(loss, LossResult):
+    if isinstance(loss, bool) or not isinstance(loss, int | float):
+        from feecast.metrics import LossResult
+
+        if not isinstance(loss, LossResult):
+            raise ValueError(f"loss must be a LossResult, a number or None, got {loss!r}")
         if not loss.defined or loss.mean is None:
             return None, loss.reason or "the loss is undefined"
         return loss.mean, None
-    if isinstance(loss, bool) or not isinstance(loss, int | float):
-        raise ValueError(f"loss must be a LossResult, a number or None, got {loss!r}")
     if not math.isfinite(loss):
         return None, f"the loss is {loss}"
     if loss < 0:

@@ -16,13 +16,15 @@ import io
 import json
 import logging
 import math
+import os
 import tarfile
 import tempfile
 import threading
 import time
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,13 @@ MAX_BATCHES_PER_EPOCH = 50
 
 # One training at a time: seeding is process-global (torch, numpy), and the machine is small.
 _TRAIN_LOCK = threading.Lock()
+# torch intra-op threads while training. The twin trains in a process whose other threads
+# (moto, the functions, the clock) want the CPU too; with torch's default (one per core) its
+# OpenMP workers spin against them, and against any other load: measured on 2 busy cores, 20
+# epochs x 5 batches took 70-150 s with 2 threads and 14-17 s with 1 (the networks are small,
+# a second thread gains little even on an idle machine). FEECAST_TWIN_TRAINING_THREADS=0 keeps
+# torch's default.
+TRAINING_THREADS_ENV = "FEECAST_TWIN_TRAINING_THREADS"
 
 Log = Callable[[str], None]
 
@@ -285,6 +294,21 @@ def load_model(model_tar: bytes) -> LocalDeepARModel:
     return model
 
 
+@contextmanager
+def _torch_threads(count: int) -> Iterator[None]:
+    """torch.set_num_threads(count) for the block (count <= 0: leave torch's setting)."""
+    import torch
+
+    before = torch.get_num_threads()
+    if count > 0:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        if count > 0:
+            torch.set_num_threads(before)
+
+
 def batches_per_epoch(settings: DeepARSettings, train: Sequence[SeriesRecord]) -> int:
     """Batches per epoch: about one pass over the training windows, kept between 5 and 50."""
     window = settings.context_length + settings.prediction_length
@@ -376,7 +400,10 @@ def run_training(
 
         _quiet_lightning()
         pl.seed_everything(seed, workers=True, verbose=False)
-        with tempfile.TemporaryDirectory(prefix="feecast-deepar-train-") as tmp:
+        with (
+            _torch_threads(int(os.environ.get(TRAINING_THREADS_ENV, "1") or 0)),
+            tempfile.TemporaryDirectory(prefix="feecast-deepar-train-") as tmp,
+        ):
             callbacks: list[Any] = []
             if settings.early_stopping_patience is not None:
                 callbacks.append(

@@ -80,6 +80,14 @@ class EndpointState:
     variant_models: dict[str, str] = field(default_factory=dict)  # variant name -> model name
 
 
+@dataclass(frozen=True)
+class InvokeFault:
+    code: str
+    status: int
+    message: str
+    endpoint_name: str | None
+
+
 def _image_of(container: dict[str, Any]) -> str:
     return str(container.get("Image") or container.get("TrainingImage") or "")
 
@@ -99,12 +107,69 @@ class SageMakerTwin(Component):
         self.errors: list[str] = []  # unexpected exceptions in worker threads (tests assert [])
         # Failures no input can cause (spot capacity, out of memory), injected by tests.
         self._injected_training_failures: list[str] = []
+        self._injected_transform_failures: list[str] = []
+        self._injected_endpoint_failures: list[tuple[str, str | None]] = []  # (reason, endpoint)
+        self._injected_invoke_failures: list[InvokeFault] = []
 
     def inject_training_failure(self, reason: str, *, jobs: int = 1) -> None:
         """Make the next `jobs` training jobs fail with AlgorithmError(reason), as an
         infrastructure failure would on SageMaker (their input stays valid)."""
         with self._lock:
             self._injected_training_failures.extend([reason] * jobs)
+
+    def inject_transform_failure(self, reason: str, *, jobs: int = 1) -> None:
+        """Make the next `jobs` transform jobs fail with AlgorithmError(reason) (FailureReason
+        "AlgorithmError: <reason>"), as a container crash would; their input stays valid."""
+        with self._lock:
+            self._injected_transform_failures.extend([reason] * jobs)
+
+    def inject_endpoint_failure(
+        self, reason: str, *, endpoints: int = 1, endpoint_name: str | None = None
+    ) -> None:
+        """Make the next `endpoints` CreateEndpoint / UpdateEndpoint transitions (of
+        `endpoint_name` only, when given) fail with FailureReason `reason`, as an instance
+        that cannot start would. A create ends `Failed`; an update of an InService endpoint
+        ends `InService` on its previous configuration, with FailureReason (SageMaker's
+        DescribeEndpoint: "Failed, or InService but the update operation failed"). Each emits
+        "SageMaker Endpoint State Change" as SageMaker does."""
+        with self._lock:
+            self._injected_endpoint_failures.extend([(reason, endpoint_name)] * endpoints)
+
+    def inject_invoke_failure(
+        self,
+        *,
+        code: str = "ModelError",
+        status: int = 500,
+        message: str = "injected failure",
+        times: int = 1,
+        endpoint_name: str | None = None,
+    ) -> None:
+        """Make the next `times` InvokeEndpoint calls (to `endpoint_name` only, when given) of an
+        endpoint that would answer fail as sagemaker-runtime fails them: `ModelError` (HTTP 424,
+        the container answered `status` with `message`: OriginalStatusCode, OriginalMessage,
+        LogStreamArn), or another runtime error code (InternalFailure 500, ServiceUnavailable
+        503, ModelNotReadyException 429, ThrottlingException 400). Works for in-process boto3
+        and `feecast local serve` alike."""
+        with self._lock:
+            self._injected_invoke_failures.extend(
+                [InvokeFault(code, status, message, endpoint_name)] * times
+            )
+
+    def _take_endpoint_failure(self, endpoint_name: str) -> str | None:
+        with self._lock:
+            for i, (reason, name) in enumerate(self._injected_endpoint_failures):
+                if name is None or name == endpoint_name:
+                    del self._injected_endpoint_failures[i]
+                    return reason
+        return None
+
+    def _take_invoke_failure(self, endpoint_name: str) -> InvokeFault | None:
+        with self._lock:
+            for i, fault in enumerate(self._injected_invoke_failures):
+                if fault.endpoint_name is None or fault.endpoint_name == endpoint_name:
+                    del self._injected_invoke_failures[i]
+                    return fault
+        return None
 
     # -- Component -----------------------------------------------------------------------------
     def install(self, twin: Twin) -> None:
@@ -470,6 +535,14 @@ class SageMakerTwin(Component):
         logs: list[str] = []
         try:
             job.transform_start_time = self._now()
+            with self._lock:
+                injected = (
+                    self._injected_transform_failures.pop(0)
+                    if self._injected_transform_failures
+                    else None
+                )
+            if injected is not None:
+                raise AlgorithmError(injected)
             model = backend._models.get(job.model_name)
             if model is None:
                 raise ClientError(f"Model {job.model_name!r} was deleted before the job started")
@@ -663,6 +736,9 @@ class SageMakerTwin(Component):
 
     def _finish_create(self, backend: Any, endpoint: Any, generation: int) -> None:
         try:
+            injected = self._take_endpoint_failure(endpoint.endpoint_name)
+            if injected is not None:
+                raise DeployError(injected)
             models, names = self._load_variants(backend, endpoint.endpoint_config_name)
         except DeployError as exc:
             if self._current(backend, endpoint, generation):
@@ -744,6 +820,9 @@ class SageMakerTwin(Component):
         deployment_config: dict[str, Any] | None,
     ) -> None:
         try:
+            injected = self._take_endpoint_failure(endpoint.endpoint_name)
+            if injected is not None:
+                raise DeployError(injected)
             models, names = self._load_variants(backend, config_name)
         except DeployError as exc:
             # A failed update leaves the endpoint serving its previous configuration.
@@ -830,6 +909,9 @@ class SageMakerTwin(Component):
             )
         with self._lock:
             models = dict(state.models)
+        fault = self._take_invoke_failure(endpoint_name)
+        if fault is not None:
+            self._raise_invoke_fault(fault, account_id, region, endpoint_name)
         if target_variant is not None:
             if target_variant not in models:
                 raise RuntimeValidationError(
@@ -851,6 +933,30 @@ class SageMakerTwin(Component):
                 original_message=str(exc),
                 log_stream_arn=log_arn,
             ) from None
+
+    @staticmethod
+    def _raise_invoke_fault(
+        fault: InvokeFault, account_id: str, region: str, endpoint_name: str
+    ) -> None:
+        from moto.core.exceptions import ServiceException
+
+        from feecast_twin.sagemaker.responses import ModelError
+
+        if fault.code == "ModelError":
+            kind = "server" if fault.status >= 500 else "client"
+            raise ModelError(
+                f"Received {kind} error ({fault.status}) from primary with message "
+                f'"{fault.message}". See https://{region}.console.aws.amazon.com/cloudwatch/home?'
+                f"region={region}#logEventViewer:group=/aws/sagemaker/Endpoints/{endpoint_name} "
+                f"in account {account_id} for more information.",
+                original_status=fault.status,
+                original_message=fault.message,
+                log_stream_arn=f"arn:aws:logs:{region}:{account_id}:log-group:"
+                f"/aws/sagemaker/Endpoints/{endpoint_name}",
+            )
+        # moto serialises the HTTP status of a code the runtime's model declares (500, 503, 429).
+        error = type(fault.code, (ServiceException,), {"code": fault.code})
+        raise error(fault.message)
 
     # -- model packages ------------------------------------------------------------------------
     def _model_package_event(self, package: Any, updated_fields: list[str] | None) -> None:

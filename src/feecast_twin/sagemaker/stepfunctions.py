@@ -4,7 +4,9 @@ moto forwards sagemaker tasks untouched and refuses `.sync` ("Unsupported .sync 
 procedure"). This integration, like AWS's (connect-sagemaker.html):
 - request/response for every supported action (createModel, createEndpointConfig,
   createEndpoint, updateEndpoint, createTrainingJob, createTransformJob, ...): the API response
-  is the task result; an API error fails the task with "SageMaker.AmazonSageMakerException";
+  is the task result; an API error fails the task with "SageMaker.<modeled error>Exception"
+  (e.g. ResourceLimitExceededException, ResourceInUseException) or, for a code SageMaker does not
+  model (ThrottlingException, ValidationException), "SageMaker.AmazonSageMakerException";
 - `.sync` for createTrainingJob / createTransformJob / createProcessingJob: creates the job,
   polls Describe* until it ends; Completed -> the Describe* response is the task result
   (timestamps as epoch milliseconds, as the service serialises them); Failed/Stopped -> the task
@@ -115,14 +117,12 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
 
     def _from_error(self, env: Environment, ex: Exception) -> FailureEvent:
         if isinstance(ex, BotoClientError):
-            error = "SageMaker.AmazonSageMakerException"
-            meta = ex.response.get("ResponseMetadata", {})
-            cause = (
-                f"{ex.response['Error'].get('Message', '')} (Service: AmazonSageMaker; "
-                f"Status Code: {meta.get('HTTPStatusCode', 400)}; "
-                f"Error Code: {ex.response['Error'].get('Code', 'Unknown')}; "
-                f"Request ID: {meta.get('RequestId', '')}; Proxy: null)"
-            )
+            from feecast_twin.faults import sfn_error_cause, sfn_error_name
+
+            # SageMaker.ResourceLimitExceededException for a modeled error, else
+            # SageMaker.AmazonSageMakerException (e.g. ThrottlingException, ValidationException).
+            error = sfn_error_name("sagemaker", ex.response["Error"].get("Code", ""))
+            cause = sfn_error_cause("AmazonSageMaker", ex)
             return FailureEvent(
                 env=env,
                 error_name=CustomErrorName(error),

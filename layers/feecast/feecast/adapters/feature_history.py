@@ -24,6 +24,7 @@ from __future__ import annotations
 import io
 import math
 import re
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -55,6 +56,11 @@ DEFAULT_ONLINE_CATCHUP = timedelta(hours=24)
 _UNPROCESSED_RETRIES = 5
 _PARTITION = re.compile(r"year=(\d{4})/month=(\d{2})/day=(\d{2})/hour=(\d{2})/")
 _HOUR = timedelta(hours=1)
+# Offline store files are written once (each write is a new object with a random suffix): a
+# warm container keeps the rows it parsed, keyed by the object's ETag, so the hourly
+# monitoring reads only the files written since its previous run instead of a day of them.
+_FILE_CACHE_LIMIT = 5000
+_FILE_ROWS: OrderedDict[tuple[str, str, str, str], tuple[OfflineRow, ...]] = OrderedDict()
 
 
 class FeatureHistoryError(RuntimeError):
@@ -289,7 +295,9 @@ class FeatureHistoryReader:
             ) from exc
 
     # offline ----------------------------------------------------------------------------
-    def _object_keys(self, bucket: str, base: str, start: datetime, end: datetime) -> Iterator[str]:
+    def _object_keys(
+        self, bucket: str, base: str, start: datetime, end: datetime
+    ) -> Iterator[tuple[str, str]]:
         # One listing per day partition (not per hour): 14 calls for a two-week window.
         first_hour = start.replace(minute=0)
         day = first_hour.replace(hour=0)
@@ -301,7 +309,7 @@ class FeatureHistoryReader:
                     key = obj["Key"]
                     hour = partition_hour(key)
                     if hour is not None and first_hour <= hour < end and key.endswith(".parquet"):
-                        yield key
+                        yield key, str(obj.get("ETag") or "")
             day += timedelta(days=1)
 
     def _read_offline(
@@ -314,15 +322,25 @@ class FeatureHistoryReader:
         wanted = ["tx_minute", target_col, "write_time", "api_invocation_time", "is_deleted"]
         collected: list[OfflineRow] = []
         files = 0
-        for key in self._object_keys(bucket, base, start, end):
-            body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-            table = pq.read_table(io.BytesIO(body))
-            if "tx_minute" not in table.column_names or "write_time" not in table.column_names:
-                raise FeatureHistoryError(
-                    f"s3://{bucket}/{key} lacks tx_minute/write_time: not a feecast offline file"
-                )
-            table = table.select([c for c in wanted if c in table.column_names])
-            collected.extend(OfflineRow.from_mapping(r, target_col) for r in table.to_pylist())
+        for key, etag in self._object_keys(bucket, base, start, end):
+            cache_key = (bucket, key, etag, target_col)
+            parsed = _FILE_ROWS.get(cache_key) if etag else None
+            if parsed is None:
+                body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+                table = pq.read_table(io.BytesIO(body))
+                if "tx_minute" not in table.column_names or "write_time" not in table.column_names:
+                    raise FeatureHistoryError(
+                        f"s3://{bucket}/{key} lacks tx_minute/write_time: not a feecast offline file"
+                    )
+                table = table.select([c for c in wanted if c in table.column_names])
+                parsed = tuple(OfflineRow.from_mapping(r, target_col) for r in table.to_pylist())
+                if etag:
+                    _FILE_ROWS[cache_key] = parsed
+                    while len(_FILE_ROWS) > _FILE_CACHE_LIMIT:
+                        _FILE_ROWS.popitem(last=False)
+            else:
+                _FILE_ROWS.move_to_end(cache_key)
+            collected.extend(parsed)
             files += 1
         # The newest minute seen, deletions included (a deleted minute is still "caught up").
         last_seen = max((r.minute for r in collected), default=None)

@@ -1,4 +1,9 @@
-"""Notifications: one SNS topic, a subject line and a readable body with the facts as JSON."""
+"""Notifications: one SNS topic, a subject line and a readable body with the facts as JSON.
+
+`notify` raises when SNS fails (after the SDK's retries); `notify_or_count` is for publishers
+whose work is already done and must not fail because a message could not be sent: it logs the
+failure, counts `NotificationsFailed` and says why instead.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,9 @@ from functools import cache
 from typing import Any
 
 import boto3
+from aws_lambda_powertools.metrics import MetricUnit
 
-from feecast.observability import logger
+from feecast.observability import logger, metrics
 
 # SNS refuses subjects over 100 characters or with line breaks.
 _MAX_SUBJECT = 100
@@ -33,3 +39,18 @@ def notify(
     response = _sns().publish(TopicArn=topic_arn, Subject=clean_subject, Message=body)
     logger.info("notification sent", extra={"subject": clean_subject, "facts": facts or {}})
     return str(response["MessageId"])
+
+
+def notify_or_count(
+    topic_arn: str, subject: str, message: str, facts: Mapping[str, Any] | None = None
+) -> str | None:
+    """`notify`, but a failure is logged (ERROR "notification not sent", with the subject),
+    counted (metric NotificationsFailed) and returned as "<error type>: <message>"; None when
+    the notification was sent."""
+    try:
+        notify(topic_arn, subject, message, facts)
+    except Exception as exc:
+        logger.exception("notification not sent", extra={"subject": subject})
+        metrics.add_metric(name="NotificationsFailed", unit=MetricUnit.Count, value=1)
+        return f"{type(exc).__name__}: {exc}"
+    return None

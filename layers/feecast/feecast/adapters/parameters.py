@@ -2,7 +2,8 @@
 
 Reads go through Powertools Parameters (cached for `max_age` seconds per execution
 environment); every value is validated by the models in feecast.config, so a bad value fails
-with the parameter's name and the rule it breaks.
+with the parameter's name and the rule it breaks (ConfigError). SSM throttled or failing on its
+side after the SDK's retries raises AwsThrottled instead, which the state machines retry.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import boto3
 from aws_lambda_powertools.utilities import parameters
 
+from feecast.adapters.errors import AwsThrottled, is_transient
 from feecast.config import (
     ConfigError,
     FeecastConfig,
@@ -34,6 +36,15 @@ def _get(name: str, max_age: int) -> str:
     try:
         value = parameters.get_parameter(name, max_age=max_age)
     except parameters.exceptions.GetParameterError as exc:
+        # Powertools wraps the SDK's error (raised inside its `except`, so it is the context).
+        # SSM throttled or failing on its side is transient: the state's Retry repeats the
+        # step (AwsThrottled); a missing or refused parameter is a configuration error.
+        sdk_error = exc.__cause__ or exc.__context__
+        if sdk_error is not None and is_transient(sdk_error):
+            raise AwsThrottled(
+                f"GetParameter {name} throttled or unavailable after the SDK's retries "
+                f"({sdk_error})"
+            ) from sdk_error
         raise ConfigError(f"{name}: parameter missing or unreadable ({exc})") from exc
     return str(value)
 

@@ -8,7 +8,6 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from feecast.build.evaluate import final_metrics
 from feecast.observability import logger
 
 
@@ -19,6 +18,9 @@ def client() -> Any:
 
 def training_metrics(job_name: str) -> dict[str, float]:
     """DeepAR's own final metrics; informative only, so a failure to read them is logged."""
+    # Imported here: feecast.build.evaluate needs numpy, RegisterModel only this function.
+    from feecast.build.evaluate import final_metrics
+
     try:
         return final_metrics(client().describe_training_job(TrainingJobName=job_name))
     except (ClientError, BotoCoreError) as exc:

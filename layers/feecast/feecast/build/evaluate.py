@@ -32,7 +32,7 @@ from feecast.threshold import GateDecision, gate
 
 from .artifacts import ArtifactStore
 from .layout import BuildLayout
-from .prepare import DataWindow
+from .window import DataWindow
 
 __all__ = [
     "EVALUATION_SCHEMA",

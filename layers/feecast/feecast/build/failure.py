@@ -49,6 +49,8 @@ _ADVICE = {
     "ConfigError": "Fix the SSM parameter named in the reason (feecast.config documents the "
     "fields); no model was trained.",
     "States.Timeout": "The step ran past its timeout; check the SageMaker job in the console.",
+    "AwsThrottled": "An AWS service (named in the reason) kept throttling or failing through "
+    "every retry; start the build again later (feecast build).",
 }
 
 

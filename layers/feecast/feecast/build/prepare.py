@@ -31,6 +31,7 @@ from feecast.settings import BaseSettings
 
 from .artifacts import ArtifactStore
 from .layout import BuildLayout, sagemaker_name
+from .window import DataWindow
 
 __all__ = [
     "BuildInput",
@@ -94,24 +95,6 @@ class PrepareRequest(BaseModel):
     execution_arn: str = Field(min_length=1)
     started_at: datetime
     input: BuildInput = Field(default_factory=BuildInput)
-
-
-class DataWindow(BaseModel):
-    """The data the model was trained and evaluated on (lineage in the package metadata)."""
-
-    requested_start: str
-    requested_end: str
-    first_minute: str  # first minute of the series (train starts here)
-    last_minute: str  # last minute of the series (end of the held-out window)
-    holdout_start: str  # first held-out minute
-    points: int  # minutes in the series
-    observed: int
-    missing: int
-    gap_count: int
-    longest_gap_minutes: int
-    offline_points: int
-    online_points: int
-    offline_last_minute: str | None
 
 
 class PrepareResult(BaseModel):

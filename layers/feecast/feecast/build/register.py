@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from feecast.settings import BaseSettings
 
-from .prepare import DataWindow
+from .window import DataWindow
 
 __all__ = [
     "RegisterRequest",

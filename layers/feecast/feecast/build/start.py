@@ -14,13 +14,16 @@ Four guards, cheapest first:
 4. the build lock `BUILD#LOCK` (conditional put on the previous holder) closes the window
    between two different triggers both seeing nothing running: the loser joins the winner;
 and the execution name is derived from the dedup key, so Step Functions itself refuses a
-second execution of the same trigger (ExecutionAlreadyExists).
+second execution of the same trigger (ExecutionAlreadyExists). A StartExecution that fails
+releases the claim and the lock it took (conditionally: only while they are still its own), so
+the trigger's retry starts the build instead of answering "duplicate".
 
 Metrics (EMF, namespace POWERTOOLS_METRICS_NAMESPACE): BuildsStarted, BuildsJoined.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -100,6 +103,11 @@ class BuildBackend(Protocol):
 
     def get_lock(self) -> Claim | None: ...
     def take_lock(self, claim: Claim, expected_holder: str | None) -> bool: ...
+    def release(self, dedup_key: str, claim: Claim) -> None:
+        """Delete the dedup claim and the lock, each only while it still holds `claim` (a start
+        that failed gives them back, so the trigger's retry is not a "duplicate")."""
+        ...
+
     def start_execution(self, name: str, payload: dict[str, Any]) -> str | None:
         """Start; returns the execution ARN, or None if that name already exists."""
         ...
@@ -149,7 +157,8 @@ def start_build(
     settings: StartBuildSettings (state machine ARN, state table).
     backend: defaults to AwsBuildBackend(settings) (boto3 default credentials).
     Returns BuildStart(status="started" | "joined" | "duplicate", execution_arn, ...).
-    Raises ValueError for a malformed trigger or key; AWS errors propagate.
+    Raises ValueError for a malformed trigger or key; AWS errors propagate (a StartExecution
+    that fails first gives back this call's claim and lock, so a retry starts the build).
     """
     _check(trigger, dedup_key)
     now = (now or datetime.now(UTC)).astimezone(UTC)
@@ -219,10 +228,29 @@ def start_build(
 
     # 5. start (Step Functions refuses a second execution with this name)
     payload = {"trigger": trigger, "dedup_key": dedup_key, "requested_at": _iso(now)}
-    started = backend.start_execution(name, payload)
+    try:
+        started = backend.start_execution(name, payload)
+    except Exception:
+        # Step Functions throttled or down after the SDK's retries. The caller's retry (Lambda
+        # retries within minutes) must start the build, not find this attempt's claim and lock
+        # and answer "duplicate" for a build that never started.
+        _release(backend, dedup_key, Claim(arn, "started", now))
+        raise
     if started is None:
         return result("duplicate", arn, f"execution {name} already exists")
     return result("started", started, f"started build {name}")
+
+
+def _release(backend: BuildBackend, dedup_key: str, claim: Claim) -> None:
+    try:
+        backend.release(dedup_key, claim)
+    except Exception:  # the start's own error matters more; the claim expires after the grace
+        logger.exception("could not release the claim of a build that did not start")
+        return
+    logger.warning(
+        "build did not start: its claim and lock are released for a retry",
+        extra={"dedup_key": dedup_key, "execution_arn": claim.execution_arn},
+    )
 
 
 def _unstarted_stale(backend: BuildBackend, claim: Claim, arn: str, stale_before: datetime) -> bool:
@@ -346,6 +374,23 @@ class AwsBuildBackend:
         else:
             condition, values = "execution_arn = :holder", {":holder": {"S": expected_holder}}
         return self._put_if(self._item(LOCK_PK, "LOCK", claim), condition, values)
+
+    def release(self, dedup_key: str, claim: Claim) -> None:
+        held = {
+            ":arn": {"S": claim.execution_arn},
+            ":started": {"S": "started"},
+            ":at": {"S": _iso(claim.claimed_at)},
+        }
+        condition = "execution_arn = :arn AND outcome = :started AND claimed_at = :at"
+        for pk, sk in ((f"BUILD#{dedup_key}", "TRIGGER"), (LOCK_PK, "LOCK")):
+            # A failed condition: no longer ours, another start took it over.
+            with contextlib.suppress(self._ddb.exceptions.ConditionalCheckFailedException):
+                self._ddb.delete_item(
+                    TableName=self._table,
+                    Key={"pk": {"S": pk}, "sk": {"S": sk}},
+                    ConditionExpression=condition,
+                    ExpressionAttributeValues=held,
+                )
 
     # executions -----------------------------------------------------------------------------
     def running_executions(self) -> list[str]:

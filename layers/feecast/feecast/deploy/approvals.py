@@ -5,22 +5,45 @@ under APPROVAL#<random id> with expires_at = the wait's timeout; only the id tra
 and messages. A decision (signed link or `feecast approve/reject` with AWS credentials) consumes
 the record with a conditional delete (single use), then resumes the execution with
 SendTaskSuccess({"decision": "approve"|"reject", ...}); the state machine's Choice reads it.
+
+Who can decide: the holder of a valid, unexpired, unused link (answer_link), or an IAM
+principal allowed by policy (the template's ApproverPolicy: `feecast approve/reject`, decide).
+Every refused link request is logged once as a structured warning (reason, status, request id;
+never the signature or the token) and counted as ApprovalRefused{Reason} (report_refusal).
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from pydantic import BaseModel
 
 from feecast.adapters.notify import notify
 from feecast.deploy import aws, links, names
 from feecast.deploy.settings import ApprovalRequestSettings, ApprovalSettings, DeploySettings
-from feecast.observability import logger
+from feecast.observability import logger, metrics
 
 _SK = "APPROVAL"
+
+# Refusal reasons: the log field `reason` and the ApprovalRefused metric's Reason dimension
+# (a fixed, small set: never text taken from the request).
+RefusalCode = Literal[
+    "Malformed",  # 400: a field missing or not in its format
+    "WrongMethod",  # 405: neither GET (confirm page) nor POST (apply)
+    "Oversize",  # 413 / 414: body or query string larger than any genuine link sends
+    "BadSignature",  # 403: forged, or id / decision / expiry altered
+    "Expired",  # 410: the approval window is over
+    "UsedOrUnknown",  # 410: decided already (either link of the pair, or the CLI), or no such id
+    "ExecutionEnded",  # 410: the deployment stopped waiting (stopped, timed out, failed)
+]
+REFUSED_METRIC = "ApprovalRefused"
+LINK_METHODS = ("GET", "POST")
+MAX_QUERY_CHARS = 1024  # a genuine link's query string is about 120 characters
+MAX_BODY_CHARS = 1024  # the confirmation form posts an empty body
 
 
 class ApprovalRequest(BaseModel):
@@ -45,12 +68,14 @@ class PendingApproval(BaseModel):
 
 
 class ApprovalRefused(RuntimeError):
-    """The decision cannot be applied. `status`: HTTP status for the link page."""
+    """The decision cannot be applied. `status`: HTTP status for the link page; `code`: the
+    refusal's name (RefusalCode); `reason`: a fixed sentence for people."""
 
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(self, status: int, reason: str, code: RefusalCode = "Malformed") -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.code: RefusalCode = code
 
 
 class Decided(BaseModel):
@@ -145,10 +170,12 @@ def list_pending(state_table: str, *, now: float | None = None) -> list[PendingA
     """Approvals still waiting (not used, not expired), oldest first."""
     now = time.time() if now is None else now
     out = []
-    for item in aws.StateTable(state_table).scan_prefix(names.APPROVAL_PREFIX):
+    # Only the listed fields are read: listing never fetches a task token (ApproverPolicy
+    # allows the Scan only so).
+    fields = ["pk", "sk", *PendingApproval.model_fields]
+    for item in aws.StateTable(state_table).scan_prefix(names.APPROVAL_PREFIX, attributes=fields):
         if item.get("sk") != _SK or int(item.get("expires_at", 0)) <= now:
             continue
-        item.pop("task_token", None)
         out.append(
             PendingApproval.model_validate(
                 {k: v for k, v in item.items() if k in PendingApproval.model_fields}
@@ -166,9 +193,14 @@ def decide(
     comment: str = "",
     now: float | None = None,
 ) -> Decided:
-    """Consume the approval (once) and resume the waiting execution with the decision."""
+    """Consume the approval (once) and resume the waiting execution with the decision.
+
+    ApprovalRefused (400 Malformed, 410 Expired / UsedOrUnknown / ExecutionEnded) otherwise;
+    nothing is resumed then."""
     if decision not in links.DECISIONS:
-        raise ApprovalRefused(400, f"decision {decision!r} must be approve or reject")
+        raise ApprovalRefused(400, "the decision must be approve or reject")
+    if not links.ID_PATTERN.fullmatch(approval_id or ""):
+        raise ApprovalRefused(400, "an approval id is 1-64 letters, digits, '-' or '_'")
     now = time.time() if now is None else now
     table = aws.StateTable(state_table)
     pk = f"{names.APPROVAL_PREFIX}{approval_id}"
@@ -176,10 +208,13 @@ def decide(
         pk, _SK, condition="attribute_exists(pk) AND expires_at > :now", values={":now": int(now)}
     )
     if item is None:
-        left = table.get(pk, _SK)
-        if left is not None:
-            raise ApprovalRefused(410, "this approval has expired: the deployment already ended")
-        raise ApprovalRefused(410, "this approval was already used, or does not exist")
+        if table.get(pk, _SK, attributes=["pk"]) is not None:
+            raise ApprovalRefused(
+                410, "this approval has expired: the deployment already ended", "Expired"
+            )
+        raise ApprovalRefused(
+            410, "this approval was already used, or does not exist", "UsedOrUnknown"
+        )
     output = {
         "decision": decision,
         "by": by,
@@ -189,8 +224,11 @@ def decide(
     }
     try:
         aws.send_task_success(str(item["task_token"]), output)
-    except aws.TaskGone as exc:
-        raise ApprovalRefused(410, f"the deployment is no longer waiting ({exc})") from None
+    except aws.TaskGone:
+        # The record is consumed either way: the execution it names no longer waits.
+        raise ApprovalRefused(
+            410, "the deployment is no longer waiting for a decision", "ExecutionEnded"
+        ) from None
     logger.info(
         "approval decided", extra={"approval_id": approval_id, "decision": decision, "by": by}
     )
@@ -203,30 +241,97 @@ def decide(
     )
 
 
-def decide_by_link(
-    settings: ApprovalSettings,
-    *,
-    approval_id: str | None,
-    decision: str | None,
-    expires: str | None,
-    signature: str | None,
-    by: str,
-    commit: bool,
-    now: float | None = None,
+@dataclass(frozen=True)
+class LinkRequest:
+    """What the approval API received (ApprovalCallbackFunction maps API Gateway's event)."""
+
+    method: str
+    approval_id: str | None
+    query: dict[str, str] = field(default_factory=dict)
+    raw_query: str = ""
+    body: str | None = None
+    source_ip: str = ""
+    request_id: str = ""
+
+
+def answer_link(
+    settings: ApprovalSettings, request: LinkRequest, *, now: float | None = None
 ) -> Decided | links.VerifiedLink:
-    """Verify a link; when `commit`, consume and apply it. LinkError / ApprovalRefused otherwise."""
-    now = time.time() if now is None else now
+    """GET: verify the link and that its approval still waits (no side effect: mail scanners
+    open links). POST: verify, consume once, resume. Otherwise ApprovalRefused, already logged
+    and counted (report_refusal)."""
+    try:
+        return _answer_link(settings, request, time.time() if now is None else now)
+    except (links.LinkError, ApprovalRefused) as exc:
+        refusal = (
+            exc
+            if isinstance(exc, ApprovalRefused)
+            else ApprovalRefused(exc.status, exc.reason, exc.code)
+        )
+        report_refusal(refusal, request_id=request.request_id, approval_id=request.approval_id)
+        raise refusal from None
+
+
+def _answer_link(
+    settings: ApprovalSettings, request: LinkRequest, now: float
+) -> Decided | links.VerifiedLink:
+    method = request.method.upper()
+    if method not in LINK_METHODS:
+        raise ApprovalRefused(405, "open the link, then confirm with its button", "WrongMethod")
+    if len(request.raw_query) > MAX_QUERY_CHARS:
+        raise ApprovalRefused(414, "the link is longer than any approval link", "Oversize")
+    if len(request.body or "") > MAX_BODY_CHARS:
+        raise ApprovalRefused(413, "the request is larger than any approval sends", "Oversize")
+    query = request.query
     verified = links.verify(
         aws.link_secret(settings.approval_secret_arn),
-        approval_id,
-        decision,
-        expires,
-        signature,
+        request.approval_id,
+        query.get("decision"),
+        query.get("expires"),
+        query.get("signature"),
         now=now,
     )
-    if not commit:
+    if method == "GET":
+        record = aws.StateTable(settings.state_table).get(
+            f"{names.APPROVAL_PREFIX}{verified.approval_id}", _SK, attributes=["expires_at"]
+        )
+        if record is None:
+            raise ApprovalRefused(
+                410, "this approval was already used, or does not exist", "UsedOrUnknown"
+            )
         return verified
-    return decide(settings.state_table, verified.approval_id, verified.decision, by=by, now=now)
+    return decide(
+        settings.state_table,
+        verified.approval_id,
+        verified.decision,
+        by=f"link from {request.source_ip or 'an unknown address'}",
+        now=now,
+    )
+
+
+def report_refusal(
+    refusal: ApprovalRefused, *, request_id: str, approval_id: str | None = None
+) -> None:
+    """One structured warning and one ApprovalRefused{Reason} datum per refused request.
+
+    Only fixed text and well-formed ids are logged: never the signature, the token, or
+    anything else the request carried."""
+    logger.warning(
+        "approval refused",
+        extra={
+            "reason": refusal.code,
+            "status": refusal.status,
+            "detail": refusal.reason,
+            "request_id": request_id,
+            "approval_id": (
+                approval_id if approval_id and links.ID_PATTERN.fullmatch(approval_id) else None
+            ),
+        },
+    )
+    with single_metric(
+        name=REFUSED_METRIC, unit=MetricUnit.Count, value=1, namespace=metrics.namespace
+    ) as metric:
+        metric.add_dimension(name="Reason", value=refusal.code)
 
 
 def pending_for_package(settings: DeploySettings, model_package_arn: str) -> list[str]:

@@ -6,7 +6,7 @@ Clients are built once per cold start. Everything that can be retried safely say
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -85,6 +85,12 @@ def _from_dynamo(value: Any) -> Any:
     return value
 
 
+def _projection(attributes: Sequence[str]) -> dict[str, Any]:
+    # Placeholders for every name: some attribute names (e.g. "version") are reserved words.
+    names = {f"#p{i}": name for i, name in enumerate(attributes)}
+    return {"ProjectionExpression": ",".join(names), "ExpressionAttributeNames": names}
+
+
 class StateTable:
     """The project's StateTable (pk, sk, TTL expires_at)."""
 
@@ -113,8 +119,14 @@ class StateTable:
             raise
         return True
 
-    def get(self, pk: str, sk: str) -> dict[str, Any] | None:
-        item = self._t.get_item(Key={"pk": pk, "sk": sk}, ConsistentRead=True).get("Item")
+    def get(
+        self, pk: str, sk: str, *, attributes: Sequence[str] | None = None
+    ) -> dict[str, Any] | None:
+        """The item (only `attributes` of it, when given), or None."""
+        kwargs: dict[str, Any] = {"Key": {"pk": pk, "sk": sk}, "ConsistentRead": True}
+        if attributes:
+            kwargs.update(_projection(attributes))
+        item = self._t.get_item(**kwargs).get("Item")
         return None if item is None else _from_dynamo(item)
 
     def take(
@@ -158,11 +170,16 @@ class StateTable:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def scan_prefix(self, pk_prefix: str) -> Iterator[dict[str, Any]]:
-        """Every item whose pk starts with the prefix (small operator listings only)."""
+    def scan_prefix(
+        self, pk_prefix: str, *, attributes: Sequence[str] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every item whose pk starts with the prefix (small operator listings only); only
+        `attributes` of each when given (Select=SPECIFIC_ATTRIBUTES, which IAM can require)."""
         from boto3.dynamodb.conditions import Attr
 
         kwargs: dict[str, Any] = {"FilterExpression": Attr("pk").begins_with(pk_prefix)}
+        if attributes:
+            kwargs.update(_projection(attributes), Select="SPECIFIC_ATTRIBUTES")
         while True:
             page = self._t.scan(**kwargs)
             for item in page.get("Items", []):

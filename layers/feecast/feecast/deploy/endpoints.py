@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from feecast.deploy import aws, endpoint_config, names, trigger
+from feecast.deploy.errors import retry_throttling
 from feecast.deploy.settings import DeploySettings, EndpointSettings
 from feecast.observability import logger
 
@@ -88,6 +89,7 @@ def _create_if_absent(call: Any, **kwargs: Any) -> None:
         raise
 
 
+@retry_throttling
 def deploy_endpoint(
     *,
     stage: Stage,

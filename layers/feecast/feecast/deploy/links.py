@@ -9,27 +9,44 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlencode
 
 Decision = Literal["approve", "reject"]
+# Why a link is refused (a subset of feecast.deploy.approvals.RefusalCode).
+LinkRefusal = Literal["Malformed", "BadSignature", "Expired"]
 DECISIONS: tuple[Decision, ...] = ("approve", "reject")
 
 
-class LinkError(ValueError):
-    """A link that must be refused. `status` is the HTTP status to answer with."""
+# What a well-formed link's fields look like. Anything else is refused before any HMAC is
+# computed or any record read: no attacker-chosen text reaches the signature check, a log line
+# or DynamoDB (and hmac.compare_digest only compares ASCII strings).
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_SIGNATURE = re.compile(r"[0-9a-fA-F]{64}")
+_EXPIRES = re.compile(r"[0-9]{1,12}")
 
-    def __init__(self, status: int, reason: str) -> None:
+
+class LinkError(ValueError):
+    """A link that must be refused. `status`: the HTTP status to answer with; `code`: the
+    refusal's low-cardinality name (log field and metric dimension); `reason`: for people."""
+
+    def __init__(self, status: int, reason: str, code: LinkRefusal = "Malformed") -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.code: LinkRefusal = code
 
 
 def new_approval_id() -> str:
-    """128 random bits, URL-safe."""
-    return secrets.token_urlsafe(16)
+    """128 random bits, URL-safe, never starting with "-": people paste it as a command-line
+    argument (`feecast approve ID`), where a leading dash reads as an option."""
+    while True:
+        approval_id = secrets.token_urlsafe(16)
+        if not approval_id.startswith("-"):
+            return approval_id
 
 
 def _message(approval_id: str, decision: str, expires: int) -> bytes:
@@ -75,20 +92,28 @@ def verify(
     *,
     now: float,
 ) -> VerifiedLink:
-    """Check a link's fields; LinkError(400 malformed | 403 forged | 410 expired) otherwise."""
+    """Check a link's fields; LinkError(400 malformed | 403 forged | 410 expired) otherwise.
+
+    The order matters: the format first, then the signature (constant time), and only a
+    genuine link learns whether it has expired."""
     if not approval_id or not decision or expires in (None, "") or not signature:
         raise LinkError(
             400, "the link is incomplete (id, decision, expires and signature are needed)"
         )
+    if not ID_PATTERN.fullmatch(approval_id):
+        raise LinkError(400, "the link's approval id is not well-formed")
     if decision not in DECISIONS:
-        raise LinkError(400, f"unknown decision {decision!r}")
-    try:
-        expires_at = int(expires)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise LinkError(400, "the link's expiry is not a number") from None
+        raise LinkError(400, "the link's decision must be approve or reject")
+    if not _EXPIRES.fullmatch(str(expires)):
+        raise LinkError(400, "the link's expiry is not a number")
+    if not _SIGNATURE.fullmatch(signature):
+        raise LinkError(400, "the link's signature is not well-formed")
+    expires_at = int(str(expires))
     expected = sign(secret, approval_id, decision, expires_at)
-    if not hmac.compare_digest(expected, str(signature).lower()):
-        raise LinkError(403, "the link's signature does not match: it was altered or forged")
+    if not hmac.compare_digest(expected.encode(), signature.lower().encode()):
+        raise LinkError(
+            403, "the link's signature does not match: it was altered or forged", "BadSignature"
+        )
     if now >= expires_at:
-        raise LinkError(410, "the link has expired: the approval window is over")
+        raise LinkError(410, "the link has expired: the approval window is over", "Expired")
     return VerifiedLink(approval_id, decision, expires_at)

@@ -2,7 +2,9 @@
 
 "Record The Deployment" writes DEPLOY#<stage> history (sk AT#<time>#<execution>) and the
 DEPLOY#<stage>/CURRENT pointer (what the endpoint serves, and what it served before). The
-other outcomes (approved, rejected, timed out, failed) notify and count.
+other outcomes (approved, rejected, timed out, failed) count, then notify. A notification SNS
+cannot take is logged and counted (NotificationsFailed), never a failed step: the deployment's
+outcome does not depend on the message.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from feecast.adapters.notify import notify
+from feecast.adapters.notify import notify_or_count
 from feecast.deploy import aws, names
 from feecast.deploy.history import DeploymentRecord
 from feecast.deploy.settings import DeploySettings
@@ -50,7 +52,8 @@ def record_deployment(
     reason: str,
     settings: DeploySettings,
 ) -> DeploymentRecord:
-    """Remember what the stage's endpoint now serves; notify; count the success."""
+    """Remember what the stage's endpoint now serves; count the success; notify (a notification
+    SNS cannot take is logged and counted, not an error: the deployment happened)."""
     table = aws.StateTable(settings.state_table)
     before = current(settings.state_table, stage)
     now = datetime.now(UTC)
@@ -75,18 +78,19 @@ def record_deployment(
         }
     )
     table.put({"pk": pk, "sk": names.CURRENT_SK, **record.to_item()})
+    metrics.add_metric(
+        name="Rollbacks" if mode == "rollback" else "DeploymentsSucceeded", unit="Count", value=1
+    )
+    logger.info("deployment recorded", extra=record.to_item())
     verb = "rolled back to" if mode == "rollback" else "now serves"
-    notify(
+    # The deployment happened: SNS being down must not turn it into "Deployment Failed".
+    notify_or_count(
         settings.notification_topic_arn,
         f"feecast: {stage} {verb} model v{record.version}",
         f"The {stage} endpoint {endpoint.get('endpoint_name')} {verb} model package version "
         f"{record.version}. {reason}".strip(),
         {**record.to_item(), "guardrails": endpoint.get("guardrails")},
     )
-    metrics.add_metric(
-        name="Rollbacks" if mode == "rollback" else "DeploymentsSucceeded", unit="Count", value=1
-    )
-    logger.info("deployment recorded", extra=record.to_item())
     return record
 
 
@@ -101,6 +105,31 @@ def _cause_text(error: dict[str, Any] | None) -> str:
     except (TypeError, ValueError):
         pass
     return f"{error.get('Error', 'Error')} - {cause}".strip(" -")
+
+
+# What a failure means for production, by the phase the state machine notes ("failed_step").
+_PRODUCTION_AFTER = {
+    "before-production": "Production was not touched.",
+    "production": "Production keeps serving its previous model (SageMaker keeps the old fleet "
+    "when an update fails or is rolled back).",
+    "after-production": "Production was updated and serves the new model, but the step after it "
+    "failed: check the endpoint and the DEPLOY#production record.",
+}
+
+
+def _threshold_note(threshold: Any, failed_step: str | None) -> str:
+    """A failure after "Update The Threshold" lowered it: say so (docs/deploy.md, Known limits)."""
+    if failed_step == "after-production" or not isinstance(threshold, dict):
+        return ""
+    if not threshold.get("lowered"):
+        return ""
+    return (
+        f" The validation threshold was lowered for this model from "
+        f"{threshold.get('old_threshold')} to {threshold.get('new_threshold')} before staging "
+        f"and stays lowered (SSM version "
+        f"{threshold.get('ssm_version')}; the parameter's history and the THRESHOLD# record "
+        "keep the old value)."
+    )
 
 
 def report_outcome(
@@ -128,16 +157,16 @@ def report_outcome(
         "rejected": f"{approval.get('by', 'someone')} rejected model v{version}. "
         f"Production keeps serving its current model. {approval.get('comment', '')}".strip(),
         "timed_out": f"Nobody decided on model v{version} before the approval window closed. "
-        "Production keeps serving its current model; approve the package again to retry.",
+        "Production keeps serving its current model. To deploy it after all: "
+        f"feecast reject --package {version}, then feecast approve --package {version} "
+        "(an Approved package cannot be approved again).",
         "failed": f"The {what} failed at step {failed_step or 'unknown'}: {error or 'no detail'}. "
-        + (
-            "Production keeps serving its previous model (SageMaker keeps the old fleet when an "
-            "update fails or is rolled back)."
-            if failed_step and "Production" in failed_step
-            else "Production was not touched."
-        ),
+        + _PRODUCTION_AFTER.get(failed_step or "", "Check what the production endpoint serves.")
+        + _threshold_note(deployment.get("threshold"), failed_step),
     }
-    notify(
+    # Counted first: an SNS outage must not hide failures and decisions from the metrics.
+    metrics.add_metric(name=_METRIC[outcome], unit="Count", value=1)
+    lost = notify_or_count(
         settings.notification_topic_arn,
         subjects[outcome],
         messages[outcome],
@@ -149,5 +178,5 @@ def report_outcome(
             "error": error or None,
         },
     )
-    metrics.add_metric(name=_METRIC[outcome], unit="Count", value=1)
-    return {"outcome": outcome, "execution": execution}
+    result = {"outcome": outcome, "execution": execution}
+    return result if lost is None else result | {"notification_not_sent": lost}

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from feecast.adapters.idempotency import run_once
 from feecast.deploy import aws, names, trigger
@@ -39,6 +39,28 @@ class PackageEvent(BaseModel):
     last_modified_time: str | int | float | None = Field(None, alias="LastModifiedTime")
     creation_time: str | int | float | None = Field(None, alias="CreationTime")
 
+    # Checked here so a bad event is refused naming the field, before any AWS call.
+    @field_validator("last_modified_time", "creation_time")
+    @classmethod
+    def _a_time(cls, value: str | int | float | None) -> str | int | float | None:
+        try:
+            names.parse_time(value)
+        except (ValueError, OverflowError, OSError) as exc:
+            raise ValueError(f"{value!r} is not a timestamp ({exc})") from None
+        return value
+
+    @model_validator(mode="after")
+    def _a_version(self) -> PackageEvent:
+        if self.model_package_version is None:
+            try:
+                names.package_version(self.model_package_arn)
+            except ValueError:
+                raise ValueError(
+                    "ModelPackageVersion is missing and ModelPackageArn"
+                    f" {self.model_package_arn!r} ends in no version"
+                ) from None
+        return self
+
     @property
     def version(self) -> int:
         if self.model_package_version is not None:
@@ -60,6 +82,9 @@ class PackageEvent(BaseModel):
 class PackageStateChange(EventBridgeModel):
     """A "SageMaker Model Package State Change" event (ModelApprovalRule, PackageRejectedRule)."""
 
+    # Another rule's event sent here (by hand, by a wrong target) is refused, naming the field.
+    source: Literal["aws.sagemaker"]
+    detail_type: Literal["SageMaker Model Package State Change"] = Field(alias="detail-type")
     detail: PackageEvent
 
 

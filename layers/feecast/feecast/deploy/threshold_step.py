@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from feecast.adapters.parameters import load_config, write_validation
 from feecast.deploy import aws, names, thresholds
+from feecast.deploy.errors import retry_throttling
 from feecast.deploy.settings import DeploySettings
 from feecast.observability import logger
 
@@ -62,6 +63,7 @@ def package_losses(package: dict[str, Any]) -> tuple[float, float | None]:
     return loss, baseline
 
 
+@retry_throttling
 def update_threshold(model_package_arn: str, settings: DeploySettings) -> ThresholdResult:
     table = aws.StateTable(settings.state_table)
     package = aws.describe_package(model_package_arn)

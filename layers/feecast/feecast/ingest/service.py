@@ -66,6 +66,14 @@ class ScheduledRun(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _from_envelope(cls, data: Any) -> Any:
+        if isinstance(data, dict) and ("source" in data or "detail-type" in data):
+            # Another rule's event delivered here by mistake is refused, not run at its time.
+            source, kind = data.get("source"), data.get("detail-type")
+            if source not in (None, "aws.events") or kind not in (None, "Scheduled Event"):
+                raise ValueError(
+                    f"source {source!r} / detail-type {kind!r}: only a schedule's input or an"
+                    " aws.events 'Scheduled Event' starts a collection"
+                )
         if isinstance(data, dict) and "scheduled_time" not in data and "time" in data:
             return {**data, "scheduled_time": data["time"]}
         return data

@@ -11,12 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import ClientError
 
-from feecast.deepar import Forecast, parse_endpoint_response, parse_forecast
 from feecast.monitor.definitions import schedule_update_request
 from feecast.monitor.episode import Episode
 from feecast.monitor.names import (
@@ -26,6 +25,9 @@ from feecast.monitor.names import (
     forecast_key,
 )
 from feecast.observability import logger
+
+if TYPE_CHECKING:  # feecast.deepar imports numpy: only the monitoring run needs it at run time
+    from feecast.deepar import Forecast
 
 FORECAST_TTL = timedelta(days=7)
 EPISODE_TTL = timedelta(days=90)
@@ -138,6 +140,8 @@ def invoke_deepar(endpoint: str, body: Mapping[str, Any]) -> list[Forecast]:
         Accept="application/json",
         Body=json.dumps(body, allow_nan=False),
     )
+    from feecast.deepar import parse_endpoint_response
+
     return parse_endpoint_response(response["Body"].read())
 
 
@@ -173,6 +177,8 @@ class ForecastStore:
         )
         if not item:
             return None
+        from feecast.deepar import parse_forecast
+
         config = item.get("endpoint_config_name", {}).get("S")
         return StoredForecast(
             endpoint=endpoint,

@@ -55,7 +55,10 @@ def parse_instant(raw: object) -> datetime:
         raise EventError(f"time {raw!r} is not a timestamp")
     if isinstance(raw, int | float) or (isinstance(raw, str) and _is_number(raw)):
         value = float(raw)
-        return datetime.fromtimestamp(value / 1000 if value > _EPOCH_MS_FLOOR else value, UTC)
+        try:
+            return datetime.fromtimestamp(value / 1000 if value > _EPOCH_MS_FLOOR else value, UTC)
+        except (OverflowError, OSError, ValueError):  # out of datetime's range, NaN
+            raise EventError(f"time {raw!r} is out of range") from None
     if not isinstance(raw, str):
         raise EventError(f"time {raw!r} is not a timestamp")
     try:
@@ -63,7 +66,10 @@ def parse_instant(raw: object) -> datetime:
     except ValueError:
         raise EventError(f"time {raw!r} is neither ISO-8601 nor epoch milliseconds") from None
     # EventBridge times are UTC; a zone-less ISO string is read as UTC too.
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+    try:
+        return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 shifted out of range
+        raise EventError(f"time {raw!r} is out of range") from None
 
 
 def _is_number(text: str) -> bool:
@@ -136,6 +142,7 @@ class _Envelope(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     id: str | None = None
+    source: str = Field(min_length=1)
     detail_type: str = Field(alias="detail-type", min_length=1)
     time: Any = None  # ISO-8601 or epoch milliseconds as text: parse_instant reads both
 
@@ -192,20 +199,33 @@ def _validate(model: type[_M], data: Any, what: str) -> _M:
         raise EventError(f"invalid {what}: {problems}") from None
 
 
-def _event(model: type[_M], event: Any, expected: str) -> _M:
-    # The detail-type first, so another rule's event is named as such, not as a bad detail.
+def _instant(raw: object, field: str) -> datetime:
+    try:
+        return parse_instant(raw)
+    except EventError as exc:
+        raise EventError(f"{field}: {exc}") from None
+
+
+def _event(model: type[_M], event: Any, source: str, expected: str) -> _M:
+    # The source and detail-type first, so another rule's event is named as such, not as a bad
+    # detail (a rule never sends one: it was sent here by hand or by a wrong target).
     envelope = _validate(_Envelope, event, "event")
     if envelope.detail_type != expected:
         raise EventError(f"event detail-type is {envelope.detail_type!r}, expected {expected!r}")
+    if envelope.source != source:
+        raise EventError(f"event source is {envelope.source!r}, expected {source!r}")
     return _validate(model, event, "event")
 
 
 def parse_endpoint_event(event: Any) -> EndpointChange:
     """A "SageMaker Endpoint State Change" envelope -> EndpointChange (EventError if malformed)."""
-    parsed = _event(_EndpointEvent, event, ENDPOINT_DETAIL_TYPE)
+    parsed = _event(_EndpointEvent, event, "aws.sagemaker", ENDPOINT_DETAIL_TYPE)
     detail = parsed.detail
     modified = detail.LastModifiedTime
-    changed_at = parse_instant(modified if modified not in (None, "") else parsed.time)
+    if modified not in (None, ""):
+        changed_at = _instant(modified, "detail.LastModifiedTime")
+    else:
+        changed_at = _instant(parsed.time, "time")
     reason = detail.FailureReason
     return EndpointChange(
         event_id=parsed.id or "",
@@ -256,7 +276,7 @@ def _floats(raw: Any) -> tuple[float, ...]:
 
 def parse_alarm_event(event: Any) -> AlarmChange:
     """A "CloudWatch Alarm State Change" envelope -> AlarmChange (EventError if malformed)."""
-    parsed = _event(_AlarmEvent, event, ALARM_DETAIL_TYPE)
+    parsed = _event(_AlarmEvent, event, "aws.cloudwatch", ALARM_DETAIL_TYPE)
     detail, state = parsed.detail, parsed.detail.state
     data = _reason_data(state.reasonData)
     threshold = data.get("threshold")
@@ -266,7 +286,11 @@ def parse_alarm_event(event: Any) -> AlarmChange:
         alarm_name=detail.alarmName,
         state=state.value,
         previous_state=str(previous.get("value")) if isinstance(previous, dict) else None,
-        transitioned_at=parse_instant(state.timestamp or parsed.time),
+        transitioned_at=(
+            _instant(state.timestamp, "detail.state.timestamp")
+            if state.timestamp
+            else _instant(parsed.time, "time")
+        ),
         reason=state.reason,
         recent_datapoints=_floats(data.get("recentDatapoints")),
         threshold=float(threshold) if isinstance(threshold, int | float) else None,
