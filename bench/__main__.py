@@ -1,23 +1,185 @@
-"""Run every bench_*.py module's `main()` and print one JSON line per benchmark."""
+"""Run the benchmarks, write bench/results.json and bench/results.md, print the table.
+
+    python -m bench                 # every bench/bench_*.py; writes the results files
+    python -m bench lifecycle data  # only those whose name contains a word; prints only
+    python -m bench --strict        # exit 1 when a goal is missed
+    python -m bench --out DIR       # write the results files to DIR (also for a selection)
+
+Each module's `main()` returns bench.common.result(...) (see bench/common.py); a module that
+still returns a flat dict (value keys + "goals" + "ok") is converted. A goal that is missed is
+reported (FAIL in the table, ok false in the JSON), not hidden; the exit status is 0 unless
+--strict is given. A benchmark that crashes is always an error (exit 1): it measured nothing.
+"""
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import json
 import pkgutil
 import sys
+import time
+import traceback
 from pathlib import Path
+from typing import Any
+
+from bench.common import load, machine, measurement
+
+HERE = Path(__file__).parent
 
 
-def main() -> int:
-    here = Path(__file__).parent
-    names = sorted(m.name for m in pkgutil.iter_modules([str(here)]) if m.name.startswith("bench_"))
-    selected = [n for n in names if not sys.argv[1:] or any(a in n for a in sys.argv[1:])]
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("names", nargs="*", help="run only benchmarks whose name contains one")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a goal is missed")
+    parser.add_argument("--out", type=Path, default=None, help="folder for the results files")
+    args = parser.parse_args(argv)
+
+    names = sorted(m.name for m in pkgutil.iter_modules([str(HERE)]) if m.name.startswith("bench_"))
+    selected = [n for n in names if not args.names or any(a in n for a in args.names)]
+    if not selected:
+        print(f"no benchmark matches {args.names}; there are {names}", file=sys.stderr)
+        return 2
+    facts = machine()
+    print(
+        f"feecast benchmarks on {facts['cpu_count']} CPUs ({facts['cpu_model']}), Python "
+        f"{facts['python']}, load {facts['load_at_start']['1m']} (1 min avg)",
+        flush=True,
+    )
+    results = []
     for name in selected:
-        module = importlib.import_module(f"bench.{name}")
-        result = module.main()
-        print(json.dumps({"benchmark": name, **(result or {})}), flush=True)
+        print(f"-- {name} ...", flush=True)
+        results.append(run_one(name))
+        print(_table([results[-1]]), flush=True)
+    facts["load_at_end"] = load()
+    report = {
+        "machine": facts,
+        "selection": args.names or None,
+        "ok": all(r["ok"] is not False for r in results),
+        "benchmarks": results,
+    }
+    out = args.out if args.out is not None else (None if args.names else HERE)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "results.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+        (out / "results.md").write_text(markdown(report))
+        print(f"\nwritten: {out / 'results.json'}, {out / 'results.md'}")
+    failed = [r["name"] for r in results if r["ok"] is False]
+    errors = [r["name"] for r in results if r.get("error")]
+    print(
+        f"\n{len(results)} benchmark(s); goals missed in: {', '.join(failed) or 'none'}"
+        + (f"; crashed: {', '.join(errors)}" if errors else "")
+    )
+    if errors or (args.strict and failed):
+        return 1
     return 0
+
+
+def run_one(module_name: str) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        module = importlib.import_module(f"bench.{module_name}")
+        raw = module.main() or {}
+        out = normalise(module_name, raw)
+    except Exception as exc:
+        out = {
+            "name": module_name.removeprefix("bench_"),
+            "title": module_name,
+            "measurements": [],
+            "ok": False,
+            "details": {},
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc()[-4000:],
+        }
+    out["module"] = module_name
+    out["seconds"] = round(time.perf_counter() - started, 1)
+    return out
+
+
+def normalise(module_name: str, raw: dict[str, Any]) -> dict[str, Any]:
+    """The common shape; a flat legacy dict ({key: value, "goals": {key: max}, "ok"}) is
+    turned into measurements, each goal read as "at most"."""
+    if "measurements" in raw:
+        raw.setdefault("name", module_name.removeprefix("bench_"))
+        raw.setdefault("title", raw["name"])
+        raw.setdefault("details", {})
+        return raw
+    goals = dict(raw.get("goals") or {})
+    goals.update({k.removeprefix("goal_"): v for k, v in raw.items() if k.startswith("goal_")})
+    measurements = []
+    details = {}
+    for key, value in raw.items():
+        if key in ("goals", "ok", "benchmark") or key.startswith("goal_"):
+            continue
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            unit = "s" if key.endswith("_s") else ""
+            measurements.append(measurement(key, value, unit, at_most=goals.get(key)))
+        else:
+            details[key] = value
+    judged = [m["ok"] for m in measurements if m["ok"] is not None]
+    ok = raw.get("ok", all(judged) if judged else None)
+    return {
+        "name": module_name.removeprefix("bench_"),
+        "title": module_name,
+        "measurements": measurements,
+        "ok": ok,
+        "details": details,
+    }
+
+
+# ---------------------------------------------------------------------------- output
+def _verdict(ok: bool | None) -> str:
+    return "-" if ok is None else ("ok" if ok else "**FAIL**")
+
+
+def _value(m: dict[str, Any]) -> str:
+    value = m["value"]
+    if isinstance(value, float):
+        value = f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return f"{value} {m['unit']}".strip()
+
+
+def _table(results: list[dict[str, Any]]) -> str:
+    lines = []
+    for r in results:
+        status = "ERROR" if r.get("error") else _verdict(r["ok"]).strip("*")
+        lines.append(f"\n### {r['title']}  [{status}, {r.get('seconds', '?')} s]\n")
+        if r.get("error"):
+            lines.append(f"error: {r['error']}\n")
+        if r["measurements"]:
+            lines.append("| measurement | value | goal | result | note |")
+            lines.append("| --- | --- | --- | --- | --- |")
+            for m in r["measurements"]:
+                note = str(m.get("note", "")).replace("|", "/")
+                lines.append(
+                    f"| {m['name']} | {_value(m)} | {m['goal'] or ''} | {_verdict(m['ok'])} "
+                    f"| {note} |"
+                )
+    return "\n".join(lines)
+
+
+def markdown(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    head = [
+        "# feecast benchmark results",
+        "",
+        "Written by `make bench` (bench/__main__.py); the numbers behind the docs.",
+        "",
+        "| machine | |",
+        "| --- | --- |",
+        f"| date | {m['date']} |",
+        f"| commit | {m['git_commit']} |",
+        f"| CPUs | {m['cpu_count']} ({m['cpu_model']}), {m['memory_gib']} GiB |",
+        f"| Python | {m['python']} on {m['platform']} |",
+        f"| load average (1/5/15 min) at start | {m['load_at_start']} |",
+        f"| load average at end | {m.get('load_at_end')} |",
+        "",
+        "A load average above the CPU count means other work shared the machine: wall times "
+        "are then pessimistic.",
+        "",
+        f"Every goal met: **{report['ok']}**",
+    ]
+    return "\n".join(head) + "\n" + _table(report["benchmarks"]) + "\n"
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.common import measurement, result
+
 GOALS = {"replay_s_per_day": 120.0}
 
 
@@ -53,15 +55,26 @@ def main() -> dict[str, Any]:
             started = time.perf_counter()
             twin.settle()
             offline_s = time.perf_counter() - started
-    return {
-        "days": days,
-        "lines": lines,
-        "generate_s": round(generate_s, 1),
-        "replay_s": round(replay_s, 1),
-        "transactions_per_s": round(lines / replay_s),
-        "minutes_closed": report.minutes_closed,
-        "duplicates_dropped": report.duplicates_dropped,
-        "offline_store_write_s": round(offline_s, 1),
-        "goal_replay_s_per_day": GOALS["replay_s_per_day"],
-        "ok": replay_s / days <= GOALS["replay_s_per_day"],
-    }
+    return result(
+        "ingest_replay",
+        "Ingest replay: a day of synthetic transactions through `feecast ingest replay`",
+        [
+            measurement(
+                "replay per day",
+                replay_s / days,
+                "s",
+                below=GOALS["replay_s_per_day"],
+                note=f"{lines:,} transactions, {report.duplicates_dropped:,} duplicates dropped",
+                digits=1,
+            ),
+            measurement("transactions per second", lines / replay_s, "tx/s", digits=0),
+            measurement("generate", generate_s, "s", digits=1),
+            measurement("offline store write", offline_s, "s", digits=1),
+        ],
+        {
+            "days": days,
+            "lines": lines,
+            "minutes_closed": report.minutes_closed,
+            "duplicates_dropped": report.duplicates_dropped,
+        },
+    )
