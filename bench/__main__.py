@@ -4,6 +4,10 @@
     python -m bench lifecycle data  # only those whose name contains a word; prints only
     python -m bench --strict        # exit 1 when a goal is missed
     python -m bench --out DIR       # write the results files to DIR (also for a selection)
+    python -m bench --write-docs    # only rewrite docs/benchmarks.md's numbers from results.json
+
+A full run also rewrites the generated block of docs/benchmarks.md from its results, so the
+docs quote the latest run (tests/unit/test_bench_docs.py checks that they agree).
 
 Each module's `main()` returns bench.common.result(...) (see bench/common.py); a module that
 still returns a flat dict (value keys + "goals" + "ok") is converted. A goal that is missed is
@@ -26,6 +30,8 @@ from typing import Any
 from bench.common import load, machine, measurement
 
 HERE = Path(__file__).parent
+DOCS = HERE.parent / "docs" / "benchmarks.md"
+BEGIN, END = "<!-- BEGIN generated: results -->\n", "<!-- END generated: results -->"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,7 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help="run only benchmarks whose name contains one")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a goal is missed")
     parser.add_argument("--out", type=Path, default=None, help="folder for the results files")
+    parser.add_argument(
+        "--write-docs", action="store_true", help="rewrite docs/benchmarks.md from results.json"
+    )
     args = parser.parse_args(argv)
+    if args.write_docs:
+        write_docs(json.loads((HERE / "results.json").read_text()))
+        return 0
 
     names = sorted(m.name for m in pkgutil.iter_modules([str(HERE)]) if m.name.startswith("bench_"))
     selected = [n for n in names if not args.names or any(a in n for a in args.names)]
@@ -64,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         (out / "results.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
         (out / "results.md").write_text(markdown(report))
         print(f"\nwritten: {out / 'results.json'}, {out / 'results.md'}")
+        if out == HERE:
+            write_docs(report)
+            print(f"written: {DOCS} (generated block)")
     failed = [r["name"] for r in results if r["ok"] is False]
     errors = [r["name"] for r in results if r.get("error")]
     print(
@@ -180,6 +195,66 @@ def markdown(report: dict[str, Any]) -> str:
         f"Every goal met: **{report['ok']}**",
     ]
     return "\n".join(head) + "\n" + _table(report["benchmarks"]) + "\n"
+
+
+# ------------------------------------------------------------------ docs/benchmarks.md
+def docs_block(report: dict[str, Any]) -> str:
+    """The numbers docs/benchmarks.md quotes: every goal, and the figures behind them."""
+    m = report["machine"]
+    lines = [
+        f"Latest full run: {m['date'][:16].replace('T', ' ')} UTC, commit {m['git_commit'][:7]}, "
+        f"{m['cpu_count']} CPUs ({m['cpu_model']}), Python {m['python']}, load average "
+        f"{m['load_at_start']['1m']} at start and {(m.get('load_at_end') or {}).get('1m')} at end. "
+        f"Every goal met: **{report['ok']}**.",
+        "",
+        "| benchmark | measurement | value | goal | result |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for bench in report["benchmarks"]:
+        for row in _docs_rows(bench):
+            lines.append(
+                f"| {bench['name']} | {row['name']} | {_value(row)} | {row['goal'] or ''} "
+                f"| {_verdict(row['ok'])} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _docs_rows(bench: dict[str, Any]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = bench["measurements"]
+    if bench["name"] != "functions":
+        return rows
+    # 58 rows per function: the docs keep the verdicts and the extremes.
+    imports = [r for r in rows if r["name"].startswith("import ") and r["goal"]]
+    heavy = [r for r in rows if r["name"].startswith("no pandas")]
+    sizes = [r for r in rows if r["name"].startswith("size ")]
+    out = []
+    if imports:
+        slowest = max(imports, key=lambda r: r["value"])
+        out.append({**slowest, "name": f"slowest routing import ({slowest['name'].split()[-1]})"})
+    if heavy:
+        ok = all(r["ok"] for r in heavy)
+        out.append(
+            {
+                "name": f"routing handlers free of pandas/pyarrow ({len(heavy)})",
+                "value": ok,
+                "unit": "",
+                "goal": "= True",
+                "ok": ok,
+            }
+        )
+    if sizes:
+        largest = max(sizes, key=lambda r: r["value"])
+        out.append(
+            {**largest, "name": f"largest function + layers ({largest['name'].split()[-1]})"}
+        )
+    return out
+
+
+def write_docs(report: dict[str, Any], path: Path = DOCS) -> None:
+    text = path.read_text()
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    path.write_text(head + BEGIN + docs_block(report) + END + tail)
 
 
 if __name__ == "__main__":
