@@ -679,6 +679,7 @@ class Twin:
 
         original = ddb_models.UpdateExpressionParser
         parsed: dict[str, Any] = {}
+        cached: set[int] = set()  # ids of the cached trees (they live as long as the twin)
 
         class CachedUpdateExpressionParser:
             @staticmethod
@@ -688,11 +689,141 @@ class Twin:
                     tree = original.make(expression)  # a bad expression raises every time
                     if len(parsed) < 1024:
                         parsed[expression] = tree
+                        cached.add(id(tree))
                 return tree
 
         for owner in (ddb_models, ddb_responses):
             self._patches.append((owner, "UpdateExpressionParser", original))
             owner.UpdateExpressionParser = CachedUpdateExpressionParser  # type: ignore[attr-defined]
+        self._patch_dynamodb_validator(cached)
+
+    def _patch_dynamodb_validator(self, cached: set[int]) -> None:
+        """Trim moto's per-call work (ingestion makes thousands of UpdateItems), same checks:
+        - each traverser's node types are fixed per class, but moto rebuilds them per node, and
+          tests every node against ABCs: both answered once per class;
+        - every call of every service listed all methods of its response class to test one
+          name (inspect.getmembers): the name is tested alone;
+        - a cached tree is copied from a pickle taken once (7x quicker than deepcopy, same tree);
+        - the three checks that read only the expression, its attribute names and the table's
+          key names (clause counts, overlapping paths, key updates) are skipped once they have
+          passed for that same combination; everything that reads values or the item still runs.
+        """
+        import inspect
+        import pickle
+        from copy import deepcopy
+
+        from moto.core import responses as core_responses
+        from moto.dynamodb.parsing import ast_nodes
+        from moto.dynamodb.parsing import validators as ddb_validators
+
+        traverser = ast_nodes.DepthFirstTraverser
+        node_types: dict[type, tuple[type, ...]] = {}
+
+        def nodes_to_be_processed(processor: Any) -> tuple[type, ...]:
+            kinds = node_types.get(type(processor))
+            if kinds is None:
+                kinds = node_types[type(processor)] = tuple(processor._processing_map())
+            return kinds
+
+        is_node: dict[type, bool] = {}  # Node is an ABC: isinstance on it is slow, and per node
+        wanted: dict[tuple[type, type], bool] = {}
+
+        def traverse_node_recursively(processor: Any, node: Any, child_id: int = -1) -> Any:
+            # moto's own traversal (depth first, children processed before their parent), with
+            # the type tests answered once per (processor, node) class pair.
+            kind = type(node)
+            node_like = is_node.get(kind)
+            if node_like is None:
+                node_like = is_node[kind] = isinstance(node, ast_nodes.Node)
+            if not node_like:
+                return node
+            parent_node = node.parent
+            if node.children is not None:
+                for i, child_node in enumerate(node.children):
+                    processor.pre_processing_of_child(node, i)
+                    processor.traverse_node_recursively(child_node, i)
+            pair = (type(processor), kind)
+            match = wanted.get(pair)
+            if match is None:
+                match = wanted[pair] = isinstance(node, nodes_to_be_processed(processor))
+            if match:
+                node = processor.process(node)
+                node.parent = parent_node
+                if parent_node:
+                    parent_node.children[child_id] = node
+            return node
+
+        validator = ddb_validators.Validator  # UpdateExpressionValidator's base, its only one
+        pure = (
+            ddb_validators.ActionCountValidator,
+            ddb_validators.OverlappingPathsValidator,
+            ddb_validators.UpdateHashRangeKeyValidator,
+        )
+        pickles: dict[int, bytes] = {}  # id(cached tree) -> its pickle (cached trees live on)
+        passed: set[tuple[Any, ...]] = set()
+
+        def init(
+            self: Any,
+            expression: Any,
+            expression_attribute_names: dict[str, str],
+            expression_attribute_values: dict[str, dict[str, Any]],
+            item: Any,
+            table: Any,
+        ) -> None:
+            self.expression_attribute_names = expression_attribute_names
+            self.expression_attribute_values = expression_attribute_values
+            self.item = item
+            self.table = table
+            self.processors = self.get_ast_processors()
+            self._twin_pure_key = None
+            blob = pickles.get(id(expression))
+            if blob is None and id(expression) in cached:
+                try:
+                    blob = pickles[id(expression)] = pickle.dumps(expression, -1)
+                except (pickle.PicklingError, TypeError, AttributeError):
+                    blob = None  # not picklable: moto's own deepcopy below
+            if blob is None:
+                self.node_to_validate = deepcopy(expression)
+                return
+            self.node_to_validate = pickle.loads(blob)
+            self._twin_pure_key = (
+                id(expression),
+                tuple(sorted((expression_attribute_names or {}).items())),
+                tuple(table.table_key_attrs),
+            )
+
+        def validate(self: Any) -> Any:
+            key = self._twin_pure_key
+            n = self.node_to_validate
+            skip = key is not None and key in passed
+            for processor in self.processors:
+                if skip and isinstance(processor, pure):
+                    continue
+                n = processor.traverse(n)
+                if key is not None and isinstance(processor, pure[-1]):
+                    passed.add(key)
+            return n
+
+        class FunctionNames:
+            """moto's `action in method_names_from_class(cls)` without listing every member of
+            the class (inspect.getmembers) on each call of every service: the same test, asked
+            of the one name."""
+
+            def __init__(self, clazz: type) -> None:
+                self.clazz = clazz
+
+            def __contains__(self, name: object) -> bool:
+                return isinstance(name, str) and inspect.isfunction(getattr(self.clazz, name, None))
+
+        for owner, attr, new in (
+            (core_responses, "method_names_from_class", FunctionNames),
+            (traverser, "nodes_to_be_processed", nodes_to_be_processed),
+            (traverser, "traverse_node_recursively", traverse_node_recursively),
+            (validator, "__init__", init),
+            (validator, "validate", validate),
+        ):
+            self._patches.append((owner, attr, owner.__dict__[attr]))
+            setattr(owner, attr, new)
 
     def _patch_stepfunctions(self) -> None:
         """Record executions starting and ending (any source: twin, handlers, AWS CLI)."""
