@@ -45,7 +45,7 @@ def add_demo_parser(subparsers: Any) -> argparse.ArgumentParser:
         default=Path("demo-report"),
         help="report folder (default ./demo-report)",
     )
-    demo.add_argument("--fast", action="store_true", help="fewer training epochs (2 instead of 5)")
+    demo.add_argument("--fast", action="store_true", help="fewer training epochs (8 instead of 20)")
     demo.add_argument("--epochs", type=int, default=None, help="training epochs (overrides --fast)")
     demo.add_argument(
         "--no-approve",
