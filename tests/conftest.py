@@ -8,6 +8,9 @@ def test_y(twin): ...                          # a small template of your own
 
 def test_z(make_twin):                         # several configurations in one test
     twin = make_twin(parameter_overrides={"EndpointType": "Serverless"})
+
+def test_w(twin, serve_stage, model_tar):      # a stage's endpoint serving a given model
+    serve_stage(twin, model_tar, "staging")
 """
 
 from __future__ import annotations
@@ -102,3 +105,40 @@ def twin(request: pytest.FixtureRequest, make_twin: Callable[..., Any]) -> Any:
         parameter_overrides=options.pop("overrides", None),
         **options,
     )
+
+
+#: The DeepAR image of eu-west-1 (template.yaml DeepARImage mapping); the twin serves any image.
+DEEPAR_IMAGE = "224300973850.dkr.ecr.eu-west-1.amazonaws.com/forecasting-deepar:1"
+
+
+def _serve_stage(twin: Any, model_tar: bytes, stage: str) -> None:
+    """Create feecast-<stage> on `model_tar` as the deploy stage would (serverless); the twin
+    takes it InService, whose event activates the stage's monitoring."""
+    bucket, sm = twin.physical_id("ArtifactBucket"), twin.client("sagemaker")
+    twin.client("s3").put_object(Bucket=bucket, Key="models/tiny/model.tar.gz", Body=model_tar)
+    sm.create_model(
+        ModelName=f"feecast-tiny-{stage}",
+        ExecutionRoleArn=twin.att("SageMakerExecutionRole", "Arn"),
+        PrimaryContainer={
+            "Image": DEEPAR_IMAGE,
+            "ModelDataUrl": f"s3://{bucket}/models/tiny/model.tar.gz",
+        },
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName=f"feecast-{stage}-tiny",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": f"feecast-tiny-{stage}",
+                "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 1},
+            }
+        ],
+    )
+    sm.create_endpoint(EndpointName=f"feecast-{stage}", EndpointConfigName=f"feecast-{stage}-tiny")
+    twin.settle()
+
+
+@pytest.fixture(scope="session")
+def serve_stage() -> Callable[[Any, bytes, str], None]:
+    """serve_stage(twin, model_tar, "staging" | "production"): see _serve_stage."""
+    return _serve_stage

@@ -21,7 +21,6 @@ HP = {
     "num_cells": "16",
     "num_layers": "1",
 }
-IMAGE = "224300973850.dkr.ecr.eu-west-1.amazonaws.com/forecasting-deepar:1"
 DIMS = {"Stage": "staging", "EndpointName": "feecast-staging"}
 
 
@@ -68,42 +67,15 @@ def put_minutes(
         minute += timedelta(minutes=1)
 
 
-def serve_staging(twin: Any, model_tar: bytes) -> None:
-    """Create the staging endpoint as the deploy stage would; the twin takes it InService."""
-    bucket = twin.physical_id("ArtifactBucket")
-    twin.client("s3").put_object(Bucket=bucket, Key="models/tiny/model.tar.gz", Body=model_tar)
-    sm = twin.client("sagemaker")
-    sm.create_model(
-        ModelName="feecast-tiny",
-        ExecutionRoleArn=twin.att("SageMakerExecutionRole", "Arn"),
-        PrimaryContainer={
-            "Image": IMAGE,
-            "ModelDataUrl": f"s3://{bucket}/models/tiny/model.tar.gz",
-        },
-    )
-    sm.create_endpoint_config(
-        EndpointConfigName="feecast-staging-tiny",
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": "feecast-tiny",
-                "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 1},
-            }
-        ],
-    )
-    sm.create_endpoint(EndpointName="feecast-staging", EndpointConfigName="feecast-staging-tiny")
-    twin.settle()
-
-
 @pytest.mark.slow
 @pytest.mark.twin(start=START)
 def test_given_missing_minutes_then_reported_and_the_loss_uses_the_rest_and_a_replay_publishes_nothing(
-    twin: Any, model_tar: bytes
+    twin: Any, model_tar: bytes, serve_stage: Any
 ) -> None:
     t0, t1 = START, START + timedelta(hours=1)
     gap = {t0 + timedelta(minutes=m) for m in (4, 5, 21)}
     put_minutes(twin, t0 - timedelta(hours=25), t1, skip=gap)
-    serve_staging(twin, model_tar)  # IN_SERVICE -> the staging schedule is enabled
+    serve_stage(twin, model_tar, "staging")  # IN_SERVICE -> the staging schedule is enabled
     assert (
         twin.client("scheduler").get_schedule(Name="feecast-staging-monitoring")["State"]
         == "ENABLED"
@@ -187,7 +159,7 @@ def alarm_threshold(twin: Any) -> float:
 @pytest.mark.slow
 @pytest.mark.twin(start=START)
 def test_given_a_fee_regime_change_then_the_alarm_fires_after_3_breaches_and_one_build_starts(
-    twin: Any, model_tar: bytes
+    twin: Any, model_tar: bytes, serve_stage: Any
 ) -> None:
     # Builds started by the alarm train a tiny model (the defaults would train 182 epochs).
     twin.client("ssm").put_parameter(
@@ -203,7 +175,7 @@ def test_given_a_fee_regime_change_then_the_alarm_fires_after_3_breaches_and_one
         Overwrite=True,
     )
     put_minutes(twin, START - timedelta(days=2), START)
-    serve_staging(twin, model_tar)
+    serve_stage(twin, model_tar, "staging")
     assert alarm_threshold(twin) == 0.4
 
     regime_change = START + timedelta(hours=2)

@@ -466,43 +466,22 @@ def test_endpoint_in_service_repeated_activates_once(
     assert (done["UpdateSchedule"], done["PutMetricAlarm"], done["Publish"]) == (1, 1, 1)
 
 
-def serve(twin: Any, model_tar: bytes, stage: str) -> None:
-    """Create the stage's endpoint on the tiny model, as the deploy stage would (it goes
-    InService, which enables the stage's schedule and alarm)."""
-    bucket, sm = twin.physical_id("ArtifactBucket"), twin.client("sagemaker")
-    twin.client("s3").put_object(Bucket=bucket, Key="models/tiny/model.tar.gz", Body=model_tar)
-    sm.create_model(
-        ModelName=f"feecast-tiny-{stage}",
-        ExecutionRoleArn=twin.att("SageMakerExecutionRole", "Arn"),
-        PrimaryContainer={
-            "Image": "224300973850.dkr.ecr.eu-west-1.amazonaws.com/forecasting-deepar:1",
-            "ModelDataUrl": f"s3://{bucket}/models/tiny/model.tar.gz",
-        },
-    )
-    sm.create_endpoint_config(
-        EndpointConfigName=f"feecast-{stage}-tiny",
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": f"feecast-tiny-{stage}",
-                "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 1},
-            }
-        ],
-    )
-    sm.create_endpoint(EndpointName=f"feecast-{stage}", EndpointConfigName=f"feecast-{stage}-tiny")
-    twin.settle()
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("stage", ["staging", "production"])
 @pytest.mark.twin(start=datetime(2026, 1, 5, 12, 0, tzinfo=UTC))
 def test_monitoring_hour_repeated(
-    twin: Any, helpers: Any, model_tar: bytes, redeliver: Any, effects_of: Any, stage: str
+    twin: Any,
+    helpers: Any,
+    model_tar: bytes,
+    redeliver: Any,
+    effects_of: Any,
+    stage: str,
+    serve_stage: Any,
 ) -> None:
     monitor = helpers("monitor")
     start = monitor.START
     monitor.put_minutes(twin, start - timedelta(hours=3), start + timedelta(hours=1))
-    serve(twin, model_tar, stage)
+    serve_stage(twin, model_tar, stage)
     twin.advance(timedelta(hours=1), step=timedelta(hours=1))  # the schedule's own 13:00 run
     run = scheduled_input(twin, f"feecast-{stage}-monitoring", "2026-01-05T13:00:00Z")
     results = redeliver(

@@ -27,7 +27,6 @@ pytestmark = pytest.mark.slow
 
 START = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)  # the twin's clock at deploy
 T0, T1, T2 = START, START + timedelta(hours=1), START + timedelta(hours=2)
-IMAGE = "224300973850.dkr.ecr.eu-west-1.amazonaws.com/forecasting-deepar:1"
 ENDPOINT = "feecast-production"
 DIMS = {"Stage": "production", "EndpointName": ENDPOINT}
 VALIDATION = "/feecast/validation"
@@ -57,33 +56,11 @@ def put_minutes(twin: Any, start: datetime, end: datetime) -> None:
         minute += timedelta(minutes=1)
 
 
-def serve_production(twin: Any, model_tar: bytes) -> None:
+def serve_production(twin: Any, model_tar: bytes, serve_stage: Any) -> None:
     """Minutes from T0-2h to T2, and production serving the model (created as the deploy stage
     would; its IN_SERVICE event activates monitoring)."""
     put_minutes(twin, T0 - timedelta(hours=2), T2)
-    bucket = twin.physical_id("ArtifactBucket")
-    twin.client("s3").put_object(Bucket=bucket, Key="models/tiny/model.tar.gz", Body=model_tar)
-    sm = twin.client("sagemaker")
-    sm.create_model(
-        ModelName="feecast-tiny",
-        ExecutionRoleArn=twin.att("SageMakerExecutionRole", "Arn"),
-        PrimaryContainer={
-            "Image": IMAGE,
-            "ModelDataUrl": f"s3://{bucket}/models/tiny/model.tar.gz",
-        },
-    )
-    sm.create_endpoint_config(
-        EndpointConfigName="feecast-production-tiny",
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": "feecast-tiny",
-                "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 1},
-            }
-        ],
-    )
-    sm.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName="feecast-production-tiny")
-    twin.settle()
+    serve_stage(twin, model_tar, "production")
 
 
 def run(twin: Any, at: datetime) -> dict[str, Any]:
@@ -140,9 +117,9 @@ def assert_production_serves(twin: Any) -> None:
 # -- the endpoint cannot forecast ------------------------------------------------------------------
 @pytest.mark.twin(start=START)
 def test_given_invoke_throttled_briefly_then_the_sdk_retries_and_the_loss_is_published(
-    twin: Any, model_tar: bytes
+    twin: Any, model_tar: bytes, serve_stage: Any
 ) -> None:
-    serve_production(twin, model_tar)
+    serve_production(twin, model_tar, serve_stage)
     fault = twin.faults.fail(
         "sagemaker-runtime",
         "InvokeEndpoint",
@@ -161,11 +138,11 @@ def test_given_invoke_throttled_briefly_then_the_sdk_retries_and_the_loss_is_pub
 
 @pytest.mark.twin(start=START)
 def test_given_invoke_failing_for_good_then_it_is_reported_and_no_loss_is_made_up(
-    twin: Any, model_tar: bytes
+    twin: Any, model_tar: bytes, serve_stage: Any
 ) -> None:
     """T0 stores a forecast; at T1 the endpoint fails (a container answering 500): the stored
     forecast is still scored, the next one is missing; at T2 there is nothing to score."""
-    serve_production(twin, model_tar)
+    serve_production(twin, model_tar, serve_stage)
     assert run(twin, T0)["next_forecast"]["stored"] is True
 
     fault = twin.faults.fail(
@@ -197,9 +174,9 @@ def test_given_invoke_failing_for_good_then_it_is_reported_and_no_loss_is_made_u
 
 @pytest.mark.twin(start=START)
 def test_given_the_endpoint_deleted_and_the_stored_forecast_lost_then_each_run_says_why(
-    twin: Any, model_tar: bytes
+    twin: Any, model_tar: bytes, serve_stage: Any
 ) -> None:
-    serve_production(twin, model_tar)
+    serve_production(twin, model_tar, serve_stage)
     assert run(twin, T0)["next_forecast"]["stored"] is True
     assert run(twin, T1)["forecast_source"] == "stored"
 
@@ -235,9 +212,9 @@ def test_given_the_endpoint_deleted_and_the_stored_forecast_lost_then_each_run_s
 # -- configuration and Feature Store: handler errors --------------------------------------------
 @pytest.mark.twin(start=START)
 def test_given_the_threshold_missing_then_corrupt_then_scheduled_runs_fail_and_replays_publish_once(
-    twin: Any, model_tar: bytes
+    twin: Any, model_tar: bytes, serve_stage: Any
 ) -> None:
-    serve_production(twin, model_tar)
+    serve_production(twin, model_tar, serve_stage)
     ssm = twin.client("ssm")
     good = ssm.get_parameter(Name=VALIDATION)["Parameter"]["Value"]
     assert (
@@ -276,9 +253,9 @@ def test_given_the_threshold_missing_then_corrupt_then_scheduled_runs_fail_and_r
 
 @pytest.mark.twin(start=START)
 def test_given_feature_store_throttling_then_brief_bursts_are_retried_and_long_ones_fail_the_run(
-    twin: Any, model_tar: bytes
+    twin: Any, model_tar: bytes, serve_stage: Any
 ) -> None:
-    serve_production(twin, model_tar)
+    serve_production(twin, model_tar, serve_stage)
     # A burst: the feature group's description and its offline-store objects, twice each.
     burst = [
         twin.faults.fail("sagemaker", "DescribeFeatureGroup", times=2),
@@ -307,12 +284,12 @@ def test_given_feature_store_throttling_then_brief_bursts_are_retried_and_long_o
 # -- activation ---------------------------------------------------------------------------------
 @pytest.mark.twin(start=START)
 def test_given_put_metric_alarm_throttled_when_production_goes_in_service_then_activation_retries(
-    twin: Any, model_tar: bytes, load_event: Any
+    twin: Any, model_tar: bytes, load_event: Any, serve_stage: Any
 ) -> None:
     """Throttled for good: the IN_SERVICE delivery fails three times and changes nothing (the
     alarm is written first); the same event, redelivered after the burst, activates once."""
     fault = twin.faults.fail("cloudwatch", "PutMetricAlarm", times=None)
-    serve_production(twin, model_tar)
+    serve_production(twin, model_tar, serve_stage)
     attempts = [
         r for r in twin.records_of("target-invoked") if "ActivateMonitoring" in str(r.get("arn"))
     ]
