@@ -1,8 +1,10 @@
-"""The twin clock: the whole process lives at the twin's time (time-machine), ticking at real speed.
+"""The twin clock: every process of the twin lives at the twin's time, ticking at real speed.
 
-`start()` travels the process to the start time; `jump(delta)` moves it forward at once (used by
+`start()` sets the time to the start time; `jump(delta)` moves it forward at once (used by
 Twin.advance(), which fires what fell due at each step); `stop()` returns to real time.
-Handlers, moto and boto3 all see the travelled time through datetime.now() / time.time().
+The time is shared through a mapped file (feecast_twin.procs.clock): the twin process, its
+Lambda workers and its SageMaker containers all see the same datetime.now() / time.time(),
+and a jump reaches them all at once. `env()` is what a child process needs to follow it.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
-import time_machine
+from feecast_twin.procs.clock import CLOCK_ENV, SharedClock
 
 #: Default start of the twin clock: a fixed Monday, so runs are reproducible.
 DEFAULT_START = datetime(2026, 1, 5, tzinfo=UTC)
@@ -22,25 +24,31 @@ class TwinClock:
         if start.tzinfo is None:
             start = start.replace(tzinfo=UTC)
         self.start_time = start.astimezone(UTC)
-        self._traveller: time_machine.travel | None = None
-        self._coordinates: time_machine.Traveller | None = None
+        self._shared: SharedClock | None = None
         self._lock = threading.Lock()
 
     @property
     def running(self) -> bool:
-        return self._coordinates is not None
+        return self._shared is not None
 
     def start(self) -> None:
-        if self._coordinates is not None:
+        if self._shared is not None:
             return
-        self._traveller = time_machine.travel(self.start_time, tick=True)
-        self._coordinates = self._traveller.start()
+        shared = SharedClock()
+        shared.set_time_ns(_epoch_ns(self.start_time))
+        shared.start()
+        self._shared = shared
 
     def stop(self) -> None:
-        if self._traveller is not None:
-            self._traveller.stop()
-        self._traveller = None
-        self._coordinates = None
+        if self._shared is not None:
+            self._shared.close()
+        self._shared = None
+
+    def env(self) -> dict[str, str]:
+        """The environment entry that makes a child process follow this clock."""
+        if self._shared is None:
+            raise RuntimeError("the twin clock is not running (deploy the twin first)")
+        return {CLOCK_ENV: str(self._shared.path)}
 
     def now(self) -> datetime:
         """The twin's current time, UTC, timezone-aware."""
@@ -51,9 +59,9 @@ class TwinClock:
         if delta < timedelta(0):
             raise ValueError("the twin clock only moves forward")
         with self._lock:
-            if self._coordinates is None:
+            if self._shared is None:
                 raise RuntimeError("the twin clock is not running (deploy the twin first)")
-            self._coordinates.shift(delta)
+            self._shared.shift_ns(_delta_ns(delta))
         return self.now()
 
     def jump_to(self, when: datetime) -> datetime:
@@ -62,3 +70,11 @@ class TwinClock:
         if delta > timedelta(0):
             return self.jump(delta)
         return self.now()
+
+
+def _delta_ns(delta: timedelta) -> int:
+    return ((delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds) * 1_000
+
+
+def _epoch_ns(moment: datetime) -> int:
+    return _delta_ns(moment - datetime(1970, 1, 1, tzinfo=UTC))

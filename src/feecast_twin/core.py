@@ -37,9 +37,12 @@ from feecast_twin.events import (
     Schedules,
     TargetRun,
 )
+from feecast_twin.emf import publish_emf
 from feecast_twin.faults import Faults
+from feecast_twin.gateway import Gateway
 from feecast_twin.lambda_runtime import LambdaRuntime
 from feecast_twin.loader import Deployer, LoadedTemplate, Stack, load_template
+from feecast_twin.server import TwinServer
 
 log = logging.getLogger("feecast_twin")
 
@@ -104,6 +107,8 @@ class Twin:
         stack_name: str = "feecast",
         components: bool | Iterable[str] = True,
         lambda_async_retries: int = 2,
+        server_host: str = "127.0.0.1",
+        server_port: int = 0,
     ) -> None:
         self.template_path = Path(template) if template else DEFAULT_TEMPLATE
         self.parameter_overrides = dict(parameter_overrides or {})
@@ -125,6 +130,11 @@ class Twin:
         self.template: LoadedTemplate | None = None
         self.stack: Stack | None = None
         self.runtime = LambdaRuntime(self)
+        # Every request passes the front door first (faults, AWS's request contracts); the
+        # server is the AWS endpoint of the processes the twin starts.
+        self.gateway = Gateway()
+        self.server: TwinServer | None = None
+        self._server_address = (server_host, server_port)
         self.delivery = EventDelivery(self, lambda_async_retries=lambda_async_retries)
         self.schedules = Schedules(self, self.delivery)
         self._patches: list[tuple[Any, str, Any]] = []
@@ -153,8 +163,12 @@ class Twin:
             _ACTIVE = self
         try:
             self._start_mock()
+            self.gateway.add(self.faults.check)
+            self.gateway.install()
             self.faults.install()
             self.clock.start()
+            host, port = self._server_address
+            self.server = TwinServer(self.gateway, host, port).start()
             self.runtime.install()
             self.delivery.install()
             self._patch_stepfunctions()
@@ -268,6 +282,10 @@ class Twin:
             self.faults.uninstall()
             self.delivery.uninstall()
             self.runtime.uninstall()
+            if self.server is not None:
+                self.server.stop()
+                self.server = None
+            self.gateway.uninstall()
             for owner, attr, original in reversed(self._patches):
                 setattr(owner, attr, original)
             self._patches.clear()
@@ -284,6 +302,35 @@ class Twin:
             with _ACTIVE_LOCK:
                 if _ACTIVE is self:
                     _ACTIVE = None
+
+    # ------------------------------------------------------------------ processes
+    @property
+    def endpoint_url(self) -> str:
+        """The twin's AWS endpoint (http://127.0.0.1:PORT), for other processes."""
+        if self.server is None:
+            raise RuntimeError("the twin is not deployed")
+        return self.server.url
+
+    def worker_environment(self) -> dict[str, str]:
+        """What every process the twin starts needs: its clock, its AWS endpoint (the SDK's
+        standard AWS_ENDPOINT_URL), fake credentials, and no user AWS configuration."""
+        return {
+            **self.clock.env(),
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "ASIATWINFAKEKEY00000",
+            "AWS_SECRET_ACCESS_KEY": "twin-fake-secret",
+            "AWS_SESSION_TOKEN": "twin-fake-session-token",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+
+    def publish_metrics(self, logs: str) -> list[dict[str, Any]]:
+        """What CloudWatch Logs does with a function's EMF lines: metric data."""
+        return publish_emf(self.client("cloudwatch"), logs)
+
+    def sim_time_ms(self) -> int:
+        return int(self.clock.now().timestamp() * 1000)
 
     # ------------------------------------------------------------------ moto access
     def client(self, service: str) -> Any:
@@ -1012,14 +1059,26 @@ def _shared_session(region: str) -> boto3.Session:
 
 
 def _parked(execution: Any) -> bool:
-    """True when a running execution waits for SendTaskSuccess / Failure (a person, a token)."""
+    """True when a running execution waits for SendTaskSuccess / Failure (a person, a token):
+    a callback is pending AND the task that hands the token out has been submitted (its
+    TaskSubmitted is the last history event), so the Lambda function or service that received
+    the token has finished running."""
     worker = getattr(execution, "exec_worker", None)
     env = getattr(worker, "env", None)
     manager = getattr(env, "callback_pool_manager", None)
     pool = getattr(manager, "_pool", None)
     if not pool:
         return False
-    return any(ep.get_outcome() is None and ep.consumer_error is None for ep in list(pool.values()))
+    waiting = any(
+        ep.get_outcome() is None and ep.consumer_error is None for ep in list(pool.values())
+    )
+    if not waiting:
+        return False
+    events = getattr(getattr(env, "event_manager", None), "_history_event_list", None) or []
+    if not events:
+        return False
+    last = events[-1].get("type")
+    return str(getattr(last, "value", last)) == "TaskSubmitted"
 
 
 def _match_route(

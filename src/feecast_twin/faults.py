@@ -43,6 +43,7 @@ from xml.sax.saxutils import escape
 
 if TYPE_CHECKING:
     from feecast_twin.core import Twin
+    from feecast_twin.gateway import Call
 
 log = logging.getLogger("feecast_twin.faults")
 
@@ -116,12 +117,6 @@ def sfn_error_cause(service_title: str, client_error: Any) -> str:
         f"Error Code: {err.get('Code', 'Unknown')}; "
         f"Request ID: {meta.get('RequestId', '')}; Proxy: null)"
     )
-
-
-@functools.lru_cache(maxsize=64)
-def _event_service(service: str) -> str:
-    """The service part of botocore's event names (`before-send.<this>.<Operation>`)."""
-    return str(_service_model(service).service_id.hyphenize())
 
 
 @functools.lru_cache(maxsize=256)
@@ -221,7 +216,6 @@ class Fault:
     injected: int = 0
     seen: int = 0
     cancelled: bool = False
-    _event_service: str = ""
 
     @property
     def exhausted(self) -> bool:
@@ -229,9 +223,6 @@ class Fault:
 
     def cancel(self) -> None:
         self.cancelled = True
-
-
-_context = threading.local()
 
 
 class Faults:
@@ -278,7 +269,6 @@ class Faults:
             after=after,
             when=when,
             extra=dict(extra or {}),
-            _event_service=_event_service(service),
         )
         with self._lock:
             self._faults.append(fault)
@@ -299,37 +289,8 @@ class Faults:
 
     # -- install -------------------------------------------------------------------------------
     def install(self) -> None:
-        import botocore.client
-        from moto.core.botocore_stubber import BotocoreStubber
         from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
-        faults = self
-        original_call = BotocoreStubber.__call__
-        original_make = botocore.client.BaseClient._make_api_call
-
-        def make_api_call(client: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
-            stack = getattr(_context, "stack", None)
-            if stack is None:
-                stack = _context.stack = []
-            stack.append((operation_name, api_params))
-            try:
-                return original_make(client, operation_name, api_params)
-            finally:
-                stack.pop()
-
-        def stubber_call(stubber: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
-            if stubber.enabled:
-                injected = faults._intercept(event_name)
-                if injected is not None:
-                    from botocore.awsrequest import AWSResponse
-                    from moto.core.botocore_stubber import MockRawResponse
-
-                    status, headers, body = injected
-                    return AWSResponse(request.url, status, headers, MockRawResponse(body))  # type: ignore[arg-type]
-            return original_call(stubber, event_name, request, **kwargs)
-
-        self._patch(botocore.client.BaseClient, "_make_api_call", make_api_call)
-        self._patch(BotocoreStubber, "__call__", stubber_call)
         self._patch(retrier_decl, "time", _ScaledTime(self))
         for owner, name, value in _sfn_error_name_patches():
             self._patch(owner, name, value)
@@ -345,26 +306,19 @@ class Faults:
         self._patches.append((owner, name, vars(owner)[name]))
         setattr(owner, name, value)
 
-    # -- matching ------------------------------------------------------------------------------
-    def _intercept(self, event_name: str) -> tuple[int, dict[str, str], bytes] | None:
-        parts = event_name.split(".")
-        if len(parts) < 3:
-            return None
-        service_id, operation = parts[1], parts[2]
-        stack = getattr(_context, "stack", None) or []
-        params: dict[str, Any] = {}
-        if stack and stack[-1][0] == operation:
-            params = stack[-1][1] or {}
+    # -- matching (a check of the twin's front door, feecast_twin.gateway) ------------------------
+    def check(self, call: Call) -> tuple[int, dict[str, str], bytes] | None:
+        """The error of the first armed fault this call matches, or None."""
         with self._lock:
             chosen: Fault | None = None
             for fault in self._faults:
-                if fault.exhausted or fault._event_service != service_id:
+                if fault.exhausted or fault.service != call.service:
                     continue
-                if fault.operation != operation:
+                if fault.operation != call.operation:
                     continue
                 if fault.when is not None:
                     try:
-                        if not fault.when(params):
+                        if not fault.when(call.params):
                             continue
                     except Exception:  # a predicate that cannot read these params: no match
                         continue

@@ -1,131 +1,80 @@
-"""Runs the real handlers in-process wherever moto would run a Lambda function.
+"""Lambda functions as processes, as on Lambda: the twin serves the Runtime API, each function
+gets warm worker processes that run `awslambdaric` (the runtime interface client of Lambda's own
+Python images), reused between invocations and replaced after a crash or a timeout.
 
 moto runs functions in exactly one place, `LambdaFunction._invoke_lambda(self, event)`, which
 returns `(payload_str, errored, logs_str)`: direct Invoke, Step Functions lambda tasks, SNS / S3
-/ SQS event sources all go through it. The twin replaces it with `LambdaRuntime.run`, which acts
-like a Lambda container per function:
+/ SQS event sources all go through it. The twin replaces it with `LambdaRuntime.run`:
 
-- the handler module `functions/<dir>/app.py` is imported once per function (cold start), under
-  a unique module name and under that function's environment, then reused (warm);
-- each function gets its own copy of the `feecast` library modules (as each Lambda container has
-  its own copy of the layer), so module-level Logger / Metrics / settings / caches do not leak
-  between functions;
-- during a call the process environment carries the function's variables (template Environment
-  with Globals merged, as moto stores them, so UpdateFunctionConfiguration applies) plus what
-  Lambda sets (AWS_LAMBDA_FUNCTION_NAME, AWS_REGION, ...), and stdout is captured;
-- an exception becomes Lambda's error payload {"errorMessage","errorType","stackTrace"} with
-  errored=True, so Step Functions Retry / Catch match on the exception's class name, as on AWS;
-- EMF lines in stdout become CloudWatch metric data (feecast_twin.emf); the logs go to CloudWatch
-  Logs (/aws/lambda/<name>) and to the twin's timeline.
+- an idle worker of the function whose environment still matches the function's configuration
+  takes the invocation (warm); otherwise a new worker process starts (cold start: the process
+  imports the handler module at init, as Lambda does). Concurrent invocations of one function
+  get one worker each, up to `max_concurrency` per function (then they queue);
+- a worker is `python -m feecast_twin.procs.lambda_worker <handler>` in the function's folder
+  (LAMBDA_TASK_ROOT), with the function's environment (template variables, Globals merged, as
+  moto stores them) plus what Lambda sets (AWS_LAMBDA_FUNCTION_NAME, AWS_REGION, ...), and the
+  SDK's standard AWS_ENDPOINT_URL pointing at the twin's moto server on 127.0.0.1;
+- the function's Timeout is enforced: past it the worker is killed (SIGKILL, as Lambda does) and
+  the invocation fails with `Sandbox.Timedout` "Task timed out after N.NN seconds"; a worker that
+  exits mid-invocation fails it with `Runtime.ExitError`; an error at init (import) fails it with
+  awslambdaric's own error (Runtime.ImportModuleError, ...) and the next invocation cold-starts;
+- the worker's stdout is its log: EMF lines become CloudWatch metric data (feecast_twin.emf), the
+  lines go to CloudWatch Logs (/aws/lambda/<name>) and to the twin's timeline.
 
-os.environ and sys.modules are process-global, so invocations are serialised with a re-entrant
-lock (a handler may invoke another function synchronously).
+What the runtime needs from the twin is the small `RuntimeHost` interface below.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import io
 import json
 import logging
 import os
+import queue
+import signal
+import subprocess
 import sys
 import threading
 import time
-import traceback
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from feecast_twin.emf import publish_emf
-
-if TYPE_CHECKING:
-    from feecast_twin.core import Twin
+from feecast_twin.procs.lambda_worker import END_MARK, INIT_ID, PARENT_ENV
 
 log = logging.getLogger("feecast_twin.lambda")
 
 # The single moto method the twin replaces (pinned by tests/integration/test_moto_canaries.py).
 _PATCH_TARGET = ("moto.awslambda.models", "LambdaFunction", "_invoke_lambda")
 
-
-class _StdoutRouter(io.TextIOBase):
-    """sys.stdout stand-in: text written by a thread that is running a handler goes to that
-    invocation's buffer, anything else to the stream that was there before.
-
-    Loggers created at a handler's cold start keep a reference to this object, so their later
-    lines are captured too."""
-
-    def __init__(self, fallback: Any) -> None:
-        self.fallback = fallback
-        self._local = threading.local()
-
-    def push(self) -> io.StringIO:
-        buf = io.StringIO()
-        stack = getattr(self._local, "stack", None)
-        if stack is None:
-            stack = self._local.stack = []
-        stack.append(buf)
-        return buf
-
-    def pop(self) -> None:
-        self._local.stack.pop()
-
-    def _target(self) -> Any:
-        stack = getattr(self._local, "stack", None)
-        return stack[-1] if stack else self.fallback
-
-    def write(self, text: str) -> int:  # type: ignore[override]
-        return int(self._target().write(text) or len(text))
-
-    def flush(self) -> None:
-        target = self._target()
-        if hasattr(target, "flush"):
-            target.flush()
-
-    def writable(self) -> bool:
-        return True
-
-    def isatty(self) -> bool:
-        return False
+#: How long a worker may take to reach its first /next (importing the handler), beyond the
+#: function's Timeout: Lambda gives init its own 10 s, and a loaded laptop is slower than Lambda.
+INIT_GRACE_SECONDS = 30.0
+#: After a result is posted, the log lines of the invocation are already in the pipe; this bounds
+#: the wait for the reader thread to reach them (and for a killed worker's pipe to close).
+LOG_WAIT_SECONDS = 10.0
 
 
-_ROUTER: list[_StdoutRouter] = []
-_ROUTER_LOCK = threading.Lock()
+class RuntimeHost(Protocol):
+    """What the Lambda runtime uses of the twin."""
 
+    region: str
 
-def _shared_router() -> _StdoutRouter:
-    """One router per process, not per twin: a Powertools Logger configures the process-wide
-    stdlib logger of its service once, with the stream of the first twin that imported it, so a
-    later twin (another test module) must route through that same object to capture its lines."""
-    with _ROUTER_LOCK:
-        if not _ROUTER:
-            _ROUTER.append(_StdoutRouter(sys.stdout))
-        return _ROUTER[0]
+    def record(self, kind: str, /, **fields: Any) -> None: ...
 
+    def worker_environment(self) -> dict[str, str]:
+        """Variables every process the twin starts needs (clock, endpoint, credentials)."""
+        ...
 
-@dataclass
-class LambdaContext:
-    """What Lambda passes as `context` (the attributes Powertools and handlers read)."""
+    def publish_metrics(self, logs: str) -> list[dict[str, Any]]:
+        """EMF lines of a log -> CloudWatch metric data; the metrics published."""
+        ...
 
-    function_name: str
-    function_version: str
-    invoked_function_arn: str
-    memory_limit_in_mb: int
-    aws_request_id: str
-    log_group_name: str
-    log_stream_name: str
-    timeout_seconds: int
-    _deadline: float = field(default=0.0, repr=False)
-    identity: Any = None
-    client_context: Any = None
-    tenant_id: str | None = None
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+    def sim_time_ms(self) -> int:
+        """The twin clock, epoch milliseconds."""
+        ...
 
 
 @dataclass
@@ -134,17 +83,6 @@ class FunctionCode:
     logical_id: str
     code_dir: Path | None
     handler: str
-
-
-@dataclass
-class _Container:
-    """A warm 'container': the handler module and the function's private module copies."""
-
-    module: ModuleType | None = None
-    private_modules: dict[str, ModuleType] = field(default_factory=dict)
-    # Powertools Parameters' providers (and so their caches) are per container, as on Lambda.
-    parameter_providers: dict[str, Any] = field(default_factory=dict)
-    invocations: int = 0
 
 
 @dataclass
@@ -159,20 +97,305 @@ class Invocation:
     cold_start: bool
     error_type: str | None = None
     error_message: str | None = None
+    timed_out: bool = False
+    worker_pid: int | None = None
+
+
+@dataclass
+class _Pending:
+    """One invocation handed to a worker through the Runtime API."""
+
+    request_id: str
+    body: bytes
+    deadline_ms: int
+    function_arn: str
+    fetched: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
+    fetched_at: float = 0.0
+    result: bytes | None = None
+    error: bytes | None = None
+    error_type: str | None = None
+    init_error: bool = False
+
+
+class _Log:
+    """A worker's stdout: lines grouped per invocation by the end marks the bootstrap writes."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._current: list[str] = []
+        self._ended: dict[str, str] = {}
+        self.closed = False
+
+    def feed(self, text: str) -> None:
+        with self._cond:
+            while text:
+                head, mark, tail = text.partition(END_MARK)
+                if not mark:
+                    self._current.append(text)
+                    break
+                self._current.append(head)
+                request_id, _, text = tail.partition("\n")
+                self._ended[request_id] = "".join(self._current)
+                self._current = []
+                self._cond.notify_all()
+
+    def close(self) -> None:
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
+
+    def take(self, request_id: str, timeout: float) -> str:
+        """The lines of `request_id` once its mark has been read (or whatever was written when
+        the pipe closes or the wait runs out)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while request_id not in self._ended and not self.closed:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            if request_id in self._ended:
+                return self._ended.pop(request_id)
+            rest, self._current = "".join(self._current), []
+            return rest
+
+
+class _RuntimeApi(ThreadingHTTPServer):
+    """The Lambda Runtime API of one worker (Lambda gives each execution environment its own)."""
+
+    daemon_threads = True
+
+    def __init__(self, worker: _Worker) -> None:
+        self.worker = worker
+        super().__init__(("127.0.0.1", 0), _RuntimeApiHandler)
+
+    @property
+    def address(self) -> str:
+        host, port = self.server_address[:2]
+        return f"{host}:{port}"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A killed worker leaves its /next connection behind: not worth a traceback.
+        log.debug("runtime api: connection from %s ended", client_address, exc_info=True)
+
+
+class _RuntimeApiHandler(BaseHTTPRequestHandler):
+    server: _RuntimeApi
+    protocol_version = "HTTP/1.1"
+    PREFIX = "/2018-06-01/runtime/"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        log.debug("runtime api: " + format, *args)
+
+    def _reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if body:
+            self.wfile.write(body)
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        if self.path != self.PREFIX + "invocation/next":
+            self._reply(404, b'{"errorType":"InvalidRequest","errorMessage":"not found"}')
+            return
+        pending = self.server.worker.next_invocation()
+        if pending is None:  # the worker is being retired: let the runtime fail and exit
+            self._reply(410, b'{"errorType":"Gone","errorMessage":"worker retired"}')
+            return
+        self._reply(
+            200,
+            pending.body,
+            {
+                "Content-Type": "application/json",
+                "Lambda-Runtime-Aws-Request-Id": pending.request_id,
+                "Lambda-Runtime-Deadline-Ms": str(pending.deadline_ms),
+                "Lambda-Runtime-Invoked-Function-Arn": pending.function_arn,
+                "Lambda-Runtime-Trace-Id": f"Root=1-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:24]};Sampled=0",
+            },
+        )
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = self._body()
+        path = self.path[len(self.PREFIX) :] if self.path.startswith(self.PREFIX) else ""
+        error_type = self.headers.get("Lambda-Runtime-Function-Error-Type")
+        worker = self.server.worker
+        if path == "init/error":
+            worker.post_init_error(body, error_type)
+        elif path.startswith("invocation/") and path.endswith("/response"):
+            worker.post_result(path.split("/")[1], body)
+        elif path.startswith("invocation/") and path.endswith("/error"):
+            worker.post_error(path.split("/")[1], body, error_type)
+        else:
+            self._reply(404, b'{"errorType":"InvalidRequest","errorMessage":"not found"}')
+            return
+        self._reply(202, b'{"status":"OK"}', {"Content-Type": "application/json"})
+
+
+class _Worker:
+    """One execution environment: a runtime process and its Runtime API."""
+
+    def __init__(self, runtime: LambdaRuntime, code: FunctionCode, env: dict[str, str]) -> None:
+        self.runtime = runtime
+        self.code = code
+        self.env = env  # the function's configuration this worker was started with
+        self.api = _RuntimeApi(self)
+        self._slot: queue.Queue[_Pending | None] = queue.Queue()
+        self.current: _Pending | None = None
+        self.log = _Log()
+        self.invocations = 0
+        self.process: subprocess.Popen[bytes] | None = None
+        self.retired = False
+        threading.Thread(
+            target=self.api.serve_forever, name=f"lambda-api-{code.name}", daemon=True
+        ).start()
+
+    # -- process --------------------------------------------------------------------------
+    def start(self) -> None:
+        assert self.code.code_dir is not None
+        env = {
+            **self.env,
+            "AWS_LAMBDA_RUNTIME_API": self.api.address,
+            PARENT_ENV: str(os.getpid()),
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "feecast_twin.procs.lambda_worker", self.code.handler],
+            cwd=self.code.code_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches the twin, which stops its workers
+        )
+        threading.Thread(
+            target=self._read, args=(self.process,), name=f"lambda-log-{self.code.name}", daemon=True
+        ).start()
+
+    def _read(self, process: subprocess.Popen[bytes]) -> None:
+        assert process.stdout is not None
+        for raw in iter(process.stdout.readline, b""):
+            self.log.feed(raw.decode("utf-8", errors="replace"))
+        self.log.close()
+        pending = self.current
+        if pending is not None:
+            pending.done.set()  # the process is gone: whoever waits sees it at once
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None and not self.retired
+
+    def kill(self) -> None:
+        self.retired = True
+        self._slot.put(None)
+        if self.process is not None and self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                self.process.kill()
+            self.process.wait()
+        self.api.shutdown()
+        self.api.server_close()
+
+    # -- Runtime API callbacks -------------------------------------------------------------
+    def next_invocation(self) -> _Pending | None:
+        pending = self._slot.get()
+        if pending is not None:
+            pending.fetched_at = time.monotonic()
+            pending.fetched.set()
+        return pending
+
+    def post_result(self, request_id: str, body: bytes) -> None:
+        pending = self.current
+        if pending is not None and pending.request_id == request_id:
+            pending.result = body
+            pending.done.set()
+
+    def post_error(self, request_id: str, body: bytes, error_type: str | None) -> None:
+        pending = self.current
+        if pending is not None and pending.request_id == request_id:
+            pending.error, pending.error_type = body, error_type
+            pending.done.set()
+
+    def post_init_error(self, body: bytes, error_type: str | None) -> None:
+        pending = self.current
+        self.retired = True  # the runtime exits after an init error
+        if pending is not None:
+            pending.error, pending.error_type, pending.init_error = body, error_type, True
+            pending.done.set()
+
+    # -- one invocation ----------------------------------------------------------------------
+    def invoke(self, pending: _Pending, timeout: float) -> tuple[str, bool, str | None, str, bool]:
+        """Run one invocation; (payload, errored, error_type, logs, timed_out)."""
+        self.current = pending
+        self._slot.put(pending)
+        init_deadline = time.monotonic() + timeout + INIT_GRACE_SECONDS
+        timed_out = False
+        while not pending.done.is_set():
+            if pending.fetched.is_set():
+                left = pending.fetched_at + timeout - time.monotonic()
+            else:
+                left = init_deadline - time.monotonic()
+            if left <= 0:
+                timed_out = True
+                break
+            pending.done.wait(min(left, 1.0))
+        self.invocations += 1
+        if timed_out:
+            self.kill()
+            logs = self.log.take("", LOG_WAIT_SECONDS)
+            seconds = timeout if pending.fetched.is_set() else timeout + INIT_GRACE_SECONDS
+            message = f"RequestId: {pending.request_id} Error: Task timed out after {seconds:.2f} seconds"
+            stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+            logs += f"{stamp} {pending.request_id} Task timed out after {seconds:.2f} seconds\n"
+            payload = json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": message})
+            self.current = None
+            return payload, True, "Sandbox.Timedout", logs, True
+        if pending.result is not None:
+            logs = self.log.take(pending.request_id, LOG_WAIT_SECONDS)
+            self.current = None
+            return pending.result.decode("utf-8", errors="replace"), False, None, logs, False
+        if pending.error is not None:
+            mark = INIT_ID if pending.init_error else pending.request_id
+            logs = self.log.take(mark, LOG_WAIT_SECONDS)
+            body = pending.error.decode("utf-8", errors="replace")
+            error_type = pending.error_type
+            try:
+                error_type = json.loads(body).get("errorType") or error_type
+            except (json.JSONDecodeError, AttributeError):
+                pass
+            if pending.init_error:
+                self.kill()
+            self.current = None
+            return body, True, error_type, logs, False
+        # The process ended without a result: Lambda reports the runtime's exit.
+        code = self.process.wait() if self.process is not None else -1
+        self.kill()
+        logs = self.log.take("", LOG_WAIT_SECONDS)
+        status = f"signal: {-code}" if code < 0 else f"exit status {code}"
+        message = f"RequestId: {pending.request_id} Error: Runtime exited with error: {status}"
+        self.current = None
+        payload = json.dumps({"errorType": "Runtime.ExitError", "errorMessage": message})
+        return payload, True, "Runtime.ExitError", logs, False
 
 
 class LambdaRuntime:
-    def __init__(self, twin: Twin) -> None:
-        self.twin = twin
-        self.lock = threading.RLock()
+    def __init__(self, host: RuntimeHost, *, max_concurrency: int = 4) -> None:
+        self.host = host
+        self.max_concurrency = max_concurrency
         self.functions: dict[str, FunctionCode] = {}
-        self._containers: dict[str, _Container] = {}
-        self._module_files: dict[str, tuple[Any, str]] = {}  # name -> (module, __file__)
-        self._original: Any = None
-        self._router: _StdoutRouter | None = None
-        self._in_flight = 0
-        self._count_lock = threading.Lock()
         self.invocations: list[Invocation] = []
+        self._lock = threading.Condition()
+        self._idle: dict[str, list[_Worker]] = {}
+        self._workers: dict[str, list[_Worker]] = {}
+        self._in_flight = 0
+        self._original: Any = None
+        self._closed = False
 
     # ------------------------------------------------------------------ wiring
     def register(self, name: str, logical_id: str, code_dir: Path | None, handler: str) -> None:
@@ -195,65 +418,137 @@ class LambdaRuntime:
         if self._original is not None:
             LambdaFunction._invoke_lambda = self._original  # type: ignore[method-assign]
             self._original = None
-        self._containers.clear()
-        _remove_blanked()
+        self.close()
+
+    def close(self) -> None:
+        """Stop every worker process."""
+        with self._lock:
+            self._closed = True
+            workers = [w for ws in self._workers.values() for w in ws]
+            self._workers.clear()
+            self._idle.clear()
+            self._lock.notify_all()
+        for worker in workers:
+            worker.kill()
 
     def busy(self) -> bool:
         return self._in_flight > 0
 
+    def worker_pids(self, function: str) -> list[int]:
+        """Process ids of the function's live workers (tests: one process per environment)."""
+        with self._lock:
+            return [
+                w.process.pid
+                for w in self._workers.get(function, [])
+                if w.process is not None and w.alive
+            ]
+
     # ------------------------------------------------------------------ running
     def run(self, fn: Any, event: Any) -> tuple[str, bool, str]:
         """The replacement of moto's LambdaFunction._invoke_lambda (same signature and result)."""
-        with self._count_lock:
+        with self._lock:
             self._in_flight += 1
         try:
-            with self.lock:
-                inv = self._run_locked(fn, event)
+            inv = self._run(fn, event)
         finally:
-            with self._count_lock:
+            with self._lock:
                 self._in_flight -= 1
+                self._lock.notify_all()
         return inv.payload, inv.errored, inv.logs
 
-    def _run_locked(self, fn: Any, event: Any) -> Invocation:
+    def _run(self, fn: Any, event: Any) -> Invocation:
         name = fn.function_name
         code = self.functions.get(name)
         request_id = str(uuid.uuid4())
-        if event is None or event == "{}":  # moto passes "{}" for an empty body
-            event = {}
-        elif isinstance(event, (str, bytes)) and str(event)[:1] in "{[":
-            with suppress(json.JSONDecodeError):
-                event = json.loads(event)
         started = time.monotonic()
-        container = self._containers.setdefault(name, _Container())
-        cold = container.module is None
-        if self._router is None:
-            self._router = _shared_router()
         logical_id = code.logical_id if code else name
         if code is None or code.code_dir is None:
-            inv = self._error_invocation(
-                name,
-                logical_id,
-                request_id,
-                "Runtime.ImportModuleError",
-                f"the twin has no code folder for function {name} (only CodeUri folders run)",
-                started,
+            message = f"the twin has no code folder for function {name} (only CodeUri folders run)"
+            payload = json.dumps(
+                {"errorMessage": message, "errorType": "Runtime.ImportModuleError", "stackTrace": []}
             )
-        else:
-            inv = self._call(fn, code, container, event, request_id, started, cold)
+            inv = Invocation(
+                name, logical_id, request_id, payload, True, message, _ms(started), False,
+                "Runtime.ImportModuleError", message,
+            )
+            self._after(fn, inv)
+            return inv
+        env = self._environment(fn, code)
+        worker, cold = self._acquire(code, env)
+        timeout = float(fn.timeout)
+        pending = _Pending(
+            request_id=request_id,
+            body=_event_bytes(event),
+            deadline_ms=self.host.sim_time_ms() + int(timeout * 1000),
+            function_arn=fn.function_arn,
+        )
+        try:
+            payload, errored, error_type, logs, timed_out = worker.invoke(pending, timeout)
+        finally:
+            self._release(worker)
+        error_message = None
+        if errored:
+            try:
+                error_message = str(json.loads(payload).get("errorMessage"))
+            except (json.JSONDecodeError, AttributeError):
+                error_message = payload
+        inv = Invocation(
+            function=name,
+            logical_id=code.logical_id,
+            request_id=request_id,
+            payload=payload,
+            errored=errored,
+            logs=logs,
+            duration_ms=_ms(started),
+            cold_start=cold,
+            error_type=error_type,
+            error_message=error_message,
+            timed_out=timed_out,
+            worker_pid=worker.process.pid if worker.process is not None else None,
+        )
         self._after(fn, inv)
         return inv
 
-    def _error_invocation(
-        self, name: str, lid: str, request_id: str, etype: str, msg: str, started: float
-    ) -> Invocation:
-        payload = json.dumps({"errorMessage": msg, "errorType": etype, "stackTrace": []})
-        return Invocation(
-            name, lid, request_id, payload, True, msg, _ms(started), False, etype, msg
-        )
+    def _acquire(self, code: FunctionCode, env: dict[str, str]) -> tuple[_Worker, bool]:
+        with self._lock:
+            while True:
+                if self._closed:
+                    raise RuntimeError("the twin's Lambda runtime is closed")
+                idle = self._idle.setdefault(code.name, [])
+                for worker in list(idle):
+                    idle.remove(worker)
+                    if worker.alive and worker.env == env:
+                        return worker, False
+                    self._forget(worker)  # stale configuration or dead: Lambda starts anew
+                workers = self._workers.setdefault(code.name, [])
+                if len(workers) < self.max_concurrency:
+                    worker = _Worker(self, code, env)
+                    workers.append(worker)
+                    break
+                self._lock.wait(0.5)
+        worker.start()
+        return worker, True
+
+    def _release(self, worker: _Worker) -> None:
+        with self._lock:
+            if worker.alive and not self._closed:
+                self._idle.setdefault(worker.code.name, []).append(worker)
+            else:
+                self._forget(worker)
+            self._lock.notify_all()
+
+    def _forget(self, worker: _Worker) -> None:
+        workers = self._workers.get(worker.code.name, [])
+        if worker in workers:
+            workers.remove(worker)
+        threading.Thread(target=worker.kill, name="lambda-retire", daemon=True).start()
 
     def _environment(self, fn: Any, code: FunctionCode) -> dict[str, str]:
-        region = self.twin.region
+        region = self.host.region
         env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
             "AWS_REGION": region,
             "AWS_DEFAULT_REGION": region,
             "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
@@ -262,176 +557,34 @@ class LambdaRuntime:
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.function_name}",
             "AWS_LAMBDA_LOG_STREAM_NAME": "twin",
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time}",
-            "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
             "LAMBDA_TASK_ROOT": str(code.code_dir),
             "_HANDLER": code.handler,
-            "AWS_ACCESS_KEY_ID": "ASIATWINFAKEKEY00000",
-            "AWS_SECRET_ACCESS_KEY": "twin-fake-secret",
-            "AWS_SESSION_TOKEN": "twin-fake-session-token",
+            # The twin enforces no IAM; X-Ray has no daemon here.
             "POWERTOOLS_TRACE_DISABLED": "true",
-            "TZ": ":UTC",
+            **self.host.worker_environment(),
         }
+        logging_config = getattr(fn, "logging_config", None) or {}
+        if logging_config.get("LogFormat") == "JSON":
+            env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+            if logging_config.get("ApplicationLogLevel"):
+                env["AWS_LAMBDA_LOG_LEVEL"] = str(logging_config["ApplicationLogLevel"])
         env.update({k: str(v) for k, v in (fn.environment_vars or {}).items()})
         return env
 
-    def _call(
-        self,
-        fn: Any,
-        code: FunctionCode,
-        container: _Container,
-        event: Any,
-        request_id: str,
-        started: float,
-        cold: bool,
-    ) -> Invocation:
-        assert code.code_dir is not None and self._router is not None
-        env = self._environment(fn, code)
-        context = LambdaContext(
-            function_name=fn.function_name,
-            function_version="$LATEST",
-            invoked_function_arn=fn.function_arn,
-            memory_limit_in_mb=int(fn.memory_size),
-            aws_request_id=request_id,
-            log_group_name=f"/aws/lambda/{fn.function_name}",
-            log_stream_name=f"twin/[$LATEST]{request_id.replace('-', '')}",
-            timeout_seconds=int(fn.timeout),
-            _deadline=time.monotonic() + int(fn.timeout),
-        )
-        buf = self._router.push()
-        old_stdout = sys.stdout
-        sys.stdout = self._router
-        errored = False
-        error_type = error_message = None
-        try:
-            with _environ(env), self._modules(code, container):
-                try:
-                    handler = self._handler(code, container)
-                    result = handler(event, context)
-                    payload = json.dumps(result, default=str)
-                except Exception as exc:
-                    errored = True
-                    error_type = type(exc).__name__
-                    error_message = str(exc)
-                    if isinstance(exc, (ImportError, SyntaxError)) and container.module is None:
-                        error_type = "Runtime.ImportModuleError"
-                        error_message = f"Unable to import module '{code.handler}': {exc}"
-                    stack = traceback.format_exception(exc)
-                    buf.write(
-                        json.dumps(
-                            {"level": "ERROR", "errorType": error_type, "message": error_message}
-                        )
-                        + "\n"
-                        + "".join(stack)
-                    )
-                    payload = json.dumps(
-                        {
-                            "errorMessage": error_message,
-                            "errorType": error_type,
-                            "requestId": request_id,
-                            "stackTrace": [line.rstrip() for line in stack[1:]],
-                        }
-                    )
-        finally:
-            sys.stdout = old_stdout
-            self._router.pop()
-        container.invocations += 1
-        return Invocation(
-            function=fn.function_name,
-            logical_id=code.logical_id,
-            request_id=request_id,
-            payload=payload,
-            errored=errored,
-            logs=buf.getvalue(),
-            duration_ms=_ms(started),
-            cold_start=cold,
-            error_type=error_type,
-            error_message=error_message,
-        )
-
-    def _handler(self, code: FunctionCode, container: _Container) -> Any:
-        module_path, _, attr = code.handler.rpartition(".")
-        if container.module is None:
-            assert code.code_dir is not None
-            file = code.code_dir / (module_path.replace(".", "/") + ".py")
-            unique = f"feecast_twin_fn_{code.logical_id}_{module_path.replace('.', '_')}"
-            spec = importlib.util.spec_from_file_location(unique, file)
-            if spec is None or spec.loader is None:
-                raise ImportError(f"cannot load {file}")
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[unique] = module
-            try:
-                spec.loader.exec_module(module)
-            except BaseException:
-                sys.modules.pop(unique, None)
-                raise
-            container.module = module
-        handler = getattr(container.module, attr, None)
-        if handler is None:
-            raise AttributeError(f"handler '{attr}' missing in {code.handler}")
-        return handler
-
-    @contextmanager
-    def _modules(self, code: FunctionCode, container: _Container) -> Iterator[None]:
-        """Give the function its own `feecast` modules and its folder's sibling modules."""
-        code_dir = str(code.code_dir)
-        files = self._module_files
-
-        def private(name: str, module: Any) -> bool:
-            if name == "feecast" or name.startswith("feecast."):
-                return True
-            # Cached per module object: this runs over every module (thousands once torch is
-            # loaded) twice per invocation, and some lazy modules answer `__file__` through a
-            # slow module __getattr__ (8 ms for one torch module): ~35 ms per invocation.
-            known = files.get(name)
-            if known is not None and known[0] is module:
-                file = known[1]
-            else:
-                file = getattr(module, "__file__", None) or ""
-                files[name] = (module, file)
-            return bool(file) and file.startswith(code_dir + os.sep)
-
-        from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
-
-        saved = {n: m for n, m in list(sys.modules.items()) if private(n, m)}
-        for n in saved:
-            del sys.modules[n]
-        sys.modules.update(container.private_modules)
-        present = set(sys.modules)
-        saved_providers = dict(DEFAULT_PROVIDERS)
-        DEFAULT_PROVIDERS.clear()
-        DEFAULT_PROVIDERS.update(container.parameter_providers)
-        sys.path.insert(0, code_dir)
-        try:
-            yield
-        finally:
-            with suppress(ValueError):
-                sys.path.remove(code_dir)
-            # Only what this call imported, or the container's own modules, can be private
-            # now: the rest was checked on the way in (a set difference, not a full scan).
-            candidates = (set(sys.modules) - present) | container.private_modules.keys()
-            mine = {
-                n: m for n in candidates if (m := sys.modules.get(n)) is not None and private(n, m)
-            }
-            for n in mine:
-                del sys.modules[n]
-            container.private_modules = mine
-            sys.modules.update(saved)
-            container.parameter_providers = dict(DEFAULT_PROVIDERS)
-            DEFAULT_PROVIDERS.clear()
-            DEFAULT_PROVIDERS.update(saved_providers)
-
     def _after(self, fn: Any, inv: Invocation) -> None:
-        self.invocations.append(inv)
+        with self._lock:
+            self.invocations.append(inv)
         metrics: list[dict[str, Any]] = []
         try:
-            metrics = publish_emf(self.twin.client("cloudwatch"), inv.logs)
+            metrics = self.host.publish_metrics(inv.logs)
         except Exception as exc:  # a malformed metric must not hide the invocation's result
             log.warning("EMF from %s not published: %s", inv.function, exc)
         try:
             _save_logs(fn, inv)
         except Exception as exc:
             log.debug("logs of %s not saved: %s", inv.function, exc)
-        self.twin.record(
+        self.host.record(
             "lambda",
             function=inv.logical_id,
             function_name=inv.function,
@@ -441,16 +594,21 @@ class LambdaRuntime:
             errored=inv.errored,
             error_type=inv.error_type,
             error_message=inv.error_message,
+            timed_out=inv.timed_out,
+            pid=inv.worker_pid,
         )
         for m in metrics:
-            self.twin.record("metric", function=inv.logical_id, **m)
-        if inv.duration_ms > float(fn.timeout) * 1000:
-            log.warning(
-                "%s ran %.0f ms, longer than its %s s timeout (the twin does not stop it)",
-                inv.function,
-                inv.duration_ms,
-                fn.timeout,
-            )
+            self.host.record("metric", function=inv.logical_id, **m)
+
+
+def _event_bytes(event: Any) -> bytes:
+    """The payload as Lambda delivers it. moto hands `_invoke_lambda` the JSON-decoded body of
+    the Invoke request, and the string "{}" when the request had no body."""
+    if event is None or event == "{}":
+        return b"{}"
+    if isinstance(event, bytes):
+        return event
+    return json.dumps(event).encode()
 
 
 def _save_logs(fn: Any, inv: Invocation) -> None:
@@ -464,7 +622,8 @@ def _save_logs(fn: Any, inv: Invocation) -> None:
     lines = [f"START RequestId: {inv.request_id} Version: $LATEST"]
     lines += inv.logs.splitlines()
     lines.append(f"END RequestId: {inv.request_id}")
-    lines.append(f"REPORT RequestId: {inv.request_id}\tDuration: {inv.duration_ms:.2f} ms")
+    status = "\tStatus: timeout" if inv.timed_out else ""
+    lines.append(f"REPORT RequestId: {inv.request_id}\tDuration: {inv.duration_ms:.2f} ms{status}")
     now = unix_time_millis()
     backend.put_log_events(
         fn.logs_group_name,
@@ -473,35 +632,8 @@ def _save_logs(fn: Any, inv: Invocation) -> None:
     )
 
 
-# Keys a call added that the process did not have: blanked after the call, removed at uninstall.
-_BLANKED: set[str] = set()
-
-
-@contextmanager
-def _environ(env: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            # Never delete while the twin runs: other threads (jobs, executions) copy
-            # os.environ, which reads the keys and then each value, and a key deleted in
-            # between raises KeyError there. An added key is blanked ("" reads as unset to
-            # the getenv checks that matter) and removed when the twin closes.
-            if v is None:
-                os.environ[k] = ""
-                _BLANKED.add(k)
-            else:
-                os.environ[k] = v
-
-
-def _remove_blanked() -> None:
-    for k in list(_BLANKED):
-        if os.environ.get(k) == "":
-            del os.environ[k]
-    _BLANKED.clear()
-
-
 def _ms(started: float) -> float:
     return (time.monotonic() - started) * 1000
+
+
+__all__: list[str] = ["FunctionCode", "Invocation", "LambdaRuntime", "RuntimeHost"]

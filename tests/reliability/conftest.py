@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -106,19 +106,13 @@ class AwsCalls:
 
 
 @pytest.fixture
-def aws_calls(monkeypatch: pytest.MonkeyPatch) -> AwsCalls:
-    from botocore.client import BaseClient
-
+def aws_calls(twin: Any) -> Iterator[AwsCalls]:
+    """Every successful call the twin answers (in-process or from its Lambda workers and
+    containers over HTTP), recorded by the twin's front door."""
     ledger = AwsCalls()
-    original = BaseClient._make_api_call
-
-    def recording(client: Any, operation: str, params: dict[str, Any]) -> Any:
-        response = original(client, operation, params)
-        ledger.add(client.meta.service_model.service_name, operation, params)
-        return response
-
-    monkeypatch.setattr(BaseClient, "_make_api_call", recording)
-    return ledger
+    stop = twin.gateway.listen(lambda call: ledger.add(call.service, call.operation, call.params))
+    yield ledger
+    stop()
 
 
 def _items(twin: Any, table_logical_id: str) -> list[str]:
