@@ -30,6 +30,7 @@ from botocore.config import Config
 
 from feecast_twin.clock import TwinClock
 from feecast_twin.components import Component
+from feecast_twin.emf import publish_emf
 from feecast_twin.events import (
     FINAL_EXECUTION_STATUSES,
     DeliveryReport,
@@ -37,7 +38,6 @@ from feecast_twin.events import (
     Schedules,
     TargetRun,
 )
-from feecast_twin.emf import publish_emf
 from feecast_twin.faults import Faults
 from feecast_twin.gateway import Gateway
 from feecast_twin.lambda_runtime import LambdaRuntime

@@ -210,7 +210,9 @@ class Gateway:
             try:
                 listener(call)
             except Exception:
-                log.exception("gateway: a call listener failed on %s.%s", call.service, call.operation)
+                log.exception(
+                    "gateway: a call listener failed on %s.%s", call.service, call.operation
+                )
 
     def answer(self, call: Call) -> Answer | None:
         for check in self.checks:

@@ -26,6 +26,7 @@ What the runtime needs from the twin is the small `RuntimeHost` interface below.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -185,7 +186,7 @@ class _RuntimeApiHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     PREFIX = "/2018-06-01/runtime/"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("runtime api: " + format, *args)
 
     def _reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
@@ -201,7 +202,7 @@ class _RuntimeApiHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         if self.path != self.PREFIX + "invocation/next":
             self._reply(404, b'{"errorType":"InvalidRequest","errorMessage":"not found"}')
             return
@@ -221,7 +222,7 @@ class _RuntimeApiHandler(BaseHTTPRequestHandler):
             },
         )
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self._body()
         path = self.path[len(self.PREFIX) :] if self.path.startswith(self.PREFIX) else ""
         error_type = self.headers.get("Lambda-Runtime-Function-Error-Type")
@@ -274,7 +275,10 @@ class _Worker:
             start_new_session=True,  # Ctrl-C reaches the twin, which stops its workers
         )
         threading.Thread(
-            target=self._read, args=(self.process,), name=f"lambda-log-{self.code.name}", daemon=True
+            target=self._read,
+            args=(self.process,),
+            name=f"lambda-log-{self.code.name}",
+            daemon=True,
         ).start()
 
     def _read(self, process: subprocess.Popen[bytes]) -> None:
@@ -350,7 +354,9 @@ class _Worker:
             self.kill()
             logs = self.log.take("", LOG_WAIT_SECONDS)
             seconds = timeout if pending.fetched.is_set() else timeout + INIT_GRACE_SECONDS
-            message = f"RequestId: {pending.request_id} Error: Task timed out after {seconds:.2f} seconds"
+            message = (
+                f"RequestId: {pending.request_id} Error: Task timed out after {seconds:.2f} seconds"
+            )
             stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
             logs += f"{stamp} {pending.request_id} Task timed out after {seconds:.2f} seconds\n"
             payload = json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": message})
@@ -365,10 +371,8 @@ class _Worker:
             logs = self.log.take(mark, LOG_WAIT_SECONDS)
             body = pending.error.decode("utf-8", errors="replace")
             error_type = pending.error_type
-            try:
+            with contextlib.suppress(json.JSONDecodeError, AttributeError):
                 error_type = json.loads(body).get("errorType") or error_type
-            except (json.JSONDecodeError, AttributeError):
-                pass
             if pending.init_error:
                 self.kill()
             self.current = None
@@ -465,11 +469,23 @@ class LambdaRuntime:
         if code is None or code.code_dir is None:
             message = f"the twin has no code folder for function {name} (only CodeUri folders run)"
             payload = json.dumps(
-                {"errorMessage": message, "errorType": "Runtime.ImportModuleError", "stackTrace": []}
+                {
+                    "errorMessage": message,
+                    "errorType": "Runtime.ImportModuleError",
+                    "stackTrace": [],
+                }
             )
             inv = Invocation(
-                name, logical_id, request_id, payload, True, message, _ms(started), False,
-                "Runtime.ImportModuleError", message,
+                name,
+                logical_id,
+                request_id,
+                payload,
+                True,
+                message,
+                _ms(started),
+                False,
+                "Runtime.ImportModuleError",
+                message,
             )
             self._after(fn, inv)
             return inv

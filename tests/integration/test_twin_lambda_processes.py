@@ -105,9 +105,9 @@ def test_given_a_configuration_change_then_new_invocations_get_a_new_environment
 ) -> None:
     name = twin.physical_id("ProbeFunction")
     first = twin.invoke("ProbeFunction", {"action": "get"})
-    variables = twin.client("lambda").get_function_configuration(FunctionName=name)[
-        "Environment"
-    ]["Variables"]
+    variables = twin.client("lambda").get_function_configuration(FunctionName=name)["Environment"][
+        "Variables"
+    ]
     twin.client("lambda").update_function_configuration(
         FunctionName=name, Environment={"Variables": {**variables, "MARKER": "changed"}}
     )

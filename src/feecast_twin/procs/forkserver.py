@@ -18,7 +18,7 @@ itself: that is its cold start.
 
 from __future__ import annotations
 
-import array
+import contextlib
 import json
 import os
 import selectors
@@ -192,10 +192,8 @@ class ForkedProcess:
         return code
 
     def kill(self) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 class ForkServer:
@@ -218,7 +216,13 @@ class ForkServer:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         env = dict(self.env if self.env is not None else os.environ)
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "feecast_twin.procs.forkserver", str(child.fileno()), *self.preload],
+            [
+                sys.executable,
+                "-m",
+                "feecast_twin.procs.forkserver",
+                str(child.fileno()),
+                *self.preload,
+            ],
             pass_fds=[child.fileno()],
             env=env,
             stdin=subprocess.DEVNULL,
@@ -230,7 +234,9 @@ class ForkServer:
         ready: list[tuple[dict[str, Any], list[int]]] = []
         while not ready:
             ready = reader.read()
-        threading.Thread(target=self._listen, args=(reader,), name="twin-forkserver", daemon=True).start()
+        threading.Thread(
+            target=self._listen, args=(reader,), name="twin-forkserver", daemon=True
+        ).start()
         return self
 
     def _listen(self, reader: _Reader) -> None:
@@ -253,11 +259,15 @@ class ForkServer:
                         self._exits.setdefault(int(message["pid"]), _Exit(threading.Event()))
                         event.set()
                     elif "exited" in message:
-                        exit_ = self._exits.setdefault(int(message["exited"]), _Exit(threading.Event()))
+                        exit_ = self._exits.setdefault(
+                            int(message["exited"]), _Exit(threading.Event())
+                        )
                         exit_.code = int(message["code"])
                         exit_.event.set()
 
-    def spawn(self, module: str, argv: Sequence[str], env: dict[str, str], cwd: str) -> ForkedProcess:
+    def spawn(
+        self, module: str, argv: Sequence[str], env: dict[str, str], cwd: str
+    ) -> ForkedProcess:
         """Run `python -m module *argv` (after the preloads) with this environment and working
         directory; its stdout and stderr come back merged in `process.stdout`."""
         read_end, write_end = os.pipe()

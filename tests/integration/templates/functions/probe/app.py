@@ -31,7 +31,9 @@ def lambda_handler(event, context):
         "marker": os.environ.get("MARKER"),
         "twin_variables": sorted(k for k in os.environ if k.startswith("FEECAST_TWIN")),
         "endpoint": os.environ.get("AWS_ENDPOINT_URL", ""),
-        "feecast_modules": sorted(m for m in sys.modules if m == "feecast" or m.startswith("feecast.")),
+        "feecast_modules": sorted(
+            m for m in sys.modules if m == "feecast" or m.startswith("feecast.")
+        ),
         "now": datetime.now(UTC).isoformat(),
         "remaining_ms": context.get_remaining_time_in_millis(),
         "loaded_at": LOADED_AT,
