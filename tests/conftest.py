@@ -40,6 +40,10 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "twin(template=None, overrides=None, start=None): how the `twin` fixture deploys",
     )
+    config.addinivalue_line(
+        "markers",
+        "refusals_expected: the test sends AWS requests the twin refuses as AWS would",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -68,9 +72,13 @@ def _fast_overrides(template: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def make_twin() -> Iterator[Callable[..., Any]]:
+def make_twin(request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
     """Factory: make_twin(template=None, parameter_overrides=None, start=None, **kw) -> a
-    deployed Twin (fast overrides merged in), closed after the test. One at a time."""
+    deployed Twin (fast overrides merged in), closed after the test. One at a time.
+
+    After the test, no request the stack made may have been refused by the twin's check of AWS's
+    API contracts (a handler may swallow the error; AWS would still have refused it), unless
+    the test is marked `refusals_expected`."""
     from feecast_twin import Twin
 
     made: list[Any] = []
@@ -91,8 +99,11 @@ def make_twin() -> Iterator[Callable[..., Any]]:
         return twin.deploy()
 
     yield make
+    refused = [r.to_dict() for twin in made for r in twin.records_of("request-refused")]
     for twin in made:
         twin.close()
+    if refused and request.node.get_closest_marker("refusals_expected") is None:
+        pytest.fail(f"AWS would have refused requests made in this test: {refused}")
 
 
 @pytest.fixture

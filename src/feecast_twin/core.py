@@ -28,6 +28,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from feecast_twin import contracts
 from feecast_twin.clock import TwinClock
 from feecast_twin.components import Component
 from feecast_twin.emf import publish_emf
@@ -164,6 +165,8 @@ class Twin:
         try:
             self._start_mock()
             self.gateway.add(self.faults.check)
+            # AWS refuses what breaks the API's model (and a few documented limits).
+            self.gateway.add(contracts.ContractCheck(self.record))
             self.gateway.install()
             self.faults.install()
             self.clock.start()

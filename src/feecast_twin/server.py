@@ -9,6 +9,7 @@ before moto does: it may answer instead (an injected fault, a request AWS would 
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
@@ -67,8 +68,14 @@ class TwinServer:
             start_response(f"{status} {_REASONS.get(status, 'Error')}", list(headers.items()))
             return [body]
 
+        class Handler(MotoRequestHandler):
+            def setup(self) -> None:
+                super().setup()
+                # No Nagle delay between a response's headers and its body (~40 ms per call).
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
         self._server: BaseWSGIServer = make_server(
-            host, port, app, threaded=True, request_handler=MotoRequestHandler
+            host, port, app, threaded=True, request_handler=Handler
         )
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="twin-aws-endpoint", daemon=True

@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from feecast_twin.components import Component
-from feecast_twin.deepar.errors import AlgorithmError, ClientError, InferenceError
+from feecast_twin.deepar.errors import AlgorithmError, ClientError
 from feecast_twin.sagemaker.serialize import (
     OrderedEmitter,
     convert_times,
@@ -76,7 +76,7 @@ class EndpointState:
 
     generation: int = 0
     config_name: str | None = None
-    models: dict[str, Any] = field(default_factory=dict)  # variant name -> LocalDeepARModel
+    models: dict[str, Any] = field(default_factory=dict)  # variant name -> ServingContainer
     variant_models: dict[str, str] = field(default_factory=dict)  # variant name -> model name
 
 
@@ -86,6 +86,34 @@ class InvokeFault:
     status: int
     message: str
     endpoint_name: str | None
+
+
+def _below(uri: str, key: str) -> str:
+    """Where SageMaker puts an object of an S3Prefix channel: its path below the prefix."""
+    prefix = parse_s3_uri(uri)[1] if uri.startswith("s3://") else ""
+    relative = key[len(prefix) :].lstrip("/") if key.startswith(prefix) else ""
+    return relative or key.rsplit("/", 1)[-1]
+
+
+def _split(data: bytes, split: str) -> list[bytes]:
+    """The records of an input file: its non-empty lines (SplitType=Line) or the whole file."""
+    if split == "Line":
+        return [line + b"\n" for line in data.splitlines() if line.strip()]
+    return [data] if data.strip() else []
+
+
+def _mini_batches(records: list[bytes], limit: int) -> list[bytes]:
+    """MultiRecord: as many whole records per request as fit in MaxPayloadInMB."""
+    batches: list[bytes] = []
+    current = b""
+    for record in records:
+        if current and len(current) + len(record) > limit:
+            batches.append(current)
+            current = b""
+        current += record
+    if current:
+        batches.append(current)
+    return batches
 
 
 def _image_of(container: dict[str, Any]) -> str:
@@ -103,6 +131,7 @@ class SageMakerTwin(Component):
         self._lock = threading.RLock()
         self._endpoints: dict[tuple[str, str, str], EndpointState] = {}
         self._stop_requests: set[tuple[str, str, str]] = set()
+        self._stop_events: dict[tuple[str, str, str], threading.Event] = {}
         self._emitter = OrderedEmitter(self._deliver)
         self.errors: list[str] = []  # unexpected exceptions in worker threads (tests assert [])
         # Failures no input can cause (spot capacity, out of memory), injected by tests.
@@ -207,6 +236,10 @@ class SageMakerTwin(Component):
     def uninstall(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=False)
         self._emitter.join()
+        with self._lock:
+            states, self._endpoints = list(self._endpoints.values()), {}
+        for state in states:
+            self._stop_containers(state.models)
         for target, name, original, existed in reversed(self._patches):
             if existed:
                 setattr(target, name, original)
@@ -333,7 +366,9 @@ class SageMakerTwin(Component):
                     message=f"The request was rejected because the training job is in status "
                     f"{job.training_job_status}."
                 )
-            twin._stop_requests.add((backend.account_id, backend.region_name, training_job_name))
+            key = (backend.account_id, backend.region_name, training_job_name)
+            twin._stop_requests.add(key)
+            twin._stop_event(key).set()
             job.training_job_status = "Stopping"
             job.secondary_status = "Stopping"
             job.last_modified_time = twin._now()
@@ -392,7 +427,7 @@ class SageMakerTwin(Component):
             )
 
     def _run_training(self, backend: Any, job: Any) -> None:
-        from feecast_twin.deepar.training import run_training
+        from feecast_twin.sagemaker.containers import run_training_container
 
         key = (backend.account_id, backend.region_name, job.training_job_name)
         logs: list[str] = []
@@ -412,7 +447,10 @@ class SageMakerTwin(Component):
                     raise ClientError(
                         f"Channel {name!r} has no S3DataSource (the only source supported)"
                     )
-                channels[name] = store.read_data_source(source, f"channel {name!r}")
+                files = store.read_data_source(source, f"channel {name!r}")
+                channels[name] = [
+                    (_below(source.get("S3Uri", ""), file_key), data) for file_key, data in files
+                ]
             output_path = (job.output_data_config or {}).get("S3OutputPath", "")
             parse_s3_uri(output_path)
             self._secondary(
@@ -426,22 +464,35 @@ class SageMakerTwin(Component):
                 )
             if injected is not None:
                 raise AlgorithmError(injected)
-            result = run_training(channels, job.hyper_parameters, log=logs.append)
-            if key in self._stop_requests:
+            # The algorithm runs in its own process (the container); the twin only moves data.
+            outcome = run_training_container(
+                self.twin,
+                channels,
+                job.hyper_parameters,
+                stop=self._stop_event(key),
+                environment=getattr(job, "environment", None) or {},
+            )
+            logs.extend(outcome.logs)
+            if outcome.stopped or key in self._stop_requests:
                 self._end_training(backend, job, "Stopped", "Stopped", "Training job stopped", None)
+                return
+            if not outcome.succeeded:
+                reason = outcome.failure_reason or "AlgorithmError: training failed"
+                self._end_training(backend, job, "Failed", "Failed", "Training job failed", reason)
                 return
             self._secondary(backend, job, "Uploading", "Uploading generated training model")
             model_uri = f"{output_path.rstrip('/')}/{job.training_job_name}/output/model.tar.gz"
-            store.put(model_uri, result.model_tar)
+            store.put(model_uri, outcome.model_tar)
             checkpoint_uri = (job.checkpoint_config or {}).get("S3Uri")
             if checkpoint_uri:
-                for rel, data in result.checkpoint_files.items():
+                for rel, data in outcome.checkpoint_files.items():
                     store.put(f"{checkpoint_uri.rstrip('/')}/{rel}", data)
             now = self._now()
+            metrics = outcome.metrics(job.algorithm_specification.get("MetricDefinitions") or [])
             job.model_artifacts = {"S3ModelArtifacts": model_uri}
             job.final_metric_data_list = [
                 {"MetricName": name, "Value": value, "Timestamp": now}
-                for name, value in sorted(result.metrics.items())
+                for name, value in sorted(metrics.items())
             ]
             self._end_training(
                 backend, job, "Completed", "Completed", "Training job completed", None
@@ -464,7 +515,16 @@ class SageMakerTwin(Component):
             )
         finally:
             self._stop_requests.discard(key)
+            with self._lock:
+                self._stop_events.pop(key, None)
             self._write_logs(backend, "/aws/sagemaker/TrainingJobs", job.training_job_name, logs)
+
+    def _stop_event(self, key: tuple[str, str, str]) -> threading.Event:
+        with self._lock:
+            event = self._stop_events.setdefault(key, threading.Event())
+            if key in self._stop_requests:
+                event.set()
+            return event
 
     def _write_logs(self, backend: Any, group: str, job_name: str, lines: list[str]) -> None:
         """The job's log lines to CloudWatch Logs, in the group and stream SageMaker uses."""
@@ -529,10 +589,10 @@ class SageMakerTwin(Component):
         )
 
     def _run_transform(self, backend: Any, job: Any) -> None:
-        from feecast_twin.deepar.inference import batch_transform
-        from feecast_twin.deepar.training import load_model
+        from feecast_twin.sagemaker.containers import ContainerError, ServingContainer
 
         logs: list[str] = []
+        container: ServingContainer | None = None
         try:
             job.transform_start_time = self._now()
             with self._lock:
@@ -546,14 +606,14 @@ class SageMakerTwin(Component):
             model = backend._models.get(job.model_name)
             if model is None:
                 raise ClientError(f"Model {job.model_name!r} was deleted before the job started")
-            container = model.primary_container or (model.containers[0] if model.containers else {})
-            self._check_image(_image_of(container), f"model {job.model_name!r}")
-            model_url = container.get("ModelDataUrl")
+            container_spec = model.primary_container or (
+                model.containers[0] if model.containers else {}
+            )
+            self._check_image(_image_of(container_spec), f"model {job.model_name!r}")
+            model_url = container_spec.get("ModelDataUrl")
             if not model_url:
                 raise ClientError(f"model {job.model_name!r} has no ModelDataUrl")
             store = self.s3(backend)
-            forecaster = load_model(store.get(model_url))
-            environment = {**(container.get("Environment") or {}), **(job.environment or {})}
             tin = job.transform_input or {}
             split = tin.get("SplitType", "None")
             if split not in ("None", "Line"):
@@ -561,24 +621,49 @@ class SageMakerTwin(Component):
             strategy = job.batch_strategy or "MultiRecord"
             if strategy not in ("SingleRecord", "MultiRecord"):
                 raise ClientError(f"BatchStrategy {strategy!r} is not valid")
+            max_payload_mb = int(job.max_payload_in_mb or 6)
             source = (tin.get("DataSource") or {}).get("S3DataSource") or {}
             files = store.read_data_source(source, "TransformInput")
             input_uri = source.get("S3Uri", "")
-            _, input_prefix = parse_s3_uri(input_uri)
             output_path = (job.transform_output or {}).get("S3OutputPath", "")
             parse_s3_uri(output_path)
+            content_type = tin.get("ContentType") or "application/jsonlines"
+            # What SageMaker sets in a batch transform's containers, then the model's and the
+            # job's environment (the job's wins).
+            environment = {
+                "SAGEMAKER_BATCH": "true",
+                "SAGEMAKER_BATCH_STRATEGY": "SINGLE_RECORD"
+                if strategy == "SingleRecord"
+                else "MULTI_RECORD",
+                "SAGEMAKER_MAX_PAYLOAD_IN_MB": str(max_payload_mb),
+                **(container_spec.get("Environment") or {}),
+                **(job.environment or {}),
+            }
+            try:
+                container = ServingContainer.start(self.twin, store.get(model_url), environment)
+            except ContainerError as exc:
+                raise ClientError(str(exc)) from None
             for key, data in files:
                 # SageMaker keeps the path below the input prefix and appends ".out".
-                rel = (
-                    key[len(input_prefix) :].lstrip("/")
-                    if key != input_prefix
-                    else key.rsplit("/", 1)[-1]
+                rel = _below(input_uri, key)
+                records = _split(data, split)
+                requests = (
+                    records
+                    if strategy == "SingleRecord"
+                    else _mini_batches(records, max_payload_mb * 1024 * 1024)
                 )
-                rel = rel or key.rsplit("/", 1)[-1]
-                out = batch_transform(forecaster, data, environment, source=key)
+                parts: list[bytes] = []
+                for request in requests:
+                    status, body, _ = container.invoke(request, content_type)
+                    if status != 200:
+                        raise ClientError(f"{key}: {body.decode('utf-8', errors='replace')}")
+                    if body and not body.endswith(b"\n"):  # AssembleWith=Line
+                        body += b"\n"
+                    parts.append(body)
+                out = b"".join(parts)
                 store.put(f"{output_path.rstrip('/')}/{rel}.out", out)
-                records = out.count(b"\n")
-                logs.append(f"Transformed {key}: {records} record(s) -> {rel}.out")
+                lines = out.count(b"\n")
+                logs.append(f"Transformed {key}: {lines} record(s) -> {rel}.out")
             self._end_transform(job, "Completed", None)
         except (ClientError, AlgorithmError) as exc:
             logs.append(exc.failure_reason)
@@ -587,6 +672,9 @@ class SageMakerTwin(Component):
             logs.append(traceback.format_exc())
             self._end_transform(job, "Failed", f"InternalServerError: {type(exc).__name__}: {exc}")
         finally:
+            if container is not None:
+                logs[:0] = container.logs()
+                container.stop()
             self._write_logs(backend, "/aws/sagemaker/TransformJobs", job.transform_job_name, logs)
 
     def _end_transform(self, job: Any, status: str, reason: str | None) -> None:
@@ -676,7 +764,9 @@ class SageMakerTwin(Component):
             with twin._lock:
                 state.generation += 1
                 generation = state.generation
+                old = state.models
                 state.models, state.variant_models, state.config_name = {}, {}, None
+            twin._stop_containers(old)
             twin._set_endpoint_status(backend, endpoint, "Creating")
             twin._submit(twin._finish_create, backend, endpoint, generation)
             return endpoint
@@ -686,46 +776,62 @@ class SageMakerTwin(Component):
     def _load_variants(
         self, backend: Any, config_name: str
     ) -> tuple[dict[str, Any], dict[str, str]]:
-        from feecast_twin.deepar.training import load_model
+        """Start one serving container per production variant (as SageMaker provisions each
+        variant); DeployError, with every container stopped, when one cannot serve."""
+        from feecast_twin.sagemaker.containers import ContainerError, ServingContainer
 
         config = backend.endpoint_configs.get(config_name)
         if config is None:
             raise DeployError(f"Could not find endpoint configuration {config_name!r}.")
-        models: dict[str, Any] = {}
+        containers: dict[str, Any] = {}
         names: dict[str, str] = {}
         store = self.s3(backend)
-        for variant in config.production_variants:
-            variant_name = variant["VariantName"]
-            model_name = variant.get("ModelName", "")
-            model = backend._models.get(model_name)
-            if model is None:
-                raise DeployError(
-                    f"Could not find model {model_name!r} of variant {variant_name!r}."
+        try:
+            for variant in config.production_variants:
+                variant_name = variant["VariantName"]
+                model_name = variant.get("ModelName", "")
+                model = backend._models.get(model_name)
+                if model is None:
+                    raise DeployError(
+                        f"Could not find model {model_name!r} of variant {variant_name!r}."
+                    )
+                container = model.primary_container or (
+                    model.containers[0] if model.containers else {}
                 )
-            container = model.primary_container or (model.containers[0] if model.containers else {})
-            try:
-                self._check_image(_image_of(container), f"model {model_name!r}")
-            except ClientError as exc:
-                raise DeployError(str(exc)) from None
-            url = container.get("ModelDataUrl")
-            if not url:
-                raise DeployError(f"Model {model_name!r} has no ModelDataUrl.")
-            try:
-                data = store.get(url)
-            except ClientError as exc:
-                raise DeployError(
-                    f'Could not download model data from "{url}" for variant {variant_name!r}: {exc}. '
-                    "Please ensure that the object exists and the role can read it."
-                ) from None
-            try:
-                models[variant_name] = load_model(data)
-            except ClientError as exc:
-                raise DeployError(
-                    f'Failed to extract model data archive from URL "{url}". Please ensure that the '
-                    f"object located at the URL is a valid tar.gz archive of a DeepAR model ({exc})."
-                ) from None
-            names[variant_name] = model_name
-        return models, names
+                try:
+                    self._check_image(_image_of(container), f"model {model_name!r}")
+                except ClientError as exc:
+                    raise DeployError(str(exc)) from None
+                url = container.get("ModelDataUrl")
+                if not url:
+                    raise DeployError(f"Model {model_name!r} has no ModelDataUrl.")
+                try:
+                    data = store.get(url)
+                except ClientError as exc:
+                    raise DeployError(
+                        f'Could not download model data from "{url}" for variant {variant_name!r}: {exc}. '
+                        "Please ensure that the object exists and the role can read it."
+                    ) from None
+                try:
+                    containers[variant_name] = ServingContainer.start(
+                        self.twin, data, container.get("Environment") or {}
+                    )
+                except ContainerError as exc:
+                    raise DeployError(
+                        f'Failed to extract model data archive from URL "{url}". Please ensure that the '
+                        f"object located at the URL is a valid tar.gz archive of a DeepAR model ({exc})."
+                    ) from None
+                names[variant_name] = model_name
+        except BaseException:
+            for started in containers.values():
+                started.stop()
+            raise
+        return containers, names
+
+    @staticmethod
+    def _stop_containers(containers: dict[str, Any]) -> None:
+        for container in containers.values():
+            container.stop()
 
     def _current(self, backend: Any, endpoint: Any, generation: int) -> bool:
         state = self._state(backend, endpoint.endpoint_name)
@@ -745,11 +851,13 @@ class SageMakerTwin(Component):
                 self._set_endpoint_status(backend, endpoint, "Failed", str(exc))
             return
         if not self._current(backend, endpoint, generation):
+            self._stop_containers(models)
             return  # deleted (or recreated) while it was being created
         state = self._state(backend, endpoint.endpoint_name)
         with self._lock:
-            state.models, state.variant_models = models, names
+            old, state.models, state.variant_models = state.models, models, names
             state.config_name = endpoint.endpoint_config_name
+        self._stop_containers(old)
         self._set_endpoint_status(backend, endpoint, "InService")
 
     def _backend_update_endpoint(self) -> Callable[..., Any]:
@@ -835,11 +943,13 @@ class SageMakerTwin(Component):
                 )
             return
         if not self._current(backend, endpoint, generation):
+            self._stop_containers(models)
             return
         # Blue/green with auto-rollback: SageMaker watches the alarms while the new fleet takes
         # traffic (instant here); any alarm in ALARM rolls the whole update back.
         tripped = self._alarms_in_alarm(backend, deployment_config)
         if tripped:
+            self._stop_containers(models)
             self._set_endpoint_status(
                 backend,
                 endpoint,
@@ -852,7 +962,9 @@ class SageMakerTwin(Component):
         config = backend.endpoint_configs[config_name]
         state = self._state(backend, endpoint.endpoint_name)
         with self._lock:
+            old = state.models
             state.models, state.variant_models, state.config_name = models, names, config_name
+        self._stop_containers(old)  # the blue fleet, once the green one serves
         endpoint.endpoint_config_name = config_name
         endpoint.production_variants = endpoint._process_production_variants(
             config.production_variants
@@ -870,7 +982,11 @@ class SageMakerTwin(Component):
                 twin._set_endpoint_status(backend, endpoint, "Deleting")
             original(backend, endpoint_name)
             with twin._lock:
-                twin._endpoints.pop((backend.account_id, backend.region_name, endpoint_name), None)
+                state = twin._endpoints.pop(
+                    (backend.account_id, backend.region_name, endpoint_name), None
+                )
+            if state is not None:
+                twin._stop_containers(state.models)
 
         return delete_endpoint
 
@@ -887,7 +1003,7 @@ class SageMakerTwin(Component):
         """(response body, invoked variant); raises the runtime's errors (see responses.py)."""
         from moto.sagemaker.models import sagemaker_backends
 
-        from feecast_twin.deepar.inference import invoke
+        from feecast_twin.sagemaker.containers import ContainerError
         from feecast_twin.sagemaker.responses import ModelError, RuntimeValidationError
 
         backend = sagemaker_backends[account_id][region]
@@ -920,19 +1036,32 @@ class SageMakerTwin(Component):
             variant = target_variant
         else:
             variant = next(iter(models))
+        log_arn = (
+            f"arn:aws:logs:{region}:{account_id}:log-group:/aws/sagemaker/Endpoints/{endpoint_name}"
+        )
         try:
-            return invoke(models[variant], body, content_type), variant
-        except InferenceError as exc:
-            log_arn = f"arn:aws:logs:{region}:{account_id}:log-group:/aws/sagemaker/Endpoints/{endpoint_name}"
+            status, answer, _ = models[variant].invoke(body, content_type)
+        except ContainerError as exc:  # the container died or hung: the runtime says so
             raise ModelError(
-                f'Received client error (400) from primary with message "{exc}". See '
-                f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logEventViewer:"
-                f"group=/aws/sagemaker/Endpoints/{endpoint_name} in account {account_id} for more "
-                "information.",
-                original_status=400,
+                f"Received server error (500) from primary: {exc}",
+                original_status=500,
                 original_message=str(exc),
                 log_stream_arn=log_arn,
             ) from None
+        if status == 200:
+            return answer, variant
+        # The container answered with an error: sagemaker-runtime's ModelError (424).
+        message = answer.decode("utf-8", errors="replace")
+        kind = "server" if status >= 500 else "client"
+        raise ModelError(
+            f'Received {kind} error ({status}) from primary with message "{message}". See '
+            f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logEventViewer:"
+            f"group=/aws/sagemaker/Endpoints/{endpoint_name} in account {account_id} for more "
+            "information.",
+            original_status=status,
+            original_message=message,
+            log_stream_arn=log_arn,
+        )
 
     @staticmethod
     def _raise_invoke_fault(

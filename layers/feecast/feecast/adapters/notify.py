@@ -17,8 +17,16 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from feecast.observability import logger, metrics
 
-# SNS refuses subjects over 100 characters or with line breaks.
-_MAX_SUBJECT = 100
+# SNS refuses a subject of 100 characters or more, or one with anything but printable ASCII,
+# or one that starts with a space (Publish: "Invalid parameter: Subject").
+_MAX_SUBJECT = 99
+
+
+def subject_line(subject: str) -> str:
+    """`subject` as SNS accepts it: one line of printable ASCII, at most 99 characters."""
+    text = " ".join(subject.split())
+    text = "".join(ch if " " <= ch <= "~" else "?" for ch in text)
+    return text[:_MAX_SUBJECT].rstrip() or "feecast"
 
 
 @cache
@@ -35,7 +43,7 @@ def notify(
     same e-mail is readable and machine-parsable.
     """
     body = message if not facts else f"{message}\n\n{json.dumps(facts, indent=2, default=str)}"
-    clean_subject = " ".join(subject.split())[:_MAX_SUBJECT]
+    clean_subject = subject_line(subject)
     response = _sns().publish(TopicArn=topic_arn, Subject=clean_subject, Message=body)
     logger.info("notification sent", extra={"subject": clean_subject, "facts": facts or {}})
     return str(response["MessageId"])

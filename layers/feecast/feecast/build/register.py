@@ -12,6 +12,7 @@ stages need later (docs/build.md, "Model package"):
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,12 +27,16 @@ __all__ = [
     "RegisterResult",
     "RegisterSettings",
     "approve_command",
+    "metadata_refusal",
     "package_request",
     "register_model",
 ]
 
-# CreateModelPackage limits: metadata values <= 256 characters, ClientToken <= 36.
+# CreateModelPackage limits: metadata values <= 256 characters, ClientToken <= 36; keys and
+# values may hold only letters, numbers, separators and _ . : / = + - @ (the API model's
+# pattern [\p{L}\p{Z}\p{N}_.:/=+\-@]*): a comma fails the whole registration.
 _MAX_METADATA_VALUE = 256
+_METADATA_SYMBOLS = frozenset("_.:/=+-@")
 
 
 class RegisterSettings(BaseSettings):
@@ -80,6 +85,14 @@ def _types(csv: str) -> list[str]:
     return [t.strip() for t in csv.split(",") if t.strip()]
 
 
+def metadata_refusal(text: str) -> str | None:
+    """Why SageMaker would refuse `text` as a CustomerMetadataProperties key or value, or None."""
+    for char in text:
+        if unicodedata.category(char)[0] not in "LNZ" and char not in _METADATA_SYMBOLS:
+            return f"character {char!r} is not allowed"
+    return None
+
+
 def _fmt(value: float | None) -> str:
     return "undefined" if value is None else repr(float(value))
 
@@ -106,13 +119,17 @@ def package_request(request: RegisterRequest, settings: RegisterSettings) -> dic
         "data_missing": str(window.missing),
         "target_col": data.target_col,
         "prediction_length": str(data.prediction_length),
-        "quantiles": ",".join(data.quantiles),
+        "quantiles": " ".join(data.quantiles),
         "training_job": request.training_job_name,
         "execution_arn": request.execution_arn,
         "trigger": request.trigger,
         "evaluation_uri": ev.evaluation_uri,
     }
     metadata = {k: v[:_MAX_METADATA_VALUE] for k, v in metadata.items()}
+    for key, value in metadata.items():
+        refusal = metadata_refusal(key) or metadata_refusal(value)
+        if refusal is not None:  # a bug of ours: say so before SageMaker refuses the build
+            raise ValueError(f"model package metadata {key}={value!r}: {refusal}")
     description = (
         f"DeepAR forecast of {data.target_col}, {data.prediction_length} minutes ahead; "
         f"mean wQL {_fmt(ev.mean_wql)} vs naive {_fmt(ev.baseline_wql)} "

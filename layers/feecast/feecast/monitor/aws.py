@@ -86,10 +86,23 @@ def publish_metrics(
     EndpointName: a replayed or late run lands on the hour it describes."""
     if not values:
         return
-    dimensions = dimensions_of(stage, endpoint)
     client("cloudwatch").put_metric_data(
-        Namespace=namespace,
-        MetricData=[
+        **metric_data_request(namespace, stage, endpoint, timestamp, values)
+    )
+
+
+def metric_data_request(
+    namespace: str,
+    stage: str,
+    endpoint: str,
+    timestamp: datetime,
+    values: Mapping[str, float],
+) -> dict[str, Any]:
+    """PutMetricData arguments: one datum per value, dimensions Stage and EndpointName."""
+    dimensions = dimensions_of(stage, endpoint)
+    return {
+        "Namespace": namespace,
+        "MetricData": [
             {
                 "MetricName": name,
                 "Dimensions": dimensions,
@@ -99,7 +112,7 @@ def publish_metrics(
             }
             for name, value in values.items()
         ],
-    )
+    }
 
 
 def dimensions_of(stage: str, endpoint: str) -> list[dict[str, str]]:
