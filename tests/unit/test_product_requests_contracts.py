@@ -17,9 +17,9 @@ from feecast.deploy.endpoint_config import EndpointSpec, endpoint_config_request
 from feecast.ingest.model import MinuteRecord
 from feecast.monitor.aws import metric_data_request
 from feecast.monitor.definitions import accuracy_alarm, schedule_update_request
+
 from feecast_twin.contracts import check_params, refusal
 from feecast_twin.gateway import Call
-
 from tests.unit.test_build_register import request as register_request
 
 
@@ -127,7 +127,7 @@ def test_the_hourly_metric_data() -> None:
     [
         "feecast: approve model v12 for production?",
         "feecast: " + "a very long subject that goes on " * 5,
-        "feecast: naïve baseline – beaten\nby 12 %",
+        "feecast: na\u00efve baseline \u2013 beaten\nby 12 %",
     ],
 )
 def test_notification_subjects(subject: str) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import botocore.session
 import pytest
 from botocore.model import ShapeResolver
+
 from feecast_twin import contracts
 from feecast_twin.gateway import SERVICES, Call
 
@@ -222,7 +223,7 @@ def call(service: str, operation: str, params: dict[str, Any]) -> Call:
 def test_a_json_service_answers_validation_exception_and_the_refusal_is_recorded() -> None:
     records: list[tuple[str, dict[str, Any]]] = []
     check = contracts.ContractCheck(lambda kind, **fields: records.append((kind, fields)))
-    status, headers, body = check(
+    status, _headers, body = check(
         call("sagemaker", "DescribeTrainingJob", {"TrainingJobName": "bad name"})
     )  # type: ignore[misc]
     answer = json.loads(body)
