@@ -1,6 +1,6 @@
 """The whole lifecycle on the twin: wall time per phase against the simulated time it covers.
 
-The scenario is `make demo`'s (feecast_twin.demo.scenario with the default DemoOptions: three
+The scenario is `make demo`'s (feecast_demo.scenario with the default DemoOptions: three
 days of history, two real trainings of the local DeepAR, two approvals each, hourly monitoring,
 the regime change, the alarm, one rebuild, recovery), run in a fresh process like `make demo`
 (imports included), without the report pictures. On AWS the same scenario takes as long as the
@@ -119,8 +119,8 @@ def _span(seconds: float | None) -> str:
 
 # ---------------------------------------------------------------------------- the child process
 def child(out: Path) -> int:
-    from feecast_twin.demo.cli import _quiet_libraries
-    from feecast_twin.demo.scenario import DemoOptions, Scenario
+    from feecast_demo.cli import _quiet_libraries
+    from feecast_demo.scenario import DemoOptions, Scenario
 
     _quiet_libraries()
     with tempfile.TemporaryDirectory(prefix="feecast-bench-demo-") as tmp:

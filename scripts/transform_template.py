@@ -25,105 +25,21 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
-import boto3
-from samtranslator.parser.parser import Parser
-from samtranslator.translator.translator import Translator
 from samtranslator.yaml_helper import yaml_parse
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = ROOT / ".aws-sam" / "lint" / "template.json"
-PLACEHOLDER_BUCKET = "feecast-lint-placeholder"
 
-# The AWS managed policies SAM attaches by name (its bundled map has them too; naming them here
-# keeps the transform independent of that internal file and of iam:ListPolicies).
-MANAGED_POLICIES = {
-    name: f"arn:aws:iam::aws:policy/{path}"
-    for name, path in {
-        "AWSLambdaBasicExecutionRole": "service-role/AWSLambdaBasicExecutionRole",
-        "AWSLambdaVPCAccessExecutionRole": "service-role/AWSLambdaVPCAccessExecutionRole",
-        "AWSXrayWriteOnlyAccess": "AWSXrayWriteOnlyAccess",
-        "AWSXRayDaemonWriteAccess": "AWSXRayDaemonWriteAccess",
-        "AWSLambdaRole": "service-role/AWSLambdaRole",
-    }.items()
-}
-
-# SAM resource type -> its properties that may name a local path (what `sam package` uploads).
-_LOCAL_URI_PROPERTIES = {
-    "AWS::Serverless::Function": ("CodeUri",),
-    "AWS::Serverless::LayerVersion": ("ContentUri",),
-    "AWS::Serverless::StateMachine": ("DefinitionUri",),
-    "AWS::Serverless::Api": ("DefinitionUri",),
-    "AWS::Serverless::HttpApi": ("DefinitionUri",),
-}
-
-
-class TransformError(Exception):
-    """The template cannot be transformed (a missing file, or SAM refused it)."""
-
-
-def _is_local(uri: Any) -> bool:
-    return isinstance(uri, str) and not uri.startswith("s3://")
-
-
-def _placeholder(logical_id: str, path: str) -> dict[str, str]:
-    key = f"{logical_id}/{Path(path).as_posix().strip('/').replace('/', '-') or 'root'}.zip"
-    return {"Bucket": PLACEHOLDER_BUCKET, "Key": key}
-
-
-def prepare(template: dict[str, Any], base: Path) -> dict[str, Any]:
-    """Inline local state machine definitions, point local code at placeholder S3 objects."""
-    for logical_id, resource in template.get("Resources", {}).items():
-        kind = resource.get("Type")
-        properties = resource.get("Properties") or {}
-        for prop in _LOCAL_URI_PROPERTIES.get(kind, ()):
-            uri = properties.get(prop)
-            if not _is_local(uri):
-                continue
-            path = base / uri
-            if kind == "AWS::Serverless::StateMachine":
-                if not path.is_file():
-                    raise TransformError(f"{logical_id}: DefinitionUri {uri} is not a file")
-                try:
-                    properties["Definition"] = json.loads(path.read_text())
-                except json.JSONDecodeError as exc:
-                    raise TransformError(f"{logical_id}: {uri} is not JSON: {exc}") from exc
-                del properties["DefinitionUri"]
-            elif kind in ("AWS::Serverless::Api", "AWS::Serverless::HttpApi"):
-                if not path.is_file():
-                    raise TransformError(f"{logical_id}: DefinitionUri {uri} is not a file")
-                properties[prop] = _placeholder(logical_id, uri)
-            else:
-                if not path.exists():
-                    raise TransformError(f"{logical_id}: {prop} {uri} does not exist")
-                properties[prop] = _placeholder(logical_id, uri)
-    return template
-
-
-def transform(template: dict[str, Any], region: str) -> dict[str, Any]:
-    """samtranslator's transform, offline: the session only names the region."""
-    session = boto3.session.Session(region_name=region)
-    translator = Translator(MANAGED_POLICIES, Parser(), boto_session=session)
-    try:
-        return translator.translate(template, parameter_values={})
-    except Exception as exc:  # samtranslator raises InvalidDocumentException and friends
-        raise TransformError(f"SAM refused the template: {exc}") from exc
-
-
-def fold_definition_strings(cfn: dict[str, Any]) -> dict[str, Any]:
-    """DefinitionString {"Fn::Join": [sep, [literal lines]]} -> the joined string (same value)."""
-    for resource in cfn.get("Resources", {}).values():
-        if resource.get("Type") != "AWS::StepFunctions::StateMachine":
-            continue
-        properties = resource.get("Properties", {})
-        value = properties.get("DefinitionString")
-        if not (isinstance(value, dict) and list(value) == ["Fn::Join"]):
-            continue
-        separator, parts = value["Fn::Join"]
-        if isinstance(separator, str) and all(isinstance(p, str) for p in parts):
-            properties["DefinitionString"] = separator.join(parts)
-    return cfn
+# The transform itself is the twin's (src/feecast_twin/sam.py): one definition of what
+# CloudFormation receives, for the twin and for the linters. It needs only samtranslator.
+sys.path.insert(0, str(ROOT / "src"))
+from feecast_twin.sam import (  # noqa: E402
+    TransformError,
+    fold_definition_strings,
+    prepare,
+    transform,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         template = yaml_parse(args.template.read_text())
-        prepared = prepare(template, args.template.resolve().parent)
+        prepared = prepare(template, args.template.resolve().parent, inline_definitions=True)
         result = fold_definition_strings(transform(prepared, args.region))
     except (OSError, TransformError) as exc:
         print(f"transform_template: {args.template}: {exc}", file=sys.stderr)

@@ -1,4 +1,8 @@
-"""`feecast local ...`: the local twin (see docs/local-twin.md); delegates to feecast_twin.cli."""
+"""`feecast local serve | send-event | demo`: the local twin (docs/local-twin.md).
+
+serve and send-event are the twin's own commands (feecast_twin.cli); demo is a user of the twin
+(feecast_demo). Their modules are imported when a command runs: `feecast --help` stays fast.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,23 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "local",
         help="run feecast on the local twin (no AWS account, no Docker)",
-        add_help=False,
+        description="Run feecast on the local twin: AWS emulated on this machine.",
     )
-    parser.add_argument("rest", nargs=argparse.REMAINDER)
-    parser.set_defaults(func=_run)
+    commands = parser.add_subparsers(dest="local_command", required=True, metavar="COMMAND")
+    from feecast_demo.cli import add_demo_parser
+    from feecast_twin.cli import add_twin_commands
+
+    add_twin_commands(commands)
+    add_demo_parser(commands)
+    for action in commands.choices.values():
+        handler = action.get_default("func")
+        action.set_defaults(func=_without_context(handler))
 
 
-def _run(args: argparse.Namespace, _context: object) -> int:
-    from feecast_twin.cli import main as twin_main
+def _without_context(handler: Any) -> Any:
+    """The twin's and the demo's handlers take the parsed arguments only."""
 
-    return int(twin_main(args.rest) or 0)
+    def run(args: argparse.Namespace, _context: object) -> int:
+        return int(handler(args) or 0)
+
+    return run

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from feecast_twin.components import Component
 
 if TYPE_CHECKING:
-    from feecast_twin.core import Twin
+    from feecast_twin.host import Host
 
 ALARM = "ALARM"
 OK = "OK"
@@ -681,7 +681,7 @@ class AlarmTwin(Component):
 
     name = "alarms"
 
-    def __init__(self, twin: Twin) -> None:
+    def __init__(self, twin: Host) -> None:
         super().__init__(twin)
         self._lock = threading.RLock()
         self._undo: list[Callable[[], None]] = []
@@ -692,7 +692,7 @@ class AlarmTwin(Component):
         self._history_sequence = 0
 
     # -- install / uninstall -------------------------------------------------------------------
-    def install(self, twin: Twin) -> None:
+    def install(self, twin: Host) -> None:
         from moto.cloudwatch.models import CloudWatchBackend
 
         component = self

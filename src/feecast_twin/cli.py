@@ -1,4 +1,4 @@
-"""`feecast local ...`: the twin from the command line (mounted by feecast_cli as `local`).
+"""The twin's commands (mounted by feecast_cli as `feecast local serve | send-event`).
 
 feecast local send-event events/model-package-approved.json
     deploys a twin, puts the event on its bus, waits for what it started, prints JSON:
@@ -23,9 +23,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from feecast_twin.core import Twin
+if TYPE_CHECKING:
+    from feecast_twin.core import Twin
 
 
 def _parameters(pairs: Sequence[str]) -> dict[str, str]:
@@ -54,6 +55,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _twin(args: argparse.Namespace) -> Twin:
+    from feecast_twin.core import Twin  # moto: imported when a command runs, not for --help
+
     start = datetime.fromisoformat(args.start.replace("Z", "+00:00")) if args.start else None
     return Twin(
         template=args.template,
@@ -63,19 +66,26 @@ def _twin(args: argparse.Namespace) -> Twin:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="feecast local", description="Run feecast on the local twin (moto in-process)."
+def add_twin_commands(sub: Any) -> None:
+    """`send-event` and `serve` on a subparsers object (feecast_cli's `local` group)."""
+    send = sub.add_parser(
+        "send-event",
+        help="put one event on a new twin's bus and report what it started",
+        description="Deploy a twin, put one EventBridge event (events/*.json) on its bus, wait "
+        "for what it started and print JSON: the rules matched, the targets run, how each ended. "
+        "Exit code 1 when a target failed.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    send = sub.add_parser("send-event", help="put one event on the twin's bus and report")
     send.add_argument("file", help="an EventBridge event (events/*.json)")
     send.add_argument("--timeout", type=float, default=600, help="seconds to wait (default 600)")
     _common(send)
     send.set_defaults(func=_send_event)
 
-    serve = sub.add_parser("serve", help="serve the twin on 127.0.0.1 for the AWS CLI / boto3")
+    serve = sub.add_parser(
+        "serve",
+        help="serve the twin on 127.0.0.1 for the AWS CLI, boto3 and `feecast --endpoint-url`",
+        description="Deploy a twin and serve it on 127.0.0.1 until Ctrl-C; its clock keeps "
+        "running and fires the schedules.",
+    )
     serve.add_argument("--port", type=int, default=5000)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument(
@@ -87,9 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     _common(serve)
     serve.set_defaults(func=_serve)
 
-    from feecast_twin.demo.cli import add_demo_parser  # `feecast local demo` (make demo)
 
-    add_demo_parser(sub)
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="feecast local", description="Run feecast on the local twin."
+    )
+    add_twin_commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
     return parser
 
 

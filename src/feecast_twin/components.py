@@ -8,14 +8,15 @@ the mock is active and the template's resources exist; `Twin.close()` calls `uni
 At each clock step `Twin.advance()` calls `on_tick(now)` on every component, and `Twin.settle()`
 waits while any component reports `busy()`.
 
-What a component may use on the twin (public API, see docs/local-twin.md):
+What a component may use of the twin is `feecast_twin.host.Host` (the component's `twin`):
     twin.record(kind, **fields)           append to the timeline (twin.records)
     twin.emit_event(source=..., detail_type=..., detail=..., resources=[...])
                                           put an event on the default bus as an AWS service would;
                                           delivered to matching rules (Lambda / Step Functions targets)
     twin.clock.now()                      the twin's "now" (UTC)
-    twin.region, twin.account_id, twin.physical_id(logical_id), twin.att(logical_id, attr)
-    twin.template                         the resolved template (feecast_twin.loader.LoadedTemplate)
+    twin.client(service)                  a boto3 client on the twin
+    twin.region, twin.account_id, twin.physical_id(logical_id), twin.logical_id_of(physical)
+    twin.worker_environment()             what a process the component starts needs (clock, endpoint)
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from feecast_twin.core import Twin
+    from feecast_twin.host import Host
 
 
 class Component:
@@ -33,10 +34,10 @@ class Component:
     #: Short name used in logs and in `twin.components` (e.g. "sagemaker").
     name: str = "component"
 
-    def __init__(self, twin: Twin) -> None:
+    def __init__(self, twin: Host) -> None:
         self.twin = twin
 
-    def install(self, twin: Twin) -> None:
+    def install(self, twin: Host) -> None:
         """Patch moto (called once by Twin.deploy(), with the mock active and resources created)."""
 
     def uninstall(self) -> None:

@@ -432,6 +432,17 @@ def violations_of(call: Any) -> list[Violation]:
     return validate(shape, call.params)
 
 
+@functools.cache
+def _validation_code(service: str) -> str:
+    """Query services, and JSON services that kept their query errors (awsQueryCompatible, such
+    as CloudWatch and SQS), call it ValidationError; the others ValidationException."""
+    from feecast_twin.gateway import _service_model
+
+    model = _service_model(service)
+    legacy = model.protocol == "query" or "awsQueryCompatible" in model.metadata
+    return "ValidationError" if legacy else "ValidationException"
+
+
 def refusal(call: Any) -> tuple[str, str] | None:
     """(error code, message) AWS answers this call with when it breaks a contract, else None."""
     protocol = _protocol(call.service)
@@ -439,7 +450,7 @@ def refusal(call: Any) -> tuple[str, str] | None:
         return None
     found = violations_of(call)
     if found:
-        return ("ValidationError" if protocol == "query" else "ValidationException", message(found))
+        return (_validation_code(call.service), message(found))
     for rule in SERVICE_RULES:
         if rule.service == call.service and rule.operation == call.operation:
             refused = rule.check(call.params)

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -46,6 +46,7 @@ from feecast_twin.loader import Deployer, LoadedTemplate, Stack, load_template
 from feecast_twin.server import TwinServer
 
 log = logging.getLogger("feecast_twin")
+T = TypeVar("T")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
@@ -117,6 +118,8 @@ class Twin:
         self.clock = TwinClock(start)
         self.records: list[TwinRecord] = []
         self._records_lock = threading.Lock()
+        self._progress = threading.Condition()
+        self._progress_count = 0
         # Replaced, never mutated, so record() can call a snapshot outside the lock.
         self._subscribers: tuple[tuple[object, Callable[[TwinRecord], Any]], ...] = ()
         self._clients: dict[str, Any] = {}
@@ -136,7 +139,7 @@ class Twin:
         self.gateway = Gateway()
         self.server: TwinServer | None = None
         self._server_address = (server_host, server_port)
-        self.delivery = EventDelivery(self, lambda_async_retries=lambda_async_retries)
+        self.delivery = EventDelivery(self, self.runtime, lambda_async_retries=lambda_async_retries)
         self.schedules = Schedules(self, self.delivery)
         self._patches: list[tuple[Any, str, Any]] = []
         self._seen_executions: set[str] = set()
@@ -165,6 +168,7 @@ class Twin:
         try:
             self._start_mock()
             self.gateway.add(self.faults.check)
+            self.gateway.listen(self._progressed)  # an answered call may be what a test awaits
             # AWS refuses what breaks the API's model (and a few documented limits).
             self.gateway.add(contracts.ContractCheck(self.record))
             self.gateway.install()
@@ -176,7 +180,7 @@ class Twin:
             self.delivery.install()
             self._patch_stepfunctions()
             self._patch_dynamodb()
-            self.template = load_template(self.template_path, self.parameter_overrides)
+            self.template = load_template(self.template_path, self.parameter_overrides, self.region)
             self.stack = Deployer(self, self.template, self.stack_name).deploy()
             for name, (lid, code_dir, handler) in self.stack.functions.items():
                 self.runtime.register(name, lid, code_dir, handler)
@@ -407,6 +411,54 @@ class Twin:
                 callback(rec)
             except Exception:
                 log.exception("twin: a record subscriber failed on a %r record", kind)
+        self._progressed()
+
+    def _progressed(self, *_: Any) -> None:
+        """Something happened (a record, an AWS call answered): wake `wait_for`."""
+        with self._progress:
+            self._progress_count += 1
+            self._progress.notify_all()
+
+    def wait_for(
+        self, condition: Callable[[], T | None], *, what: str, timeout: float = 120.0
+    ) -> T:
+        """Wait until `condition()` returns something truthy, and return it. It is asked again
+        each time the twin records something or answers an AWS call (and at least every 0.25 s);
+        past `timeout` seconds, TimeoutError says what was awaited."""
+        deadline = time.monotonic() + timeout
+        with self._progress:
+            seen = self._progress_count
+        while True:
+            value = condition()
+            if value:
+                return value
+            left = deadline - time.monotonic()
+            if left <= 0:
+                recent = ", ".join(f"{r.kind}" for r in self.records[-8:])
+                raise TimeoutError(
+                    f"the twin waited {timeout:g} s for {what}; busy: {self.busy() or 'nothing'}; "
+                    f"last records: {recent}"
+                )
+            with self._progress:
+                if self._progress_count == seen:
+                    self._progress.wait(min(left, 0.25))
+                seen = self._progress_count
+
+    def wait_for_sns(
+        self,
+        predicate: Callable[[dict[str, Any]], bool],
+        *,
+        what: str,
+        timeout: float = 120.0,
+        topic_logical_id: str = "NotificationTopic",
+    ) -> dict[str, Any]:
+        """The newest message on the topic that satisfies `predicate`, once there is one."""
+
+        def newest() -> dict[str, Any] | None:
+            found = [m for m in self.sns_messages(topic_logical_id) if predicate(m)]
+            return found[-1] if found else None
+
+        return self.wait_for(newest, what=what, timeout=timeout)
 
     def subscribe(self, callback: Callable[[TwinRecord], Any]) -> Callable[[], None]:
         """Call `callback(record)` for each record appended from now on; returns the function
@@ -678,15 +730,17 @@ class Twin:
 
     def _wait_execution(self, arn: str, deadline: float, park_ok: bool) -> dict[str, Any]:
         sfn = self.client("stepfunctions")
-        while True:
-            desc = sfn.describe_execution(executionArn=arn)
+
+        def done() -> dict[str, Any] | None:
+            desc = dict(sfn.describe_execution(executionArn=arn))
             if desc["status"] in FINAL_EXECUTION_STATUSES:
-                return dict(desc)
+                return desc
             if park_ok and self._waiting_for_callback(arn):
-                return dict(desc)
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"execution {arn} still {desc['status']}")
-            time.sleep(0.02)
+                return desc
+            return None
+
+        what = f"execution {arn} to end" + (" or wait for a task token" if park_ok else "")
+        return self.wait_for(done, what=what, timeout=max(0.0, deadline - time.monotonic()))
 
     def execution_history(self, arn: str) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
@@ -906,7 +960,16 @@ class Twin:
             )
 
         from moto.core.responses import EmptyResult
+        from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
         from moto.stepfunctions.responses import StepFunctionResponse
+
+        add_event_orig = EventManager.add_event
+
+        def add_event(manager: Any, *args: Any, **kwargs: Any) -> int:
+            # Each history event is progress a waiter may be watching for (a task submitted).
+            event_id: int = add_event_orig(manager, *args, **kwargs)
+            twin._progressed()
+            return event_id
 
         def send_task_failure(response: Any) -> Any:
             # moto 5.2.5 drops SendTaskFailure's `cause`; AWS hands it to the task's Catch.
@@ -920,6 +983,7 @@ class Twin:
         for owner, attr, new in (
             (ex_mod.Execution, "start", start),
             (ex_mod.BaseExecutionWorkerCommunication, "terminated", terminated),
+            (EventManager, "add_event", add_event),
             (StepFunctionResponse, "send_task_failure", send_task_failure),
         ):
             self._patches.append((owner, attr, getattr(owner, attr)))

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
-    from feecast_twin.core import Twin
+    from feecast_twin.host import Host, LambdaRunner
 
 log = logging.getLogger("feecast_twin.events")
 
@@ -224,8 +224,9 @@ class _Job:
 class EventDelivery:
     """Patches moto's rule dispatch and delivers Lambda / Step Functions targets."""
 
-    def __init__(self, twin: Twin, lambda_async_retries: int = 2) -> None:
-        self.twin = twin
+    def __init__(self, host: Host, runner: LambdaRunner, lambda_async_retries: int = 2) -> None:
+        self.host = host
+        self.runner = runner
         self.lambda_async_retries = lambda_async_retries
         self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._pending = 0
@@ -285,10 +286,10 @@ class EventDelivery:
 
     def deliver_to_rule(self, rule: Any, moto_event: dict[str, Any]) -> list[TargetRun]:
         event = envelope(moto_event)
-        rule_label = self.twin.logical_id_of(rule.name)
+        rule_label = self.host.logical_id_of(rule.name)
         rules, runs = self._by_event.setdefault(event["id"], ([], []))
         rules.append(rule_label)
-        self.twin.record("rule-matched", rule=rule_label, rule_name=rule.name, event_id=event["id"])
+        self.host.record("rule-matched", rule=rule_label, rule_name=rule.name, event_id=event["id"])
         started: list[TargetRun] = []
         for target in list(rule.targets):
             arn = target["Arn"]
@@ -321,7 +322,7 @@ class EventDelivery:
             run.error_message = str(exc) or f"target type of {run.arn} is not supported"
         run.attempts = 1
         run.done.set()
-        self.twin.record(
+        self.host.record(
             "target-invoked",
             rule=run.rule,
             target=run.target_id,
@@ -366,7 +367,7 @@ class EventDelivery:
         fn = lambda_backends[account][region].get_function(name)
         for attempt in range(1 + self.lambda_async_retries):
             run.attempts = attempt + 1
-            payload_str, errored, _logs = self.twin.runtime.run(fn, copy.deepcopy(job.payload))
+            payload_str, errored, _logs = self.runner.run(fn, copy.deepcopy(job.payload))
             try:
                 result = json.loads(payload_str)
             except json.JSONDecodeError:
@@ -380,7 +381,7 @@ class EventDelivery:
                 run.error_message = (
                     result.get("errorMessage") if isinstance(result, dict) else str(result)
                 )
-            self.twin.record(
+            self.host.record(
                 "target-invoked",
                 rule=run.rule,
                 target=run.target_id,
@@ -398,14 +399,14 @@ class EventDelivery:
         run = job.run
         payload = job.payload
         text = payload if isinstance(payload, str) else json.dumps(payload)
-        sfn = self.twin.client("stepfunctions")
+        sfn = self.host.client("stepfunctions")
         arn = sfn.start_execution(stateMachineArn=run.arn, name=str(uuid.uuid4()), input=text)[
             "executionArn"
         ]
         run.execution_arn = arn
         run.attempts = 1
         run.status = "RUNNING"
-        self.twin.record(
+        self.host.record(
             "target-invoked",
             rule=run.rule,
             target=run.target_id,
@@ -562,8 +563,8 @@ def due_times(
 class Schedules:
     """Fires EventBridge rule schedules and Scheduler schedules from the twin clock."""
 
-    def __init__(self, twin: Twin, delivery: EventDelivery) -> None:
-        self.twin = twin
+    def __init__(self, host: Host, delivery: EventDelivery) -> None:
+        self.host = host
         self.delivery = delivery
         self.cursor: datetime | None = None
         self._first_seen: dict[str, datetime] = {}
@@ -576,7 +577,7 @@ class Schedules:
     def _rules(self) -> list[Any]:
         from moto.events.models import events_backends
 
-        backend = events_backends[self.twin.account_id][self.twin.region]
+        backend = events_backends[self.host.account_id][self.host.region]
         return [
             rule
             for bus in list(backend.event_buses.values())
@@ -587,7 +588,7 @@ class Schedules:
     def _schedules(self) -> list[Any]:
         from moto.scheduler.models import scheduler_backends
 
-        backend = scheduler_backends[self.twin.account_id][self.twin.region]
+        backend = scheduler_backends[self.host.account_id][self.host.region]
         return [
             s for g in list(backend.schedule_groups.values()) for s in list(g.schedules.values())
         ]
@@ -649,17 +650,17 @@ class Schedules:
             "id": str(uuid.uuid4()),
             "detail-type": "Scheduled Event",
             "source": "aws.events",
-            "account": self.twin.account_id,
+            "account": self.host.account_id,
             "time": when.timestamp(),
-            "region": self.twin.region,
+            "region": self.host.region,
             "resources": [rule.arn],
             "detail": {},
             "ingestion-time": when.timestamp(),
         }
-        self.twin.record(
+        self.host.record(
             "schedule-fired",
             source="events-rule",
-            rule=self.twin.logical_id_of(rule.name),
+            rule=self.host.logical_id_of(rule.name),
             name=rule.name,
             scheduled_time=iso_z(when),
             event_id=moto_event["id"],
@@ -692,8 +693,8 @@ class Schedules:
         arn = target["Arn"]
         service = arn.split(":")[2] if arn.count(":") >= 5 else ""
         kind = {"lambda": "lambda", "states": "stepfunctions"}.get(service, "other")
-        label = self.twin.logical_id_of(sched.name)
-        self.twin.record(
+        label = self.host.logical_id_of(sched.name)
+        self.host.record(
             "schedule-fired",
             source="scheduler",
             schedule=label,
@@ -707,7 +708,7 @@ class Schedules:
             run.error_message = (
                 f"the twin delivers Scheduler targets to Lambda and Step Functions only, not {arn}"
             )
-            self.twin.record(
+            self.host.record(
                 "target-invoked",
                 rule=label,
                 target=sched.name,
@@ -723,7 +724,7 @@ class Schedules:
         ):
             from moto.scheduler.models import scheduler_backends
 
-            scheduler_backends[self.twin.account_id][self.twin.region].delete_schedule(
+            scheduler_backends[self.host.account_id][self.host.region].delete_schedule(
                 sched.group_name, sched.name
             )
         return 1

@@ -42,8 +42,8 @@ from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 if TYPE_CHECKING:
-    from feecast_twin.core import Twin
     from feecast_twin.gateway import Call
+    from feecast_twin.host import Recorder
 
 log = logging.getLogger("feecast_twin.faults")
 
@@ -228,7 +228,7 @@ class Fault:
 class Faults:
     """`twin.faults`: arm AWS API errors; see the module docstring."""
 
-    def __init__(self, twin: Twin) -> None:
+    def __init__(self, twin: Recorder) -> None:
         self.twin = twin
         self._lock = threading.Lock()
         self._faults: list[Fault] = []

@@ -46,7 +46,7 @@ from moto.core.responses import ActionResult, BaseResponse, EmptyResult
 from feecast_twin.components import Component
 
 if TYPE_CHECKING:
-    from feecast_twin.core import Twin
+    from feecast_twin.host import Host
 
 SERVICE_NAME = "sagemaker-featurestore-runtime"
 URL_BASE = r"https?://featurestore-runtime\.sagemaker\.(.+)\.amazonaws\.com"
@@ -738,7 +738,7 @@ class FeatureStoreTwin(Component):
 
     name = "featurestore"
 
-    def __init__(self, twin: Twin, offline_lag_minutes: float | None = None) -> None:
+    def __init__(self, twin: Host, offline_lag_minutes: float | None = None) -> None:
         super().__init__(twin)
         if offline_lag_minutes is None:
             offline_lag_minutes = float(os.environ.get("FEECAST_TWIN_OFFLINE_LAG_MINUTES", "0"))
@@ -747,7 +747,7 @@ class FeatureStoreTwin(Component):
         self._flush_lock = threading.Lock()
         self._reported_errors: set[str] = set()
 
-    def install(self, twin: Twin) -> None:
+    def install(self, twin: Host) -> None:
         register_runtime_service(self._patches)
         patch_feature_groups(self._patches)
         self._adopt_template_feature_groups()

@@ -169,8 +169,37 @@ def identify(request: Any, service: str | None = None) -> Call | None:
         except Exception as exc:  # a body the service cannot parse: moto answers it
             log.debug("gateway: %s %s not parsed: %s", candidate, operation.name, exc)
             return None
-        return Call(candidate, operation.name, dict(params or {}), operation)
+        return Call(
+            candidate, operation.name, _sent(dict(params or {}), operation, request), operation
+        )
     return None
+
+
+def _sent(params: dict[str, Any], operation: Any, request: Any) -> dict[str, Any]:
+    """The parameters without the empty lists and maps moto's REST parsers fill in for query
+    string and header members the request did not carry: absent is not empty to AWS."""
+    shape = operation.input_shape
+    if shape is None:
+        return params
+    for name, member in shape.members.items():
+        value = params.get(name)
+        if value not in ([], {}):
+            continue
+        location = member.serialization.get("location")
+        if location in ("querystring", "header", "headers") and not _carried(
+            request, location, member.serialization.get("name", name)
+        ):
+            del params[name]
+    return params
+
+
+def _carried(request: Any, location: str, wire: str) -> bool:
+    if location == "querystring":
+        return wire in request.args
+    if location == "header":
+        return wire in request.headers
+    names = [key for key, _ in request.headers.items()]  # werkzeug Headers iterate as pairs
+    return any(key.lower().startswith(wire.lower()) for key in names)
 
 
 class Gateway:

@@ -86,8 +86,11 @@ def executions(twin: Any) -> list[dict[str, Any]]:
 
 
 def approval_links(twin: Any) -> dict[str, str]:
-    """The approve/reject links of the latest approval request on SNS."""
-    text = [m["message"] for m in twin.sns_messages() if "Approve: " in (m["message"] or "")][-1]
+    """The approve/reject links of the latest approval request on SNS (waited for)."""
+    text = twin.wait_for_sns(
+        lambda m: "Approve: " in (m["message"] or ""),
+        what="the approval request (Ask A Person To Approve) on SNS",
+    )["message"]
     return {
         "approve": re.search(r"Approve: (\S+)", text).group(1),  # type: ignore[union-attr]
         "reject": re.search(r"Reject:  (\S+)", text).group(1),  # type: ignore[union-attr]

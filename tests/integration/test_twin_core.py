@@ -329,7 +329,15 @@ def test_the_repository_template_deploys_completely(make_twin: Any) -> None:
     twin = make_twin()  # template.yaml with the fast overrides
     assert twin.unknown_resources == [], "resources the twin does not emulate"
     assert twin.missing_components == []
-    functions = [lid for lid, t in twin.stack.types.items() if t == "AWS::Serverless::Function"]
+    # SAM's transform ran: what is deployed is what CloudFormation receives.
+    assert "AWS::Serverless::Function" not in twin.stack.types.values()
+    functions = [lid for lid, t in twin.stack.types.items() if t == "AWS::Lambda::Function"]
+    declared = [
+        lid
+        for lid, spec in twin.template.raw["Resources"].items()
+        if spec["Type"] == "AWS::Serverless::Function"
+    ]
+    assert sorted(functions) == sorted(declared) and len(functions) == 21
     for lid in functions:  # each function's code folder exists and is registered
         code = twin.runtime.functions[twin.physical_id(lid)]
         assert code.code_dir is not None and (code.code_dir / "app.py").is_file()

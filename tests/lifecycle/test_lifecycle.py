@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from feecast_twin.demo.scenario import DemoOptions, Scenario
+from feecast_demo.scenario import DemoOptions, Scenario
 
 pytestmark = pytest.mark.slow
 
@@ -119,7 +119,7 @@ def test_the_loss_went_over_the_threshold_after_the_drift_and_came_back(
 
 
 def test_the_report_was_written_with_both_pictures(lifecycle: tuple[Scenario, Any, str]) -> None:
-    from feecast_twin.demo.report import write_report
+    from feecast_demo.report import write_report
 
     scenario, run, _ = lifecycle
     paths = write_report(run, scenario.o.out)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -76,27 +75,27 @@ def bring_to_the_wait(twin: Any, model_tar: bytes, key: str) -> Waiting:
         CustomerMetadataProperties={"mean_wql": "0.2", "baseline_wql": "0.25"},
     )["ModelPackageArn"]
     sm.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
-    deadline = time.monotonic() + 120
-    while True:
-        twin.settle(timeout=300)
-        table = twin.physical_id("StateTable")
-        waiting = [p for p in approvals.list_pending(table) if p.model_package_arn == arn]
-        if waiting:
-            (pending,) = waiting
-            break
+    table = twin.physical_id("StateTable")
+    version = arn.rsplit("/", 1)[-1]
+
+    def waiting() -> Any:
+        found = [p for p in approvals.list_pending(table) if p.model_package_arn == arn]
+        if found:
+            return found
         runs = twin.client("stepfunctions").list_executions(
             stateMachineArn=twin.physical_id("ModelDeployStateMachine")
         )["executions"]
-        version = arn.rsplit("/", 1)[-1]
-        mine = [(r["name"], r["status"]) for r in runs if r["name"].startswith(f"v{version}-")]
-        ended = [m for m in mine if m[1] != "RUNNING"]
-        assert not ended and time.monotonic() < deadline, f"{key} never waited: {mine}"
-        time.sleep(0.2)
-    (message,) = [
-        m["message"]
-        for m in twin.sns_messages()
-        if f"/approvals/{pending.approval_id}?" in (m["message"] or "")
-    ]
+        ended = [(r["name"], r["status"]) for r in runs if r["name"].startswith(f"v{version}-")]
+        assert all(status == "RUNNING" for _, status in ended), f"{key} never waited: {ended}"
+        return None
+
+    (pending,) = twin.wait_for(waiting, what=f"the approval request of {key}", timeout=180)
+    # The approval is stored before its request is published: wait for the message too.
+    message = twin.wait_for_sns(
+        lambda m: f"/approvals/{pending.approval_id}?" in (m["message"] or ""),
+        what=f"the approval request of {key} on SNS",
+    )["message"]
+    twin.settle()  # and until the execution waits for the token (its history is complete)
     approve = re.search(r"Approve: (\S+)", message).group(1)  # type: ignore[union-attr]
     reject = re.search(r"Reject:  (\S+)", message).group(1)  # type: ignore[union-attr]
     assert status(twin, pending.execution_arn) == "RUNNING"

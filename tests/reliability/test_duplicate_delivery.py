@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -344,10 +343,10 @@ def test_endpoint_in_service_repeated_resumes_once(
         return found.get("Item")
 
     # AwaitEndpoint keeps the token, then looks at the endpoint once (Creating): wait for both.
-    deadline = time.monotonic() + 120
-    while waiter() is None or lambda_runs(twin, "AwaitEndpoint") == 0:
-        assert time.monotonic() < deadline, "the deployment never waited for staging"
-        time.sleep(0.05)
+    twin.wait_for(
+        lambda: waiter() is not None and lambda_runs(twin, "AwaitEndpoint") > 0,
+        what="the deployment waiting for staging (its waiter and one AwaitEndpoint run)",
+    )
     rule = twin.physical_id("ResumeEndpointWaiterFunctionEndpointStateRule")
     twin.client("events").disable_rule(Name=rule)
     gate.set()

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from feecast_twin.demo.report import monitoring_means, summary_markdown, write_report
-from feecast_twin.demo.run import FAILED, OK, DemoRun, ForecastBand, LossPoint, Marker, ModelInfo
+from feecast_demo.report import monitoring_means, summary_markdown, write_report
+from feecast_demo.run import FAILED, OK, DemoRun, ForecastBand, LossPoint, Marker, ModelInfo
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
 

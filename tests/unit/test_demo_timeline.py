@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from feecast_twin.demo.feed import SyntheticFeed
-from feecast_twin.demo.timeline import Describer, Timeline, format_line
+from feecast_demo.feed import SyntheticFeed
+from feecast_demo.timeline import Describer, Timeline, format_line
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 

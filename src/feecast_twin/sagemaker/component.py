@@ -39,7 +39,7 @@ from feecast_twin.sagemaker.serialize import (
 from feecast_twin.sagemaker.storage import S3Store, parse_s3_uri
 
 if TYPE_CHECKING:
-    from feecast_twin.core import Twin
+    from feecast_twin.host import Host
 
 DEEPAR_IMAGE_MARK = "forecasting-deepar"
 DEEPAR_METRIC_DEFINITIONS = [
@@ -123,7 +123,7 @@ def _image_of(container: dict[str, Any]) -> str:
 class SageMakerTwin(Component):
     name = "sagemaker"
 
-    def __init__(self, twin: Twin) -> None:
+    def __init__(self, twin: Host) -> None:
         super().__init__(twin)
         self._patches: list[tuple[Any, str, Any, bool]] = []
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="twin-sagemaker")
@@ -201,7 +201,7 @@ class SageMakerTwin(Component):
         return None
 
     # -- Component -----------------------------------------------------------------------------
-    def install(self, twin: Twin) -> None:
+    def install(self, twin: Host) -> None:
         from moto.sagemaker.models import SageMakerModelBackend
         from moto.sagemaker.responses import SageMakerResponse
         from moto.sagemakerruntime.responses import SageMakerRuntimeResponse

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from feecast_twin.demo.run import DemoRun, ModelInfo
+from feecast_demo.run import DemoRun, ModelInfo
 
 #: One colour per model version (cycled), shared by both pictures.
 MODEL_COLOURS = ["#1f77b4", "#e377c2", "#8c564b", "#17becf", "#9467bd", "#bcbd22"]

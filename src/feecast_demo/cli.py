@@ -84,8 +84,8 @@ def add_demo_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from feecast_twin.demo.report import write_report
-    from feecast_twin.demo.scenario import DemoOptions, Scenario
+    from feecast_demo.report import write_report
+    from feecast_demo.scenario import DemoOptions, Scenario
 
     options = DemoOptions(
         history_days=args.history_days,

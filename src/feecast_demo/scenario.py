@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from feecast_cli.status import as_utc
-from feecast_twin.demo.feed import SyntheticFeed
-from feecast_twin.demo.run import (
+from feecast_demo.feed import SyntheticFeed
+from feecast_demo.run import (
     FAILED,
     OK,
     RUNNING,
@@ -44,7 +44,7 @@ from feecast_twin.demo.run import (
     Marker,
     ModelInfo,
 )
-from feecast_twin.demo.timeline import Timeline
+from feecast_demo.timeline import Timeline
 
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
@@ -744,7 +744,7 @@ class Scenario:
                 known.status = info.status
         run.models.sort(key=lambda m: m.version)
         run.forecasts = self._stored_forecasts()
-        from feecast_twin.demo.report import fill_monitoring_losses
+        from feecast_demo.report import fill_monitoring_losses
 
         fill_monitoring_losses(run)
 
