@@ -62,6 +62,10 @@ _ACTIVE_LOCK = threading.Lock()
 _ACTIVE: Twin | None = None
 
 
+#: ASL text -> ANTLR parse tree (read-only once built), shared by every twin.
+_ASL_TREES: dict[str, Any] = {}
+
+
 class TwinInvokeError(RuntimeError):
     """A handler raised: the error Lambda reported (type and message), with its stack trace."""
 
@@ -979,6 +983,27 @@ class Twin:
                 cause=response._get_param("cause"),
             )
             return EmptyResult()
+
+        # moto lexes and parses a definition with ANTLR at every CreateStateMachine and at
+        # every execution's start (~0.3 s each); the parse tree depends on the text alone, so it
+        # is kept per text and only the cheap step (tree -> fresh evaluation components) repeats.
+        from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+        from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+        parse_orig = AmazonStateLanguageParser.__dict__["parse"]
+
+        def parse(definition: str) -> tuple[Any, Any]:
+            tree = _ASL_TREES.get(definition)
+            if tree is None:
+                program, tree = parse_orig.__func__(definition)  # raises on invalid definitions
+                if len(_ASL_TREES) >= 64:
+                    _ASL_TREES.clear()
+                _ASL_TREES[definition] = tree
+                return program, tree
+            return Preprocessor().visit(tree), tree
+
+        self._patches.append((AmazonStateLanguageParser, "parse", parse_orig))
+        AmazonStateLanguageParser.parse = staticmethod(parse)  # type: ignore[method-assign]
 
         for owner, attr, new in (
             (ex_mod.Execution, "start", start),

@@ -258,8 +258,12 @@ class _Worker:
         self.invocations = 0
         self.process: Process | None = None
         self.retired = False
+        # shutdown() waits for the loop's next poll: 0.5 s by default, per worker, at every close.
         threading.Thread(
-            target=self.api.serve_forever, name=f"lambda-api-{code.name}", daemon=True
+            target=self.api.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"lambda-api-{code.name}",
+            daemon=True,
         ).start()
 
     # -- process --------------------------------------------------------------------------

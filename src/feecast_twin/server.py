@@ -78,7 +78,10 @@ class TwinServer:
             host, port, app, threaded=True, request_handler=Handler
         )
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="twin-aws-endpoint", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # shutdown() waits for the next poll (0.5 s default)
+            name="twin-aws-endpoint",
+            daemon=True,
         )
 
     @property

@@ -48,12 +48,22 @@ LAMBDA_PRELOAD = (
     "aws_lambda_powertools.utilities.idempotency",
     "aws_lambda_powertools.utilities.parameters",
     "time_machine",
+    # numpy with one BLAS thread (no thread pool may exist at fork); the functions' math is
+    # small vectors, where threads change nothing but the start time.
+    "numpy",
+    # boto3's default session with the API models read (the bulk of a cold start otherwise).
+    "feecast_twin.procs.lambda_zygote",
 )
 LAMBDA_ZYGOTE_ENV = {
     "LAMBDA_TASK_ROOT": "/var/task",
     "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
     "TZ": ":UTC",
     "LANG": "en_US.UTF-8",
+    "AWS_CONFIG_FILE": "/dev/null",
+    "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
 }
 
 #: What a DeepAR container imports. One BLAS / OpenMP thread: no pool is started before the
