@@ -113,7 +113,7 @@ class Scenario:
         self.drift_at: datetime | None = None
         self.alarm_at: datetime | None = None
         self.approved_at: dict[int, datetime] = {}
-        self._server: Any = None
+        self._server_url: str | None = None
 
     # ================================================================== driver
     def execute(self, *, close: bool = True) -> DemoRun:
@@ -492,18 +492,11 @@ class Scenario:
             raise StoppedForPerson("stopped while waiting for a person's decision") from None
 
     def _serve(self) -> str:
-        if self._server is None:
-            import os
-
-            from moto.server import ThreadedMotoServer
-
+        if self._server_url is None:
             from feecast_twin.cli import free_port
 
-            port = self.o.human_port or free_port()
-            os.environ["MOTO_PORT"] = str(port)
-            self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-            self._server.start()
-            self._server_url = f"http://127.0.0.1:{port}"
+            # The twin's own front door on a port a person can type (the twin stops it).
+            self._server_url = self.twin.serve_on("127.0.0.1", self.o.human_port or free_port())
         return self._server_url
 
     # ================================================================== the operator's tools
@@ -800,9 +793,6 @@ class Scenario:
     def close(self) -> None:
         if self.timeline is not None:
             self.timeline.stop()
-        if self._server is not None:
-            with contextlib.suppress(Exception):
-                self._server.stop()
         if self.twin is not None:
             with contextlib.suppress(Exception):
                 self.twin.close()

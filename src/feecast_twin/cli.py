@@ -4,7 +4,7 @@ feecast local send-event events/model-package-approved.json
     deploys a twin, puts the event on its bus, waits for what it started, prints JSON:
     the rules matched, the targets run, how each ended. Exit code 1 when a target failed.
 feecast local serve [--port 5000]
-    deploys a twin and serves it on 127.0.0.1 (moto server mode, same in-process backends):
+    deploys a twin and serves its AWS endpoint on 127.0.0.1 (the same front door its own processes use):
     `aws --endpoint-url http://127.0.0.1:5000 stepfunctions list-state-machines` works and
     the twin reacts (handlers, EventBridge, schedules on the running clock). Ctrl-C stops.
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import socket
 import sys
@@ -136,19 +135,16 @@ def _send_event(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------- serve
 @dataclass
 class ServerHandle:
-    """A running `serve`: the moto server and the clock loop, sharing the twin's backends."""
+    """A running `serve`: the twin's endpoint on one more address, and the clock loop."""
 
     twin: Twin
-    server: Any
     url: str
     _stop: threading.Event
     _clock_thread: threading.Thread
 
     def stop(self) -> None:
         self._stop.set()
-        self._clock_thread.join(timeout=30)
-        self.server.stop()
-        os.environ.pop("MOTO_PORT", None)
+        self._clock_thread.join(timeout=30)  # the endpoint itself stops with the twin
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -160,13 +156,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 def start_server(
     twin: Twin, host: str = "127.0.0.1", port: int = 5000, speed: float = 1.0
 ) -> ServerHandle:
-    """Serve a deployed twin over HTTP; its clock keeps running and fires schedules."""
-    from moto.server import ThreadedMotoServer
-
-    # The Step Functions executor calls back to localhost:$MOTO_PORT when not intercepting.
-    os.environ["MOTO_PORT"] = str(port)
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-    server.start()
+    """Serve a deployed twin over HTTP (through its front door, as its own processes reach it);
+    its clock keeps running and fires schedules."""
+    url = twin.serve_on(host, port)
     stop = threading.Event()
 
     def clock_loop() -> None:
@@ -188,7 +180,7 @@ def start_server(
 
     thread = threading.Thread(target=clock_loop, name="twin-serve-clock", daemon=True)
     thread.start()
-    return ServerHandle(twin, server, f"http://{host}:{port}", stop, thread)
+    return ServerHandle(twin, url, stop, thread)
 
 
 def _serve(args: argparse.Namespace) -> int:

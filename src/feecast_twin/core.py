@@ -143,6 +143,7 @@ class Twin:
         self.gateway = Gateway()
         self.server: TwinServer | None = None
         self._server_address = (server_host, server_port)
+        self._extra_servers: list[TwinServer] = []
         self.delivery = EventDelivery(self, self.runtime, lambda_async_retries=lambda_async_retries)
         self.schedules = Schedules(self, self.delivery)
         self._patches: list[tuple[Any, str, Any]] = []
@@ -293,6 +294,9 @@ class Twin:
             self.faults.uninstall()
             self.delivery.uninstall()
             self.runtime.uninstall()
+            for extra in self._extra_servers:
+                extra.stop()
+            self._extra_servers.clear()
             if self.server is not None:
                 self.server.stop()
                 self.server = None
@@ -321,6 +325,16 @@ class Twin:
         if self.server is None:
             raise RuntimeError("the twin is not deployed")
         return self.server.url
+
+    def serve_on(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve the twin's AWS endpoint on one more address (the AWS CLI, other programs):
+        the same front door as the twin's own processes get (faults, contracts, call ledger),
+        stopped when the twin closes. Returns its URL."""
+        if self.server is None:
+            raise RuntimeError("the twin is not deployed")
+        extra = TwinServer(self.gateway, host, port).start()
+        self._extra_servers.append(extra)
+        return extra.url
 
     def worker_environment(self) -> dict[str, str]:
         """What every process the twin starts needs: its clock, its AWS endpoint (the SDK's
