@@ -37,6 +37,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from feecast_twin.components import Component
+from feecast_twin.patching import Patcher
 
 if TYPE_CHECKING:
     from feecast_twin.host import Host
@@ -684,7 +685,7 @@ class AlarmTwin(Component):
     def __init__(self, twin: Host) -> None:
         super().__init__(twin)
         self._lock = threading.RLock()
-        self._undo: list[Callable[[], None]] = []
+        self._patches = Patcher("feecast_twin.alarms")
         self._skipped: set[str] = set()
         self._index = _MetricIndex()
         #: (account, region) -> alarm history, kept here: CloudWatch keeps it after a delete.
@@ -724,10 +725,20 @@ class AlarmTwin(Component):
             if previous is not None and previous.value != state_value:
                 component._after_change(backend, alarm, previous, source="SetAlarmState")
 
-        CloudWatchBackend.put_metric_alarm = put_metric_alarm  # type: ignore[method-assign]
-        CloudWatchBackend.set_alarm_state = set_alarm_state  # type: ignore[method-assign]
-        self._undo.append(lambda: setattr(CloudWatchBackend, "put_metric_alarm", original_put))
-        self._undo.append(lambda: setattr(CloudWatchBackend, "set_alarm_state", original_set))
+        self._patches.replace(
+            CloudWatchBackend,
+            "put_metric_alarm",
+            put_metric_alarm,
+            reason="CloudWatch starts a new alarm in INSUFFICIENT_DATA and keeps its state "
+            "through an update; moto starts it OK",
+        )
+        self._patches.replace(
+            CloudWatchBackend,
+            "set_alarm_state",
+            set_alarm_state,
+            reason="on CloudWatch a SetAlarmState change is kept in the history, emits the "
+            "state-change event and runs the alarm's actions",
+        )
         self._install_history_api()
 
         # Alarms the template created before install() got moto's "OK": start them right.
@@ -767,21 +778,16 @@ class AlarmTwin(Component):
                 result["NextToken"] = token
             return ActionResult(result)
 
-        name = "describe_alarm_history"
-        existing = vars(CloudWatchResponse).get(name)  # None with moto 5.2.5
-        setattr(CloudWatchResponse, name, describe_alarm_history)
-
-        def undo() -> None:
-            if existing is None:
-                delattr(CloudWatchResponse, name)
-            else:
-                setattr(CloudWatchResponse, name, existing)
-
-        self._undo.append(undo)
+        self._patches.add(
+            CloudWatchResponse,
+            "describe_alarm_history",
+            describe_alarm_history,
+            reason="moto 5.2.5 has no DescribeAlarmHistory; the twin keeps the history CloudWatch "
+            "keeps",
+        )
 
     def uninstall(self) -> None:
-        while self._undo:
-            self._undo.pop()()
+        self._patches.undo()
 
     # -- alarm history ---------------------------------------------------------------------------
     def history(self, account_id: str, region: str) -> list[HistoryItem]:

@@ -43,6 +43,7 @@ from feecast_twin.faults import Faults
 from feecast_twin.gateway import Gateway
 from feecast_twin.lambda_runtime import LambdaRuntime
 from feecast_twin.loader import Deployer, LoadedTemplate, Stack, load_template
+from feecast_twin.patching import Patcher
 from feecast_twin.server import TwinServer
 
 log = logging.getLogger("feecast_twin")
@@ -146,7 +147,8 @@ class Twin:
         self._extra_servers: list[TwinServer] = []
         self.delivery = EventDelivery(self, self.runtime, lambda_async_retries=lambda_async_retries)
         self.schedules = Schedules(self, self.delivery)
-        self._patches: list[tuple[Any, str, Any]] = []
+        # moto's Step Functions and DynamoDB as the twin changes them (docs/twin-patches.md).
+        self._patches = Patcher("feecast_twin.core")
         self._seen_executions: set[str] = set()
         self._env_saved: dict[str, str | None] = {}
         # AWS API errors injected by reliability tests (feecast_twin/faults.py).
@@ -301,9 +303,7 @@ class Twin:
                 self.server.stop()
                 self.server = None
             self.gateway.uninstall()
-            for owner, attr, original in reversed(self._patches):
-                setattr(owner, attr, original)
-            self._patches.clear()
+            self._patches.undo()
             self.clock.stop()
             if self._mock is not None:
                 self._mock.stop()
@@ -815,8 +815,13 @@ class Twin:
                 return tree
 
         for owner in (ddb_models, ddb_responses):
-            self._patches.append((owner, "UpdateExpressionParser", original))
-            owner.UpdateExpressionParser = CachedUpdateExpressionParser  # type: ignore[attr-defined]
+            self._patches.replace(
+                owner,
+                "UpdateExpressionParser",
+                CachedUpdateExpressionParser,
+                reason="speed: moto parses each UpdateExpression twice per UpdateItem; "
+                "the tree is parsed once per text",
+            )
         self._patch_dynamodb_validator(cached)
 
     def _patch_dynamodb_validator(self, cached: set[int]) -> None:
@@ -937,15 +942,40 @@ class Twin:
             def __contains__(self, name: object) -> bool:
                 return isinstance(name, str) and inspect.isfunction(getattr(self.clazz, name, None))
 
-        for owner, attr, new in (
-            (core_responses, "method_names_from_class", FunctionNames),
-            (traverser, "nodes_to_be_processed", nodes_to_be_processed),
-            (traverser, "traverse_node_recursively", traverse_node_recursively),
-            (validator, "__init__", init),
-            (validator, "validate", validate),
+        for owner, attr, new, reason in (
+            (
+                core_responses,
+                "method_names_from_class",
+                FunctionNames,
+                "speed: moto lists every method of a response class on each call to test one name",
+            ),
+            (
+                traverser,
+                "nodes_to_be_processed",
+                nodes_to_be_processed,
+                "speed: moto rebuilds a traverser's node types, fixed per class, for every node",
+            ),
+            (
+                traverser,
+                "traverse_node_recursively",
+                traverse_node_recursively,
+                "speed: moto tests every node against ABCs; answered once per class pair",
+            ),
+            (
+                validator,
+                "__init__",
+                init,
+                "speed: a cached UpdateExpression tree is copied from a pickle, not deep-copied",
+            ),
+            (
+                validator,
+                "validate",
+                validate,
+                "speed: checks that read only the expression and key names run once per "
+                "combination",
+            ),
         ):
-            self._patches.append((owner, attr, owner.__dict__[attr]))
-            setattr(owner, attr, new)
+            self._patches.replace(owner, attr, new, reason=reason)
 
     def _patch_stepfunctions(self) -> None:
         """Record executions starting and ending (any source: twin, handlers, AWS CLI)."""
@@ -1016,17 +1046,40 @@ class Twin:
                 return program, tree
             return Preprocessor().visit(tree), tree
 
-        self._patches.append((AmazonStateLanguageParser, "parse", parse_orig))
-        AmazonStateLanguageParser.parse = staticmethod(parse)  # type: ignore[method-assign]
-
-        for owner, attr, new in (
-            (ex_mod.Execution, "start", start),
-            (ex_mod.BaseExecutionWorkerCommunication, "terminated", terminated),
-            (EventManager, "add_event", add_event),
-            (StepFunctionResponse, "send_task_failure", send_task_failure),
+        self._patches.replace(
+            AmazonStateLanguageParser,
+            "parse",
+            parse,
+            reason="speed: moto parses a definition with ANTLR at every create and start; "
+            "the tree is kept per text",
+        )
+        for owner, attr, new, reason in (
+            (
+                ex_mod.Execution,
+                "start",
+                start,
+                "the twin records each execution's start (twin.records), whoever started it",
+            ),
+            (
+                ex_mod.BaseExecutionWorkerCommunication,
+                "terminated",
+                terminated,
+                "the twin records each execution's end and status (twin.records)",
+            ),
+            (
+                EventManager,
+                "add_event",
+                add_event,
+                "each history event is progress a waiter may be watching for",
+            ),
+            (
+                StepFunctionResponse,
+                "send_task_failure",
+                send_task_failure,
+                "moto 5.2.5 drops SendTaskFailure's cause; AWS hands it to the task's Catch",
+            ),
         ):
-            self._patches.append((owner, attr, getattr(owner, attr)))
-            setattr(owner, attr, new)
+            self._patches.replace(owner, attr, new, reason=reason)
 
     # ------------------------------------------------------------------ clock
     def busy(self) -> list[str]:

@@ -34,6 +34,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from feecast_twin.patching import Patcher
+
 if TYPE_CHECKING:
     from feecast_twin.host import Host, LambdaRunner
 
@@ -232,7 +234,8 @@ class EventDelivery:
         self._pending = 0
         self._pending_lock = threading.Condition()
         self._worker: threading.Thread | None = None
-        self._original: Any = None
+        self._original: Any = None  # moto's Rule.send_to_targets, for the targets it serves
+        self._patches = Patcher("feecast_twin.events")
         #: event id -> (rules matched, target runs), filled while put_events runs
         self._by_event: dict[str, tuple[list[str], list[TargetRun]]] = {}
 
@@ -246,16 +249,19 @@ class EventDelivery:
         def send_to_targets(rule: Any, original_event: Any, transform_input: bool = True) -> None:
             delivery.on_event(rule, original_event, transform_input)
 
-        Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+        self._patches.replace(
+            Rule,
+            "send_to_targets",
+            send_to_targets,
+            reason="EventBridge delivers to Lambda and Step Functions targets, asynchronously "
+            "with retries; moto raises NotImplementedError for Lambda targets",
+        )
         self._worker = threading.Thread(target=self._work, name="twin-eventbridge", daemon=True)
         self._worker.start()
 
     def uninstall(self) -> None:
-        from moto.events.models import Rule
-
-        if self._original is not None:
-            Rule.send_to_targets = self._original  # type: ignore[method-assign]
-            self._original = None
+        self._patches.undo()
+        self._original = None
         if self._worker is not None:
             self._queue.put(None)
             self._worker.join(timeout=30)

@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
+from feecast_twin.patching import Patcher
+
 if TYPE_CHECKING:
     from feecast_twin.gateway import Call
     from feecast_twin.host import Recorder
@@ -232,7 +234,7 @@ class Faults:
         self.twin = twin
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
-        self._patches: list[tuple[Any, str, Any]] = []
+        self._patches = Patcher("feecast_twin.faults")
         self.retry_scale = 1.0
 
     # -- public API ----------------------------------------------------------------------------
@@ -291,20 +293,18 @@ class Faults:
     def install(self) -> None:
         from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
-        self._patch(retrier_decl, "time", _ScaledTime(self))
-        for owner, name, value in _sfn_error_name_patches():
-            self._patch(owner, name, value)
+        self._patches.replace(
+            retrier_decl,
+            "time",
+            _ScaledTime(self),
+            reason="tests scale Step Functions' Retry waits (retry_scale) and see each one "
+            "as a record",
+        )
+        _patch_sfn_error_names(self._patches)
 
     def uninstall(self) -> None:
         self.clear()
-        for owner, name, original in reversed(self._patches):
-            setattr(owner, name, original)
-        self._patches.clear()
-
-    def _patch(self, owner: Any, name: str, value: Any) -> None:
-        # The raw attribute (vars), so a staticmethod is restored as a staticmethod.
-        self._patches.append((owner, name, vars(owner)[name]))
-        setattr(owner, name, value)
+        self._patches.undo()
 
     # -- matching (a check of the twin's front door, feecast_twin.gateway) ------------------------
     def check(self, call: Call) -> tuple[int, dict[str, str], bytes] | None:
@@ -360,7 +360,7 @@ class _ScaledTime:
 
 
 # -- Step Functions error names -----------------------------------------------------------------
-def _sfn_error_name_patches() -> list[tuple[Any, str, Any]]:
+def _patch_sfn_error_names(patches: Patcher) -> None:
     """moto names a bare-ARN Lambda task's API error "Exception" and any lambda:invoke /
     sns:publish error `<Service>.<Code>`; AWS names both after the SDK exception."""
     from botocore.exceptions import ClientError
@@ -426,15 +426,27 @@ def _sfn_error_name_patches() -> list[tuple[Any, str, Any]]:
             ),
         )
 
-    return [
-        (StateTaskLambda, "_from_error", bare_lambda_from_error),
-        (
-            StateTaskServiceLambda,
-            "_error_cause_from_client_error",
-            staticmethod(lambda_error_cause),
-        ),
-        (StateTaskServiceSns, "_from_error", sns_error),
-    ]
+    patches.replace(
+        StateTaskLambda,
+        "_from_error",
+        bare_lambda_from_error,
+        reason="AWS names a bare-ARN Lambda task's API error after the SDK exception; "
+        "moto says Exception",
+    )
+    patches.replace(
+        StateTaskServiceLambda,
+        "_error_cause_from_client_error",
+        lambda_error_cause,  # a staticmethod in moto: kept one by the Patcher
+        reason="AWS names a lambda:invoke task's API error after the SDK exception, "
+        "not after the error code",
+    )
+    patches.replace(
+        StateTaskServiceSns,
+        "_from_error",
+        sns_error,
+        reason="AWS names an sns:publish task's API error after the SDK exception, "
+        "not after the error code",
+    )
 
 
 __all__ = ["Fault", "Faults", "error_response", "sfn_error_cause", "sfn_error_name"]

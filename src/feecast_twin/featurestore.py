@@ -44,6 +44,7 @@ from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult, BaseResponse, EmptyResult
 
 from feecast_twin.components import Component
+from feecast_twin.patching import Patcher
 
 if TYPE_CHECKING:
     from feecast_twin.host import Host
@@ -596,36 +597,28 @@ _URLS = SimpleNamespace(
 # ---------------------------------------------------------------------------------------------
 # Registration in moto and the SageMaker feature-group patches
 # ---------------------------------------------------------------------------------------------
-class _Patches:
-    """Attribute patches that can be undone in reverse order."""
-
-    def __init__(self) -> None:
-        self._undo: list[Callable[[], None]] = []
-
-    def setattr(self, owner: Any, name: str, value: Any) -> None:
-        original = owner.__dict__[name] if name in owner.__dict__ else getattr(owner, name)
-        setattr(owner, name, value)
-        self._undo.append(lambda: setattr(owner, name, original))
-
-    def call_on_undo(self, action: Callable[[], None]) -> None:
-        self._undo.append(action)
-
-    def undo(self) -> None:
-        while self._undo:
-            self._undo.pop()()
-
-
-def register_runtime_service(patches: _Patches) -> None:
+def register_runtime_service(patches: Patcher) -> None:
     """Make moto route sagemaker-featurestore-runtime to our backend (in-process and server)."""
     import moto.backend_index as backend_index
 
-    sys.modules[_MOTO_MODULE_NAME] = sys.modules[__name__]
-    patches.call_on_undo(lambda: sys.modules.pop(_MOTO_MODULE_NAME, None))
+    patches.add_item(
+        sys,
+        "modules",
+        _MOTO_MODULE_NAME,
+        sys.modules[__name__],
+        reason="moto 5.2.5 answers the Feature Store runtime API with 404; moto imports a "
+        "service's backend from a module named after the service",
+    )
     entry = (SERVICE_NAME, re.compile(URL_BASE))
     if all(service != SERVICE_NAME for service, _ in backend_index.backend_url_patterns):
         # Same list object the server's dispatcher holds, so both modes see it.
-        backend_index.backend_url_patterns.append(entry)
-        patches.call_on_undo(lambda: backend_index.backend_url_patterns.remove(entry))
+        patches.add_item(
+            backend_index,
+            "backend_url_patterns",
+            SERVICE_NAME,
+            entry,
+            reason="requests to the Feature Store runtime's endpoint reach the twin's backend",
+        )
 
     if importlib.util.find_spec("flask") is None:
         return  # moto[server] not installed: in-process mode only (importing would warn)
@@ -641,12 +634,16 @@ def register_runtime_service(patches: _Patches) -> None:
             return f"featurestore-runtime.sagemaker.{region}.amazonaws.com"
         return host
 
-    patches.setattr(
-        DomainDispatcherApplication, "infer_service_region_host", infer_service_region_host
+    patches.replace(
+        DomainDispatcherApplication,
+        "infer_service_region_host",
+        infer_service_region_host,
+        reason="the runtime signs as sagemaker; moto's server would send its calls to the "
+        "control plane",
     )
 
 
-def patch_feature_groups(patches: _Patches) -> None:
+def patch_feature_groups(patches: Patcher) -> None:
     """Fix what moto's SageMaker gets wrong about feature groups (see the module docstring)."""
     from moto.sagemaker import models as sagemaker_models
     from moto.sagemaker.exceptions import ResourceNotFound
@@ -711,11 +708,32 @@ def patch_feature_groups(patches: _Patches) -> None:
                 f"Resource Not Found: FeatureGroup {feature_group_name} does not exist."
             ) from None
 
-    patches.setattr(feature_group_cls, "__init__", __init__)
-    patches.setattr(feature_group_cls, "describe", describe)
-    patches.setattr(SageMakerResponse, "create_feature_group", create_feature_group)
-    patches.setattr(
-        sagemaker_models.SageMakerModelBackend, "describe_feature_group", describe_feature_group
+    patches.replace(
+        feature_group_cls,
+        "__init__",
+        __init__,
+        reason="SageMaker accepts a feature group without an offline store; moto crashes on one",
+    )
+    patches.replace(
+        feature_group_cls,
+        "describe",
+        describe,
+        reason="DescribeFeatureGroup returns ResolvedOutputS3Uri, OnlineStoreConfig and "
+        "Description; moto omits them",
+    )
+    patches.replace(
+        SageMakerResponse,
+        "create_feature_group",
+        create_feature_group,
+        reason="SageMaker keeps a feature group's OnlineStoreConfig and Description; "
+        "moto drops them",
+    )
+    patches.replace(
+        sagemaker_models.SageMakerModelBackend,
+        "describe_feature_group",
+        describe_feature_group,
+        reason="SageMaker answers an unknown feature group with ResourceNotFound; "
+        "moto raises KeyError",
     )
 
 
@@ -743,7 +761,7 @@ class FeatureStoreTwin(Component):
         if offline_lag_minutes is None:
             offline_lag_minutes = float(os.environ.get("FEECAST_TWIN_OFFLINE_LAG_MINUTES", "0"))
         self.offline_lag_minutes = offline_lag_minutes
-        self._patches = _Patches()
+        self._patches = Patcher("feecast_twin.featurestore")
         self._flush_lock = threading.Lock()
         self._reported_errors: set[str] = set()
 

@@ -26,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from feecast_twin.patching import Patcher
+
 log = logging.getLogger("feecast_twin.gateway")
 
 #: (status, headers, body) of an answer given instead of moto's.
@@ -207,7 +209,7 @@ class Gateway:
 
     def __init__(self, checks: list[Check] | None = None) -> None:
         self.checks: list[Check] = list(checks or [])
-        self._patches: list[tuple[Any, str, Any]] = []
+        self._patches = Patcher("feecast_twin.gateway")
         # Called with each call AWS would have answered with success (2xx), whoever made it.
         self._listeners: tuple[Callable[[Call], Any], ...] = ()
         self._atomic = {service: threading.RLock() for service in ATOMIC_SERVICES}
@@ -288,13 +290,16 @@ class Gateway:
                 gateway.answered(call, int(response.status_code))
             return response
 
-        self._patches.append((BotocoreStubber, "__call__", original))
-        BotocoreStubber.__call__ = stubber_call  # type: ignore[method-assign]
+        self._patches.replace(
+            BotocoreStubber,
+            "__call__",
+            stubber_call,
+            reason="in-process calls pass the front door HTTP calls pass: AWS's request "
+            "contracts, injected faults, atomic services",
+        )
 
     def uninstall(self) -> None:
-        for owner, name, value in reversed(self._patches):
-            setattr(owner, name, value)
-        self._patches.clear()
+        self._patches.undo()
 
     def from_prepared(self, event_name: str, prepared: Any) -> tuple[Answer | None, Call | None]:
         from moto.core.request import normalize_request

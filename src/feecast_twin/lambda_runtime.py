@@ -41,6 +41,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Protocol
 
+from feecast_twin.patching import Patcher
 from feecast_twin.procs.lambda_worker import END_MARK, INIT_ID, PARENT_ENV
 from feecast_twin.procs.launch import Process, kill, launcher
 
@@ -397,7 +398,7 @@ class LambdaRuntime:
         self._idle: dict[str, list[_Worker]] = {}
         self._workers: dict[str, list[_Worker]] = {}
         self._in_flight = 0
-        self._original: Any = None
+        self._patches = Patcher("feecast_twin.lambda_runtime")
         self._closed = False
 
     # ------------------------------------------------------------------ wiring
@@ -408,19 +409,19 @@ class LambdaRuntime:
         from moto.awslambda.models import LambdaFunction
 
         runtime = self
-        self._original = LambdaFunction._invoke_lambda
 
         def _invoke_lambda(fn: Any, event: Any = None) -> tuple[str, bool, str]:
             return runtime.run(fn, event)
 
-        LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
+        self._patches.replace(
+            LambdaFunction,
+            "_invoke_lambda",
+            _invoke_lambda,
+            reason="Lambda runs each function in its own process; moto runs them only in Docker",
+        )
 
     def uninstall(self) -> None:
-        from moto.awslambda.models import LambdaFunction
-
-        if self._original is not None:
-            LambdaFunction._invoke_lambda = self._original  # type: ignore[method-assign]
-            self._original = None
+        self._patches.undo()
         self.close()
 
     def close(self) -> None:

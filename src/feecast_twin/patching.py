@@ -10,14 +10,16 @@ its reason, checked when it is made, and undone when the twin closes.
 `replace` refuses a target moto no longer has, and a replacement whose parameters no longer
 match the original's: a moto upgrade that moves what the twin relies on fails at deploy, naming
 the patch and its reason, instead of silently changing behaviour. `add` is for an attribute
-moto lacks. `applied()` lists every patch in force (tests/integration/test_moto_canaries.py
-deploys a twin and checks the list against the documented one in docs/local-twin.md).
+moto lacks, `add_item` for an entry in one of moto's registries (a dict or a list). `applied()`
+lists every patch in force: tests/integration/test_moto_canaries.py deploys a twin and checks
+the list against the table in docs/twin-patches.md.
 """
 
 from __future__ import annotations
 
 import inspect
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,10 +33,14 @@ class PatchError(RuntimeError):
 @dataclass(frozen=True)
 class Patch:
     owner: str  # "moto.awslambda.models.LambdaFunction"
-    attribute: str
+    attribute: str  # "_invoke_lambda"; an entry of a registry: "backend_url_patterns[<key>]"
     reason: str
     made_by: str  # the twin module that applies it
-    adds: bool = False  # True: an attribute moto lacks
+    adds: bool = False  # True: an attribute (or entry) moto lacks
+
+    @property
+    def target(self) -> str:
+        return f"{self.owner}.{self.attribute}"
 
 
 _APPLIED: list[Patch] = []
@@ -45,6 +51,12 @@ def _name(owner: Any) -> str:
     if inspect.ismodule(owner):
         return str(owner.__name__)
     return f"{owner.__module__}.{owner.__qualname__}"
+
+
+def _raw(owner: Any, attribute: str) -> Any:
+    """The attribute as stored on `owner` itself (a staticmethod stays a staticmethod), or
+    _MISSING when `owner` only inherits it or lacks it."""
+    return vars(owner).get(attribute, _MISSING)
 
 
 def _signature(value: Any) -> inspect.Signature | None:
@@ -89,37 +101,57 @@ def incompatibility(original: Any, replacement: Any, *, method: bool) -> str | N
 
 
 class Patcher:
+    """The patches of one twin part, undone together (last made, first undone)."""
+
     def __init__(self, made_by: str) -> None:
         self.made_by = made_by
-        self._undo: list[tuple[Any, str, Any, Patch]] = []
+        self._undo: list[tuple[Callable[[], None], Patch]] = []  # (how to undo, the patch)
+
+    def share(self, made_by: str) -> Patcher:
+        """A Patcher for another module of the same part: its patches carry `made_by` and are
+        undone by this Patcher's `undo()`, in the order of all the part's patches."""
+        other = Patcher(made_by)
+        other._undo = self._undo
+        return other
 
     def replace(
         self, owner: Any, attribute: str, value: Any, *, reason: str, check_signature: bool = True
     ) -> None:
-        """Replace an existing attribute. With `check_signature`, the replacement must take the
-        original's parameters (by name, in order; *args / **kwargs are free)."""
-        original = (
-            vars(owner).get(attribute, _MISSING)
-            if not inspect.ismodule(owner)
-            else getattr(owner, attribute, _MISSING)
-        )
-        if original is _MISSING and not hasattr(owner, attribute):
+        """Replace an existing attribute of a class or module. With `check_signature`, the
+        replacement must take the original's parameters (by name; *args / **kwargs are free).
+        A plain function replacing a staticmethod or classmethod is wrapped the same way."""
+        raw = _raw(owner, attribute)
+        # As stored (a staticmethod or classmethod unbound), on the owner or a base class.
+        stored = inspect.getattr_static(owner, attribute, _MISSING)
+        if stored is _MISSING:
+            stored = getattr(owner, attribute, _MISSING)
+        if stored is _MISSING:
             raise PatchError(
                 f"{_name(owner)}.{attribute} no longer exists in moto: the twin patched it "
                 f"because {reason} ({self.made_by})"
             )
+        kind = type(stored) if isinstance(stored, (staticmethod, classmethod)) else None
+        if kind is not None and inspect.isfunction(value):
+            value = kind(value)
         if check_signature:
             problem = incompatibility(
-                getattr(owner, attribute),
-                value,
-                method=inspect.isclass(owner) and not isinstance(original, staticmethod),
+                stored, value, method=inspect.isclass(owner) and kind is not staticmethod
             )
             if problem is not None:
                 raise PatchError(
                     f"{_name(owner)}.{attribute} changed: {problem}. The twin patched it "
                     f"because {reason} ({self.made_by})"
                 )
-        self._set(owner, attribute, value, Patch(_name(owner), attribute, reason, self.made_by))
+        patch = Patch(_name(owner), attribute, reason, self.made_by)
+
+        def undo() -> None:
+            if raw is _MISSING:  # inherited: removing the twin's lets the base's show again
+                delattr(owner, attribute)
+            else:
+                setattr(owner, attribute, raw)
+
+        setattr(owner, attribute, value)
+        self._done(undo, patch)
 
     def add(self, owner: Any, attribute: str, value: Any, *, reason: str) -> None:
         """Add an attribute moto lacks (refused if moto has it now: then the twin's may be moot)."""
@@ -128,31 +160,67 @@ class Patcher:
                 f"{_name(owner)}.{attribute} exists in moto now; the twin adds its own because "
                 f"{reason} ({self.made_by}): check whether moto's is enough"
             )
-        self._set(
-            owner, attribute, value, Patch(_name(owner), attribute, reason, self.made_by, adds=True)
+        setattr(owner, attribute, value)
+        self._done(
+            lambda: delattr(owner, attribute),
+            Patch(_name(owner), attribute, reason, self.made_by, adds=True),
         )
 
-    def _set(self, owner: Any, attribute: str, value: Any, patch: Patch) -> None:
-        raw = (
-            vars(owner).get(attribute, _MISSING)
-            if not inspect.ismodule(owner)
-            else getattr(owner, attribute, _MISSING)
-        )
-        self._undo.append((owner, attribute, raw, patch))
-        setattr(owner, attribute, value)
+    def add_item(self, owner: Any, attribute: str, key: str, value: Any, *, reason: str) -> None:
+        """Add an entry to the registry `owner.attribute`: for a dict, `value` under `key`
+        (refused if the key is there); for a list, `value` appended (refused if an equal entry
+        is there; `key` names it in `applied()`). Undo removes exactly that entry."""
+        container = getattr(owner, attribute)
+        label = f"{_name(owner)}.{attribute}[{key}]"
+        if isinstance(container, dict):
+            present = key in container
+        elif isinstance(container, list):
+            present = value in container
+        else:
+            raise TypeError(f"{label}: add_item needs a dict or a list, not {type(container)}")
+        if present:
+            raise PatchError(
+                f"{label} exists in moto now; the twin adds its own because {reason} "
+                f"({self.made_by}): check whether moto's is enough"
+            )
+
+        def undo() -> None:
+            if isinstance(container, dict):
+                if container.get(key, _MISSING) is value:
+                    del container[key]
+            else:
+                for i, entry in enumerate(container):
+                    if entry is value:
+                        del container[i]
+                        break
+
+        if isinstance(container, dict):
+            container[key] = value
+        else:
+            container.append(value)
+        self._done(undo, Patch(_name(owner), f"{attribute}[{key}]", reason, self.made_by, True))
+
+    def _done(self, undo: Callable[[], None], patch: Patch) -> None:
+        self._undo.append((undo, patch))
         with _APPLIED_LOCK:
             _APPLIED.append(patch)
 
     def undo(self) -> None:
+        """Undo every patch of this part (and of the Patchers it shared), last made first."""
+        failed: BaseException | None = None
         while self._undo:
-            owner, attribute, raw, patch = self._undo.pop()
-            if raw is _MISSING:
-                delattr(owner, attribute)
-            else:
-                setattr(owner, attribute, raw)
+            undo, patch = self._undo.pop()
+            try:
+                undo()
+            except Exception as exc:  # undo the rest all the same; report the first failure
+                failed = failed or exc
             with _APPLIED_LOCK:
-                if patch in _APPLIED:
-                    _APPLIED.remove(patch)
+                for i, entry in enumerate(_APPLIED):
+                    if entry is patch:
+                        del _APPLIED[i]
+                        break
+        if failed is not None:
+            raise failed
 
 
 def applied() -> list[Patch]:
@@ -161,4 +229,4 @@ def applied() -> list[Patch]:
         return list(_APPLIED)
 
 
-__all__ = ["Patch", "PatchError", "Patcher", "applied"]
+__all__ = ["Patch", "PatchError", "Patcher", "applied", "incompatibility"]

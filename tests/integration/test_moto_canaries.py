@@ -1,17 +1,23 @@
 """Canaries: one named test per moto 5.2.5 behaviour or internal the twin relies on or patches.
 
 When a moto upgrade breaks the twin, the failing test's name says which assumption changed
-(and docs/local-twin.md says where the twin depends on it). These run on bare moto, no Twin.
+(and docs/local-twin.md says where the twin depends on it). These run on bare moto, no Twin,
+except the last section: the patches a deployed twin has made are exactly the ones
+docs/twin-patches.md lists, and closing the twin undoes them all.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import io
 import json
+import re
+import sys
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -343,3 +349,107 @@ def test_threaded_moto_server_is_available() -> None:
     from moto.server import ThreadedMotoServer
 
     assert "port" in inspect.signature(ThreadedMotoServer).parameters
+
+
+# ---------------------------------------------------------------------- the twin's patches
+PATCHES_DOC = Path(__file__).resolve().parents[2] / "docs" / "twin-patches.md"
+_ROW = re.compile(
+    r"^\| `(?P<target>[^`]+)` \| (?P<kind>replace|add) \| `(?P<by>[^`]+)` \| (?P<reason>.+) \|$"
+)
+
+
+def _documented() -> list[tuple[str, str, str, str]]:
+    rows = [_ROW.match(line) for line in PATCHES_DOC.read_text().splitlines()]
+    return [(m["target"], m["kind"], m["by"], m["reason"]) for m in rows if m]
+
+
+def _row(patch: Any) -> tuple[str, str, str, str]:
+    return (patch.target, "add" if patch.adds else "replace", patch.made_by, patch.reason)
+
+
+def test_the_patch_table_lists_each_patch_once() -> None:
+    rows = _documented()
+    assert len(rows) >= 30, "docs/twin-patches.md: the table did not parse"
+    targets = [target for target, *_ in rows]
+    assert len(set(targets)) == len(targets), "a patch is listed twice"
+
+
+def _resolve(dotted: str) -> Any:
+    """The module or class a patch's owner names ("moto.events.models.Rule")."""
+    parts = dotted.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            found: Any = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for name in parts[i:]:
+            found = getattr(found, name)
+        return found
+    raise LookupError(dotted)
+
+
+def _is_twin_code(value: Any) -> bool:
+    value = value.__func__ if isinstance(value, (staticmethod, classmethod)) else value
+    modules = (getattr(value, "__module__", None) or "", type(value).__module__)
+    return any(str(m).startswith("feecast_twin") for m in modules)
+
+
+def _left_behind(patch: Any) -> str | None:
+    """What of `patch` is still in moto after the twin closed, or None."""
+    owner = _resolve(patch.owner)
+    item = re.fullmatch(r"(?P<name>\w+)\[(?P<key>.+)\]", patch.attribute)
+    if item is not None:
+        registry = getattr(owner, item["name"])
+        key = item["key"]
+        if isinstance(registry, dict):
+            return "entry still registered" if key in registry else None
+        names = [entry[0] if isinstance(entry, tuple) else entry for entry in registry]
+        return "entry still registered" if key in names else None
+    if patch.adds:
+        return "attribute still there" if patch.attribute in vars(owner) else None
+    value = inspect.getattr_static(owner, patch.attribute)
+    return "the twin's code is still in place" if _is_twin_code(value) else None
+
+
+def test_a_deployed_twin_made_the_documented_patches_and_closing_undoes_them(
+    make_twin: Callable[..., Any],
+) -> None:
+    from moto.awslambda.models import LambdaFunction
+    from moto.core.botocore_stubber import BotocoreStubber
+    from moto.sagemaker.responses import SageMakerResponse
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    from feecast_twin import patching
+
+    assert patching.applied() == [], "patches left by an earlier twin in this process"
+    originals: dict[tuple[type, str], Any] = {
+        (LambdaFunction, "_invoke_lambda"): vars(LambdaFunction)["_invoke_lambda"],
+        (BotocoreStubber, "__call__"): vars(BotocoreStubber)["__call__"],
+        (AmazonStateLanguageParser, "parse"): vars(AmazonStateLanguageParser)["parse"],
+    }
+
+    twin = make_twin()
+    made = patching.applied()
+    rows = sorted(_row(p) for p in made)
+    documented = sorted(_documented())
+    missing = "\n".join(
+        f"| `{t}` | {k} | `{b}` | {r} |" for t, k, b, r in rows if (t, k, b, r) not in documented
+    )
+    stale = [row for row in documented if row not in rows]
+    assert not missing, f"patches not in docs/twin-patches.md (or changed):\n{missing}"
+    assert not stale, f"docs/twin-patches.md lists patches the twin did not make: {stale}"
+    assert (
+        vars(LambdaFunction)["_invoke_lambda"] is not originals[(LambdaFunction, "_invoke_lambda")]
+    )
+    assert isinstance(vars(AmazonStateLanguageParser)["parse"], staticmethod)
+    assert "update_endpoint" in vars(SageMakerResponse)
+    assert "moto.sagemakerfeaturestoreruntime" in sys.modules
+
+    twin.close()
+    assert patching.applied() == []
+    for (owner, attribute), original in originals.items():
+        assert vars(owner)[attribute] is original, f"{owner.__name__}.{attribute} not restored"
+    assert "update_endpoint" not in vars(SageMakerResponse)
+    assert "moto.sagemakerfeaturestoreruntime" not in sys.modules
+    left = {p.target: why for p in made if (why := _left_behind(p)) is not None}
+    assert left == {}

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from feecast_twin.components import Component
 from feecast_twin.deepar.errors import AlgorithmError, ClientError
+from feecast_twin.patching import Patcher
 from feecast_twin.sagemaker.serialize import (
     OrderedEmitter,
     convert_times,
@@ -125,7 +126,7 @@ class SageMakerTwin(Component):
 
     def __init__(self, twin: Host) -> None:
         super().__init__(twin)
-        self._patches: list[tuple[Any, str, Any, bool]] = []
+        self._patches = Patcher("feecast_twin.sagemaker.component")
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="twin-sagemaker")
         self._futures: set[Future[Any]] = set()
         self._lock = threading.RLock()
@@ -210,28 +211,79 @@ class SageMakerTwin(Component):
         from feecast_twin.sagemaker.stepfunctions import install_sfn_integration
 
         self.twin = twin
-        b = SageMakerModelBackend
-        self._patch(b, "create_training_job", self._wrap_create_training_job(b.create_training_job))
-        self._patch(b, "stop_training_job", self._backend_stop_training_job())
-        self._patch(
-            b, "create_transform_job", self._wrap_create_transform_job(b.create_transform_job)
+        b, patches = SageMakerModelBackend, self._patches
+        patches.replace(
+            b,
+            "create_training_job",
+            self._wrap_create_training_job(b.create_training_job),
+            reason="SageMaker runs the training job (here the local DeepAR in its own process) "
+            "and reports its states; moto only stores it",
         )
-        self._patch(b, "create_endpoint", self._wrap_create_endpoint(b.create_endpoint))
-        self._patch(b, "update_endpoint", self._backend_update_endpoint())
-        self._patch(b, "delete_endpoint", self._wrap_delete_endpoint(b.delete_endpoint))
-        self._patch(
-            b, "create_model_package", self._wrap_create_model_package(b.create_model_package)
+        patches.add(
+            b,
+            "stop_training_job",
+            self._backend_stop_training_job(),
+            reason="moto 5.2.5 has no StopTrainingJob (backend)",
         )
-        self._patch(
-            b, "update_model_package", self._wrap_update_model_package(b.update_model_package)
+        patches.replace(
+            b,
+            "create_transform_job",
+            self._wrap_create_transform_job(b.create_transform_job),
+            reason="SageMaker runs the batch transform (the local DeepAR in its own process); "
+            "moto only stores it",
         )
-        self._patch(SageMakerResponse, "update_endpoint", responses.update_endpoint)
-        self._patch(SageMakerResponse, "stop_training_job", responses.stop_training_job)
-        self._patch(
-            SageMakerRuntimeResponse, "invoke_endpoint", responses.runtime_invoke_endpoint(self)
+        patches.replace(
+            b,
+            "create_endpoint",
+            self._wrap_create_endpoint(b.create_endpoint),
+            reason="an endpoint goes Creating -> InService (or Failed) serving its model in a "
+            "process; moto makes it InService at once",
         )
-        for target, name, value in install_sfn_integration():
-            self._patch(target, name, value)
+        patches.add(
+            b,
+            "update_endpoint",
+            self._backend_update_endpoint(),
+            reason="moto 5.2.5 has no UpdateEndpoint (backend)",
+        )
+        patches.replace(
+            b,
+            "delete_endpoint",
+            self._wrap_delete_endpoint(b.delete_endpoint),
+            reason="deleting an endpoint passes Deleting and stops its model processes",
+        )
+        patches.replace(
+            b,
+            "create_model_package",
+            self._wrap_create_model_package(b.create_model_package),
+            reason="a versioned package starts PendingManualApproval and SageMaker emits its "
+            "state-change event",
+        )
+        patches.replace(
+            b,
+            "update_model_package",
+            self._wrap_update_model_package(b.update_model_package),
+            reason="SageMaker merges CustomerMetadataProperties, keeps unsent fields and emits "
+            "the state-change event",
+        )
+        patches.add(
+            SageMakerResponse,
+            "update_endpoint",
+            responses.update_endpoint,
+            reason="moto 5.2.5 has no UpdateEndpoint (API)",
+        )
+        patches.add(
+            SageMakerResponse,
+            "stop_training_job",
+            responses.stop_training_job,
+            reason="moto 5.2.5 has no StopTrainingJob (API)",
+        )
+        patches.replace(
+            SageMakerRuntimeResponse,
+            "invoke_endpoint",
+            responses.runtime_invoke_endpoint(self),
+            reason="InvokeEndpoint answers with the endpoint's model; moto returns canned results",
+        )
+        install_sfn_integration(patches.share("feecast_twin.sagemaker.stepfunctions"))
 
     def uninstall(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=False)
@@ -240,12 +292,7 @@ class SageMakerTwin(Component):
             states, self._endpoints = list(self._endpoints.values()), {}
         for state in states:
             self._stop_containers(state.models)
-        for target, name, original, existed in reversed(self._patches):
-            if existed:
-                setattr(target, name, original)
-            else:
-                delattr(target, name)
-        self._patches.clear()
+        self._patches.undo()
 
     def busy(self) -> bool:
         with self._lock:
@@ -267,11 +314,6 @@ class SageMakerTwin(Component):
             time.sleep(0.02)
 
     # -- plumbing ------------------------------------------------------------------------------
-    def _patch(self, target: Any, name: str, value: Any) -> None:
-        existed = name in vars(target)
-        self._patches.append((target, name, vars(target).get(name), existed))
-        setattr(target, name, value)
-
     def _submit(self, fn: Callable[..., None], *args: Any) -> None:
         def run() -> None:
             try:

@@ -50,6 +50,7 @@ from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 
+from feecast_twin.patching import Patcher
 from feecast_twin.sagemaker.serialize import convert_times, epoch_ms
 
 # Actions of the optimized integration (connect-sagemaker.html), boto3 spelling.
@@ -210,8 +211,8 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def install_sfn_integration() -> list[tuple[Any, str, Any]]:
-    """(target, attribute, replacement) patches routing "sagemaker" tasks to this integration."""
+def install_sfn_integration(patches: Patcher) -> None:
+    """Route Step Functions' "sagemaker" tasks to this integration (undone by `patches`)."""
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
 
     original = state_task_factory.state_task_service_for
@@ -221,4 +222,10 @@ def install_sfn_integration() -> list[tuple[Any, str, Any]]:
             return StateTaskServiceSageMaker()
         return original(service_name=service_name)
 
-    return [(state_task_factory, "state_task_service_for", state_task_service_for)]
+    patches.replace(
+        state_task_factory,
+        "state_task_service_for",
+        state_task_service_for,
+        reason="Step Functions' SageMaker integration waits for .sync jobs and names their "
+        "errors; moto refuses .sync",
+    )
