@@ -224,6 +224,15 @@ class Twin:
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         self._session = _shared_session(self.region)
+        # moto's mock empties boto3's default session; every Step Functions task then makes a
+        # new one (boto3.client) and reads botocore's endpoint and service models again.
+        self._patches.replace(
+            boto3,
+            "DEFAULT_SESSION",
+            self._session,
+            reason="speed: moto's Step Functions tasks call boto3.client(); one default session "
+            "per process keeps botocore's models read once, not at every task",
+        )
 
     def _register_stack(self) -> None:
         """Make DescribeStacks answer with the stack's Outputs, as after `sam deploy` (the
