@@ -35,11 +35,11 @@ $(VENV)/.installed: pyproject.toml layers/feecast/requirements.txt
 	touch $@
 
 # SAM CLI in its own environment: its pinned dependencies must not steer the project's.
-$(SAM): | $(VENV)/.installed
+$(SAM):
 	test -d $(SAM_VENV) || $(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install -q "aws-sam-cli>=1.140,<2"
 
-$(CHECKOV): | $(VENV)/.installed
+$(CHECKOV):
 	test -d $(CHECKOV_VENV) || $(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install -q "checkov>=3.3.30,<3.4"
 
@@ -52,8 +52,16 @@ setup: $(VENV)/.installed $(SAM) $(ASL_VALIDATOR) ## create the environments (id
 demo: $(VENV)/.installed ## run the whole lifecycle on the local twin and write a report
 	$(BIN)/feecast local demo $(DEMO_ARGS)
 
-test: setup lint build ## lint, build the Lambda artifacts, then every test (unit, integration, lifecycle)
-	$(BIN)/pytest tests -p no:cacheprovider $(PYTEST_ARGS)
+# pytest workers: the twin's tests mostly wait on its processes (Lambda workers, containers),
+# so more workers than cores keep the CPU busy; each worker has its own twins and fork servers.
+TEST_WORKERS ?= 3
+
+# The environments install side by side, then lint and build run side by side (a fresh clone
+# spends most of its time there); `make -j` prints each target's output in one piece.
+test: ## lint, build the Lambda artifacts, then every test (unit, integration, reliability, lifecycle)
+	$(MAKE) --no-print-directory -j4 --output-sync=target setup $(CHECKOV)
+	$(MAKE) --no-print-directory -j2 --output-sync=target lint build
+	$(BIN)/pytest tests -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 test-unit: $(VENV)/.installed ## fast pure tests only
 	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)

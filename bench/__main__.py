@@ -13,6 +13,9 @@ Each module's `main()` returns bench.common.result(...) (see bench/common.py); a
 still returns a flat dict (value keys + "goals" + "ok") is converted. A goal that is missed is
 reported (FAIL in the table, ok false in the JSON), not hidden; the exit status is 0 unless
 --strict is given. A benchmark that crashes is always an error (exit 1): it measured nothing.
+Either way the output says why, under the benchmark's table and again at the end: which
+benchmark, which measurement, its value against the goal, the benchmark's own "why" (e.g. the
+lifecycle's failed phase) and, for a crash, the error and the end of its traceback.
 """
 
 from __future__ import annotations
@@ -62,7 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     for name in selected:
         print(f"-- {name} ...", flush=True)
         results.append(run_one(name))
-        print(_table([results[-1]]), flush=True)
+        print(_table([results[-1]], reasons=False), flush=True)
+        why = why_failed(results[-1], traceback_lines=15)
+        if why:
+            print("\nwhy it failed:\n" + "\n".join(why), flush=True)
     facts["load_at_end"] = load()
     report = {
         "machine": facts,
@@ -85,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         f"\n{len(results)} benchmark(s); goals missed in: {', '.join(failed) or 'none'}"
         + (f"; crashed: {', '.join(errors)}" if errors else "")
     )
+    summary = [line for r in results for line in why_failed(r, detail=False)]
+    if summary:
+        print("\n".join(summary))
     if errors or (args.strict and failed):
         return 1
     return 0
@@ -143,6 +152,41 @@ def normalise(module_name: str, raw: dict[str, Any]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- output
+def why_failed(
+    result: dict[str, Any], *, detail: bool = True, traceback_lines: int = 0
+) -> list[str]:
+    """Why a benchmark failed, one finding per line starting with its name: the error of a
+    crash, each missed goal (measurement, value, goal, note) and the benchmark's own "why".
+    With detail=False only the first line of each (the end-of-run summary); [] if it passed."""
+    name = result.get("name", "?")
+    lines: list[str] = []
+    if result.get("error"):
+        error = str(result["error"])
+        first, _, rest = error.partition("\n")
+        lines.append(f"{name}: crashed: {first}")
+        if detail and rest.strip():
+            lines.extend(f"    {line}" for line in rest.rstrip().splitlines())
+        trace = str(result.get("traceback") or "").rstrip().splitlines()
+        if detail and traceback_lines and trace:
+            lines.append("    traceback (end):")
+            lines.extend(f"      {line}" for line in trace[-traceback_lines:])
+    for m in result.get("measurements") or []:
+        if m.get("ok") is False:
+            note = f" ({m['note']})" if m.get("note") else ""
+            lines.append(
+                f"{name}: {m['name']} = {_value(m)}, goal {m.get('goal') or '?'}: missed{note}"
+            )
+    why = str(result.get("why") or "").rstrip()
+    if why:
+        first, _, rest = why.partition("\n")
+        lines.append(f"{name}: why: {first}")
+        if detail and rest.strip():
+            lines.extend(f"    {line}" for line in rest.splitlines())
+    if result.get("ok") is False and not lines:
+        lines.append(f"{name}: failed, and said nothing about why (ok false, no missed goal)")
+    return lines
+
+
 def _verdict(ok: bool | None) -> str:
     return "-" if ok is None else ("ok" if ok else "**FAIL**")
 
@@ -154,13 +198,16 @@ def _value(m: dict[str, Any]) -> str:
     return f"{value} {m['unit']}".strip()
 
 
-def _table(results: list[dict[str, Any]]) -> str:
+def _table(results: list[dict[str, Any]], *, reasons: bool = True) -> str:
+    """Each benchmark's heading and measurements; with `reasons`, why it failed (a fenced block
+    under the heading: results.md). The terminal prints the reasons after the table instead."""
     lines = []
     for r in results:
         status = "ERROR" if r.get("error") else _verdict(r["ok"]).strip("*")
         lines.append(f"\n### {r['title']}  [{status}, {r.get('seconds', '?')} s]\n")
-        if r.get("error"):
-            lines.append(f"error: {r['error']}\n")
+        why = why_failed(r, traceback_lines=15) if reasons else []
+        if why:
+            lines.extend(["Why it failed:", "", "```", *why, "```", ""])
         if r["measurements"]:
             lines.append("| measurement | value | goal | result | note |")
             lines.append("| --- | --- | --- | --- | --- |")

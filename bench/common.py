@@ -9,8 +9,10 @@ A benchmark module `bench/bench_<name>.py` has `main() -> dict` returning `resul
      "details": {...}}      # anything else worth keeping (free form, JSON)
 
 A measurement without a goal has goal/limit/ok = None: it is reported, never judged.
+A result may carry "why": what went wrong, in words (e.g. the lifecycle's failed phase and the
+tail of its timeline), printed under its table when a goal is missed.
 `python -m bench` adds "seconds" (how long the benchmark ran) and, when main() raised,
-"error" with ok False: a broken benchmark is a failure, not a skip.
+"error" (and "traceback") with ok False: a broken benchmark is a failure, not a skip.
 """
 
 from __future__ import annotations
@@ -32,25 +34,38 @@ def measurement(
     *,
     below: float | None = None,
     at_most: float | None = None,
+    above: float | None = None,
+    at_least: float | None = None,
     equals: Any = None,
+    goal_label: str | None = None,
     note: str = "",
     digits: int = 3,
 ) -> dict[str, Any]:
-    """One number, with an optional goal: `below` (strict <), `at_most` (<=) or `equals`."""
+    """One number, with an optional goal: `below` (strict <), `at_most` (<=), `above`
+    (strict >), `at_least` (>=) or `equals`. `goal_label` shows the goal's limit in words
+    (e.g. "1/3" for at_least=1/3); the limit itself judges the value, rounded to `digits` as
+    it is reported."""
     if isinstance(value, float):
         value = round(value, digits)
+    number = isinstance(value, int | float) and not isinstance(value, bool)
     goal: str | None = None
     limit: Any = None
     ok: bool | None = None
-    if below is not None:
-        goal, limit = f"< {below:g} {unit}".strip(), below
-        ok = isinstance(value, int | float) and value < below
-    elif at_most is not None:
-        goal, limit = f"<= {at_most:g} {unit}".strip(), at_most
-        ok = isinstance(value, int | float) and value <= at_most
-    elif equals is not None:
-        goal, limit = f"= {equals}", equals
-        ok = value == equals
+    for sign, bound, meets in (
+        ("<", below, lambda v, b: v < b),
+        ("<=", at_most, lambda v, b: v <= b),
+        (">", above, lambda v, b: v > b),
+        (">=", at_least, lambda v, b: v >= b),
+    ):
+        if bound is not None:
+            goal = f"{sign} {goal_label or format(bound, 'g')} {unit}".strip()
+            limit = bound
+            ok = number and meets(value, bound)
+            break
+    else:
+        if equals is not None:
+            goal, limit = f"= {goal_label or equals}", equals
+            ok = value == equals
     out: dict[str, Any] = {
         "name": name,
         "value": value,
@@ -69,15 +84,19 @@ def result(
     title: str,
     measurements: list[dict[str, Any]],
     details: dict[str, Any] | None = None,
+    why: str | None = None,
 ) -> dict[str, Any]:
     judged = [m["ok"] for m in measurements if m.get("ok") is not None]
-    return {
+    out = {
         "name": name,
         "title": title,
         "measurements": measurements,
         "ok": all(judged) if judged else None,
         "details": details or {},
     }
+    if why:
+        out["why"] = why
+    return out
 
 
 def load() -> dict[str, float]:

@@ -46,6 +46,12 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The lifecycle module (the whole demo, minutes) goes first: with pytest-xdist it then runs
+    beside the other tests instead of after them (the order of the rest is kept)."""
+    items.sort(key=lambda item: 0 if item.nodeid.startswith("tests/lifecycle/") else 1)
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT

@@ -22,7 +22,8 @@ import pytest
 
 from feecast_demo.scenario import DemoOptions, Scenario
 
-pytestmark = pytest.mark.slow
+# One worker runs the module (`make test` uses --dist loadgroup): its tests share one demo run.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("lifecycle")]
 
 
 @pytest.fixture(scope="module")
