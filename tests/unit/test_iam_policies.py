@@ -572,6 +572,12 @@ NEEDS: dict[str, list[Need]] = {
             for a in ("CreateLogStream", "PutLogEvents")
         ],
         Need("cloudwatch:PutMetricData", ANY, "job and endpoint metrics"),
+        # deployment-guardrails-configuration.html: the execution role, not the caller, needs it.
+        Need(
+            "cloudwatch:DescribeAlarms",
+            _alarm("feecast-production-invocation-errors"),
+            "SageMaker watches the auto-rollback alarms of a guarded update",
+        ),
     ],
     "FeatureStoreOfflineRole": [
         Need("s3:PutObject", OFFLINE_OBJECT, "the offline store's Parquet"),

@@ -17,8 +17,17 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from feecast.observability import logger, metrics
 
-# SNS refuses subjects over 100 characters or with line breaks.
-_MAX_SUBJECT = 100
+# SNS Publish: a Subject "must be less than 100 characters long" and has no line breaks or
+# control characters (docs.aws.amazon.com/sns/latest/api/API_Publish.html): at most 99.
+MAX_SUBJECT = 99
+
+
+def clean_subject(subject: str) -> str:
+    """The subject as SNS accepts it: one line, printable, at most MAX_SUBJECT characters."""
+    one_line = " ".join("".join(c if c.isprintable() else " " for c in subject).split())
+    if len(one_line) <= MAX_SUBJECT:
+        return one_line
+    return one_line[: MAX_SUBJECT - 3].rstrip() + "..."
 
 
 @cache
@@ -35,9 +44,9 @@ def notify(
     same e-mail is readable and machine-parsable.
     """
     body = message if not facts else f"{message}\n\n{json.dumps(facts, indent=2, default=str)}"
-    clean_subject = " ".join(subject.split())[:_MAX_SUBJECT]
-    response = _sns().publish(TopicArn=topic_arn, Subject=clean_subject, Message=body)
-    logger.info("notification sent", extra={"subject": clean_subject, "facts": facts or {}})
+    sent_subject = clean_subject(subject)
+    response = _sns().publish(TopicArn=topic_arn, Subject=sent_subject, Message=body)
+    logger.info("notification sent", extra={"subject": sent_subject, "facts": facts or {}})
     return str(response["MessageId"])
 
 
