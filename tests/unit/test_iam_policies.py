@@ -407,6 +407,17 @@ NEEDS: dict[str, list[Need]] = {
             _sm("endpoint-config/feecast-staging-v7-20260105t101500"),
             "one per deployment",
         ),
+        Need(
+            "sagemaker:DescribeModel",
+            _sm("model/feecast-v7-20260105t101500"),
+            "an existing model of that name must be this deployment's",
+        ),
+        Need(
+            "sagemaker:DescribeEndpointConfig",
+            _sm("endpoint-config/feecast-production-v6-20260101t101500"),
+            "the running config's type (Provisioned / Serverless), an existing config's model",
+        ),
+        Need("sagemaker:AddTags", STAGING, "the endpoint is tagged with the project"),
         Need("sagemaker:DescribeEndpoint", STAGING, "create or update?"),
         Need("sagemaker:CreateEndpoint", STAGING, "first deployment"),
         Need("sagemaker:UpdateEndpoint", PRODUCTION, "later deployments, guardrails"),

@@ -88,6 +88,10 @@ class InvokeFault:
     endpoint_name: str | None
 
 
+def _instance_based(variants: list[dict[str, Any]]) -> bool:
+    return any("InstanceType" in v or "InitialInstanceCount" in v for v in variants)
+
+
 def _image_of(container: dict[str, Any]) -> str:
     return str(container.get("Image") or container.get("TrainingImage") or "")
 
@@ -177,7 +181,7 @@ class SageMakerTwin(Component):
         from moto.sagemaker.responses import SageMakerResponse
         from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
-        from feecast_twin.sagemaker import responses
+        from feecast_twin.sagemaker import responses, unique_names
         from feecast_twin.sagemaker.stepfunctions import install_sfn_integration
 
         self.twin = twin
@@ -189,6 +193,8 @@ class SageMakerTwin(Component):
         )
         self._patch(b, "create_endpoint", self._wrap_create_endpoint(b.create_endpoint))
         self._patch(b, "update_endpoint", self._backend_update_endpoint())
+        for name, wrapper in unique_names.wraps(b):  # taken names refused, as AWS does
+            self._patch(b, name, wrapper)
         self._patch(b, "delete_endpoint", self._wrap_delete_endpoint(b.delete_endpoint))
         self._patch(
             b, "create_model_package", self._wrap_create_model_package(b.create_model_package)
@@ -777,7 +783,19 @@ class SageMakerTwin(Component):
                     in ("Creating", "Updating", "Deleting", "RollingBack")
                     else f'Cannot update endpoint "{arn}" in status {endpoint.endpoint_status}.'
                 )
-            backend.describe_endpoint_config(endpoint_config_name)  # ValidationError if missing
+            new_config = backend.describe_endpoint_config(endpoint_config_name)  # missing: error
+            # serverless-endpoints-update.html: "Updating a real-time inference endpoint to
+            # on-demand serverless endpoint ... is currently not supported."
+            old_config = backend.endpoint_configs.get(endpoint.endpoint_config_name)
+            if (
+                old_config is not None
+                and _instance_based(old_config.production_variants)
+                and any("ServerlessConfig" in v for v in new_config.get("ProductionVariants", []))
+            ):
+                raise ValidationError(
+                    message=f'Cannot update endpoint "{arn}" with an instance-based endpoint '
+                    "configuration to a serverless endpoint configuration."
+                )
             if retain_deployment_config and not deployment_config:
                 deployment_config = endpoint.last_deployment_config
             state = twin._state(backend, endpoint_name)
