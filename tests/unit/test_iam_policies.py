@@ -508,20 +508,6 @@ NEEDS: dict[str, list[Need]] = {
         *_config("target", "hyperparameters", "validation"),
         *[
             Need(
-                f"scheduler:{a}",
-                f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/default/feecast-{stage}-monitoring",
-                "enable / disable the hourly run",
-            )
-            for a in ("GetSchedule", "UpdateSchedule")
-            for stage in ("staging", "production")
-        ],
-        Need(
-            "iam:PassRole",
-            f"arn:aws:iam::{ACCOUNT}:role/MonitoringSchedulerRole",
-            "UpdateSchedule re-sends the target's role",
-        ),
-        *[
-            Need(
                 f"cloudwatch:{a}",
                 f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:feecast-{stage}-accuracy",
                 "the stage's accuracy alarm",
