@@ -360,6 +360,7 @@ NEEDS: dict[str, list[Need]] = {
         ],
         Need("sagemaker:CreateModel", _sm("model/feecast-x"), "Create The Model"),
         Need("sagemaker:AddTags", _sm("model/feecast-x"), "Create The Model (tagged)"),
+        Need("sagemaker:DescribeModel", _sm("model/feecast-x"), "Find The Existing Model"),
         *[
             Need(f"sagemaker:{a}", _sm("transform-job/feecast-x"), "Forecast The Held-Out Window")
             for a in ("CreateTransformJob", "DescribeTransformJob", "StopTransformJob", "AddTags")

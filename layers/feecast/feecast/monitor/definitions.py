@@ -16,6 +16,7 @@ __all__ = ["ALARM_PERIOD_SECONDS", "accuracy_alarm"]
 
 ALARM_PERIOD_SECONDS = 3600  # one loss datapoint per hourly run
 
+
 def accuracy_alarm(
     *,
     project: str,
