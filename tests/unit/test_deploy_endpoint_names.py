@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from feecast.deploy.endpoint_config import endpoint_type_of
 from feecast.deploy.endpoints import (
     PackageNotDeployable,
     _create_config_once,
     _create_model_once,
-    endpoint_type_of,
 )
 
 TAKEN = ClientError(

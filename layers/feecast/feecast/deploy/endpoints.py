@@ -134,27 +134,6 @@ def _create_config_once(sm: Any, request: dict[str, Any]) -> None:
             ) from exc
 
 
-def endpoint_type_of(sm: Any, endpoint: dict[str, Any]) -> str | None:
-    """Provisioned | Serverless for a DescribeEndpoint answer (None when it cannot be told)."""
-    variants = endpoint.get("ProductionVariants") or []
-    if variants:
-        if any("CurrentServerlessConfig" in v or "DesiredServerlessConfig" in v for v in variants):
-            return "Serverless"
-        if any("CurrentInstanceCount" in v or "InstanceType" in v for v in variants):
-            return "Provisioned"
-    name = endpoint.get("EndpointConfigName")
-    if not name:
-        return None
-    try:
-        config = sm.describe_endpoint_config(EndpointConfigName=name)
-    except ClientError:
-        return None  # the config was deleted since; nothing to compare
-    config_variants = config.get("ProductionVariants") or []
-    if not config_variants:
-        return None
-    return "Serverless" if "ServerlessConfig" in config_variants[0] else "Provisioned"
-
-
 def _type_change_path(endpoint: str, current: str, wanted: str) -> str:
     return (
         f"{endpoint} is a {current} endpoint but the stack's EndpointType is {wanted}; SageMaker "
@@ -208,7 +187,7 @@ def deploy_endpoint(
     current = aws.describe_endpoint(endpoint)
     # Only an update can meet the other type (a Failed endpoint is deleted and created below).
     if current is not None and current["EndpointStatus"] == "InService":
-        running = endpoint_type_of(sm, current)
+        running = endpoint_config.endpoint_type_of(sm, current)
         if running is not None and running != spec.endpoint_type:
             if stage != "staging":
                 raise EndpointTypeChanged(_type_change_path(endpoint, running, spec.endpoint_type))
