@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -90,16 +91,19 @@ def run_doctor(args: argparse.Namespace, context: Context) -> int:
         if not sep:
             raise CliError(f"--parameter {item!r}: expected NAME=VALUE")
         overrides[name] = value
+    out = sys.stdout  # as the command starts (see teardown.py)
     checks = diagnose(context, template_path=args.template, overrides=overrides)
     if args.json:
-        print(json.dumps([asdict(c) for c in checks], indent=2))
+        print(json.dumps([asdict(c) for c in checks], indent=2), file=out)
     else:
         width = max(len(c.name) for c in checks)
         for c in checks:
-            print(f"{c.status:<4}  {c.name:<{width}}  {c.detail}")
+            print(f"{c.status:<4}  {c.name:<{width}}  {c.detail}", file=out)
         fails = sum(c.status == FAIL for c in checks)
         warns = sum(c.status == WARN for c in checks)
-        print(f"\n{len(checks)} checks: {fails} FAIL, {warns} WARN (docs/aws-first-run.md)")
+        print(
+            f"\n{len(checks)} checks: {fails} FAIL, {warns} WARN (docs/aws-first-run.md)", file=out
+        )
     return 1 if any(c.status == FAIL for c in checks) else 0
 
 

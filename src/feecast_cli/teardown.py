@@ -63,29 +63,36 @@ def register(subparsers: Any) -> None:
 
 
 def run_teardown(args: argparse.Namespace, context: Context) -> int:
+    # The stream as the command starts: deleting endpoints sets off Lambda functions (on the
+    # twin, in this process), and what the command says must not follow their output.
+    out = sys.stdout
     outputs = context.outputs
     project = project_name(outputs)
     plan = make_plan(context, project, outputs)
     if not args.json:
         if plan.size():
-            print(f"feecast teardown of stack {context.stack_name!r} (project {project}) deletes:")
-            print("\n".join(plan.lines()))
+            print(
+                f"feecast teardown of stack {context.stack_name!r} (project {project}) deletes:",
+                file=out,
+            )
+            print("\n".join(plan.lines()), file=out)
         else:
-            print(f"Nothing created at run time is left for project {project}.")
+            print(f"Nothing created at run time is left for project {project}.", file=out)
     if plan.size() and not args.yes:
         if not sys.stdin.isatty():
             raise CliError("not asking without a terminal: pass --yes to delete")
-        answer = input(f"Delete these {plan.size()} resources? [y/N] ").strip().lower()
+        print(f"Delete these {plan.size()} resources? [y/N] ", end="", file=out, flush=True)
+        answer = sys.stdin.readline().strip().lower()
         if answer not in ("y", "yes"):
-            print("Nothing deleted.")
+            print("Nothing deleted.", file=out)
             return 1
     done = execute(context, plan)
     if args.json:
-        print(json.dumps({"plan": asdict(plan), "deleted": done}, indent=2))
+        print(json.dumps({"plan": asdict(plan), "deleted": done}, indent=2), file=out)
     else:
         if plan.size():
-            print(f"Deleted {sum(len(v) for v in done.values())} resources.")
-        print(next_steps(context, outputs))
+            print(f"Deleted {sum(len(v) for v in done.values())} resources.", file=out)
+        print(next_steps(context, outputs), file=out)
     return 0
 
 
