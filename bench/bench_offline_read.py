@@ -11,8 +11,8 @@ counted too and shares the GIL with the reader, so the twin-only ratio understat
 
 moto answers a GetObject in-process in about a millisecond; S3 takes tens of milliseconds to
 the first byte. Each GetObject therefore also waits LATENCY_S (a botocore after-call hook that
-sleeps, releasing the GIL as a network wait would) in the "S3-like" rows. The sequential reads
-of the 20,160-file case are timed on the first 1,008 files and scaled (marked "scaled"). Ratios
+sleeps, releasing the GIL as a network wait would) in the "S3-like" rows. A sequential read
+of more than 1,008 files is timed on the first 1,008 files and scaled (marked "scaled"). Ratios
 are measured side by side in one run; absolute numbers depend on this machine (a Lambda with
 1024 MB gets about 0.6 vCPU: the parsing part is slower there, the waiting part is not).
 
