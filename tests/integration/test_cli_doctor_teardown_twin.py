@@ -79,6 +79,14 @@ def test_doctor_reports_each_check_and_fails_when_monitoring_does_not_match(
     assert checks["schedule staging"][0] == checks["schedule production"][0] == "OK"
     assert checks["monitoring production"][0] == "OK"  # no endpoint: nothing to monitor
 
+    # Before `sam deploy` of another stack with the same ProjectName: the registry this one
+    # keeps (DeletionPolicy Retain) would make the new stack fail; the doctor says so.
+    assert main(["--stack-name", "feecast-next", "doctor"]) == 1
+    before = capsys.readouterr().out
+    assert "WARN  stack" in before and "'feecast-next' is not deployed yet" in before
+    assert "FAIL  leftover registry" in before and "feecast-models exists" in before
+    assert "quota" in before  # the account checks run against the template's defaults
+
     serve_stage(twin, model_tar, "staging")
     code, checks = doctor(capsys)
     assert code == 0, checks
