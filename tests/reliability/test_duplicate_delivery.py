@@ -362,7 +362,16 @@ def test_endpoint_in_service_repeated_resumes_once(
         "ActivateMonitoringFunctionEndpointStateChange",
         lambda e: e["detail"]["EndpointStatus"] == "IN_SERVICE",
     )
-    results = redeliver(twin, bus_and_target(twin, "ResumeEndpointWaiterFunction", event))
+    deliver = bus_and_target(twin, "ResumeEndpointWaiterFunction", event)
+    first = deliver()
+    # The resumed execution goes on (smoke test, then the approval request) on its own thread;
+    # settle() can see a quiet instant while the task token is handed back. Wait for the
+    # approval request itself, with a deadline, before comparing what the repeats do.
+    deadline = time.monotonic() + 120
+    while not any("Approve: " in (m["message"] or "") for m in twin.sns_messages()):
+        assert time.monotonic() < deadline, "the resumed deployment never asked for approval"
+        time.sleep(0.05)
+    results = [first, *redeliver(twin, deliver, times=2, delivered_before=True)]
 
     assert [r["status"] for r in results] == ["resumed", "ignored", "ignored"]
     assert waiter() is None
