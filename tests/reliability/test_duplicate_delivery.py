@@ -366,10 +366,10 @@ def test_endpoint_in_service_repeated_resumes_once(
     # The resumed execution goes on (smoke test, then the approval request) on its own thread;
     # settle() can see a quiet instant while the task token is handed back. Wait for the
     # approval request itself, with a deadline, before comparing what the repeats do.
-    deadline = time.monotonic() + 120
-    while not any("Approve: " in (m["message"] or "") for m in twin.sns_messages()):
-        assert time.monotonic() < deadline, "the resumed deployment never asked for approval"
-        time.sleep(0.05)
+    twin.wait_for_sns(
+        lambda m: "Approve: " in (m["message"] or ""),
+        what="the resumed deployment's request for a person's approval",
+    )
     results = [first, *redeliver(twin, deliver, times=2, delivered_before=True)]
 
     assert [r["status"] for r in results] == ["resumed", "ignored", "ignored"]
