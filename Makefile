@@ -97,10 +97,12 @@ format: $(VENV)/.installed ## fix what ruff can
 bench: $(VENV)/.installed build ## benchmarks -> bench/results.json + results.md (speed goals live here, not in tests)
 	LAMBDA_PYTHON="$(LAMBDA_PYTHON_DIR)/python3.12" $(BIN)/python -m bench $(BENCH_ARGS)
 
-build: $(SAM) ## sam build, then check every function + layers fits Lambda's 250 MiB
+# The layers are built by their Makefiles (layers/*/Makefile) with the runtime's python3.12's
+# pip, for manylinux2014_x86_64, on any build machine; the check then reads every shipped .so.
+build: $(SAM) ## sam build for the Lambda platform, then check binaries, links and the 250 MiB quota
 	@test -n "$(LAMBDA_PYTHON_DIR)" || { echo "sam build needs python3.12 (the Lambda runtime) on PATH or under pyenv"; exit 1; }
 	PATH="$(LAMBDA_PYTHON_DIR):$$PATH" $(SAM) build
-	$(BIN)/python scripts/check_lambda_sizes.py .aws-sam/build
+	$(BIN)/python scripts/check_lambda_package.py .aws-sam/build --python "$(LAMBDA_PYTHON_DIR)/python3.12"
 
 deploy-guided: build ## first deployment to AWS, asks for the parameters
 	$(SAM) deploy --guided

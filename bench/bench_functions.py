@@ -187,14 +187,17 @@ def _functions(build: Path) -> dict[str, dict[str, Any]]:
         if res["Type"] != "AWS::Serverless::Function":
             continue
         props = res["Properties"]
-        refs = props.get("Layers", defaults.get("Layers", []))
+        # SAM adds a function's Layers to the Globals' ones.
+        refs = [*defaults.get("Layers", []), *props.get("Layers", [])]
         out[name] = {
             "code": props["CodeUri"],
             "source": source["Resources"][name]["Properties"]["CodeUri"].rstrip("/"),
             "handler": props.get("Handler", defaults.get("Handler", "app.lambda_handler")),
-            "layers": [
-                layers[r["Ref"]] for r in refs if isinstance(r, dict) and r.get("Ref") in layers
-            ],
+            "layers": list(
+                dict.fromkeys(
+                    layers[r["Ref"]] for r in refs if isinstance(r, dict) and r.get("Ref") in layers
+                )
+            ),
         }
     return out
 
@@ -250,14 +253,20 @@ def _lambda_python() -> Path | None:
 
 
 def _runtime_packages(folder: Path) -> Path:
-    """What the Lambda Python runtime adds on its own: boto3 and s3transfer (pure Python;
-    botocore, jmespath, dateutil, urllib3 come with the layer)."""
+    """What the Lambda Python runtime adds on its own: boto3 with botocore and their
+    dependencies (pure Python; the layers do not ship them, layers/feecast/Makefile)."""
     import boto3
+    import botocore
+    import dateutil
+    import jmespath
     import s3transfer
+    import six
+    import urllib3
 
-    for module in (boto3, s3transfer):
+    for module in (boto3, botocore, s3transfer, jmespath, dateutil, urllib3):
         source = Path(module.__file__).parent  # type: ignore[arg-type]
         (folder / source.name).symlink_to(source)
+    (folder / "six.py").symlink_to(Path(six.__file__))  # type: ignore[arg-type]
     return folder
 
 

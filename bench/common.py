@@ -129,13 +129,17 @@ def git_commit(root: Path = ROOT) -> str | None:
         if not head.startswith("ref:"):
             return head
         ref = head.split(":", 1)[1].strip()
-        if (git / ref).is_file():
-            return (git / ref).read_text().strip()
-        packed = git / "packed-refs"
-        if packed.is_file():
-            for line in packed.read_text().splitlines():
-                if line.endswith(" " + ref):
-                    return line.split()[0]
+        places = [git]
+        if (git / "commondir").is_file():  # a worktree's refs live in the main repository
+            places.append((git / (git / "commondir").read_text().strip()).resolve())
+        for place in places:
+            if (place / ref).is_file():
+                return (place / ref).read_text().strip()
+            packed = place / "packed-refs"
+            if packed.is_file():
+                for line in packed.read_text().splitlines():
+                    if line.endswith(" " + ref):
+                        return line.split()[0]
     except OSError:
         pass
     return None

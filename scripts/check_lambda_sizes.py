@@ -22,6 +22,13 @@ def tree_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
 
 
+def function_layers(global_layers: list[Any], own_layers: list[Any]) -> list[str]:
+    """The layer logical ids a function gets: SAM adds a function's Layers to the Globals' ones
+    (list properties of Globals are additive), each once."""
+    refs = [r.get("Ref") for r in [*global_layers, *own_layers] if isinstance(r, dict)]
+    return list(dict.fromkeys(r for r in refs if r))
+
+
 def function_sizes(build_dir: Path) -> dict[str, int]:
     template = load_yaml((build_dir / "template.yaml").read_text())
     resources: dict[str, Any] = template["Resources"]
@@ -35,10 +42,8 @@ def function_sizes(build_dir: Path) -> dict[str, int]:
     for name, res in resources.items():
         if res["Type"] != "AWS::Serverless::Function":
             continue
-        refs = res["Properties"].get("Layers", global_layers)
-        layer_bytes = sum(
-            layers.get(ref.get("Ref", ""), 0) for ref in refs if isinstance(ref, dict)
-        )
+        refs = function_layers(global_layers, res["Properties"].get("Layers", []))
+        layer_bytes = sum(layers.get(ref, 0) for ref in refs)
         sizes[name] = tree_size(build_dir / res["Properties"]["CodeUri"]) + layer_bytes
     return sizes
 

@@ -3,14 +3,16 @@
 template.yaml PrepareDataFunction -> statemachines/model_build.asl.json "Prepare The Data"
 -> feecast.build.prepare.prepare_data. Raises DataRefused / ConfigError with the reason, which
 the state machine's Catch turns into a "build failed" notification (AwsThrottled, SSM throttled
-or unavailable, is retried by the state first).
+or unavailable, and HistoryReadTimeout, the offline store too slow for the time left, are
+retried by the state first).
 """
 
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from feecast.adapters.feature_history import read_history
+from feecast.adapters.feature_history import Deadline, read_history
 from feecast.adapters.parameters import load_config
 from feecast.build.artifacts import s3_store
 from feecast.build.prepare import PrepareRequest, PrepareSettings, prepare_data
@@ -18,6 +20,9 @@ from feecast.observability import logger, metrics, tracer
 from feecast.settings import load_settings
 
 SETTINGS = load_settings(PrepareSettings)
+# Stop reading the offline store this long before the function's timeout: time to write the
+# channels, or to fail with the retriable HistoryReadTimeout instead of a Lambda timeout.
+RESERVE_SECONDS = 60
 
 
 @logger.inject_lambda_context
@@ -31,7 +36,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         request,
         SETTINGS,
         config=config,
-        read_history=read_history,
+        read_history=partial(
+            read_history,
+            deadline=Deadline.from_lambda_context(context, reserve_seconds=RESERVE_SECONDS),
+        ),
         store=s3_store(SETTINGS.artifact_bucket),
     )
     logger.info("data prepared", extra={"window": result.window.model_dump()})

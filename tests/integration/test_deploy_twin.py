@@ -402,3 +402,100 @@ def test_given_an_approval_of_a_package_deleted_since_then_nothing_deploys_and_n
         "execution_arn": None,
     }
     assert executions(twin) == []
+
+
+# -- endpoint sizes and types (issue 16, defects 3 and 4) -----------------------------------------
+@pytest.mark.twin(overrides={"EndpointType": "Provisioned", "ProductionInstanceCount": "2"})
+def test_given_a_switch_of_endpoint_type_then_staging_is_recreated_and_production_is_left_alone(
+    bound: Any, model_tar: bytes
+) -> None:
+    from feecast.deploy.endpoints import EndpointBusy, EndpointTypeChanged, deploy_endpoint
+    from feecast.deploy.settings import EndpointSettings
+
+    twin = bound
+    sm = twin.client("sagemaker")
+    arn = register(twin, model_tar, loss=0.2)
+    run = deploy_fully(twin, arn)
+
+    def instances(endpoint: str) -> int:
+        config = sm.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+        (variant,) = sm.describe_endpoint_config(EndpointConfigName=config)["ProductionVariants"]
+        return int(variant["InitialInstanceCount"])
+
+    # Defect 4: staging is sized on its own, production by ProductionInstanceCount.
+    assert instances("feecast-staging") == 1
+    assert instances("feecast-production") == 2
+
+    # SageMaker refuses to turn an instance endpoint into a serverless one (the twin too).
+    serverless = {
+        "VariantName": "AllTraffic",
+        "ModelName": sm.describe_endpoint_config(
+            EndpointConfigName=sm.describe_endpoint(EndpointName="feecast-production")[
+                "EndpointConfigName"
+            ]
+        )["ProductionVariants"][0]["ModelName"],
+        "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5},
+    }
+    sm.create_endpoint_config(
+        EndpointConfigName="feecast-serverless-x", ProductionVariants=[serverless]
+    )
+    with pytest.raises(sm.exceptions.ClientError, match="serverless"):
+        sm.update_endpoint(
+            EndpointName="feecast-production", EndpointConfigName="feecast-serverless-x"
+        )
+
+    # The stack now says Serverless (EndpointType changed by `sam deploy`).
+    env = {
+        "project_name": "feecast",
+        "ssm_prefix": "/feecast",
+        "state_table": twin.physical_id("StateTable"),
+        "notification_topic_arn": twin.physical_id("NotificationTopic"),
+        "model_package_group_name": GROUP,
+        "staging_endpoint_name": "feecast-staging",
+        "production_endpoint_name": "feecast-production",
+        "sagemaker_role_arn": twin.att("SageMakerExecutionRole", "Arn"),
+        "endpoint_type": "Serverless",
+    }
+    settings = EndpointSettings.model_validate(env)
+    deployment = run.rsplit(":", 1)[-1] + "-again"
+    # Staging: deleted, and the state's retry (EndpointBusy) creates it anew, serverless.
+    with pytest.raises(EndpointBusy, match="Provisioned"):
+        deploy_endpoint(
+            stage="staging",
+            model_package_arn=arn,
+            deployment_id=deployment,
+            guarded=False,
+            settings=settings,
+        )
+    twin.settle(timeout=60)
+    created = deploy_endpoint(
+        stage="staging",
+        model_package_arn=arn,
+        deployment_id=deployment,
+        guarded=False,
+        settings=settings,
+    )
+    assert created.action == "created"
+    twin.settle(timeout=60)
+    (variant,) = sm.describe_endpoint_config(EndpointConfigName=created.endpoint_config_name)[
+        "ProductionVariants"
+    ]
+    assert "ServerlessConfig" in variant
+    assert sm.describe_endpoint(EndpointName="feecast-staging")["EndpointStatus"] == "InService"
+    # Production: refused with the documented way out; it keeps serving its model.
+    before = sm.describe_endpoint(EndpointName="feecast-production")["EndpointConfigName"]
+    with pytest.raises(
+        EndpointTypeChanged, match="delete-endpoint --endpoint-name feecast-production"
+    ):
+        deploy_endpoint(
+            stage="production",
+            model_package_arn=arn,
+            deployment_id=deployment,
+            guarded=True,
+            settings=settings,
+        )
+    after = sm.describe_endpoint(EndpointName="feecast-production")
+    assert after["EndpointConfigName"] == before and after["EndpointStatus"] == "InService"
+    # The endpoints and configs carry the project tag `feecast teardown` relies on.
+    tags = sm.list_tags(ResourceArn=after["EndpointArn"])["Tags"]
+    assert {"Key": "feecast:project", "Value": "feecast"} in tags

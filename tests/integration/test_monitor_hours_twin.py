@@ -75,7 +75,7 @@ def test_given_missing_minutes_then_reported_and_the_loss_uses_the_rest_and_a_re
     t0, t1 = START, START + timedelta(hours=1)
     gap = {t0 + timedelta(minutes=m) for m in (4, 5, 21)}
     put_minutes(twin, t0 - timedelta(hours=25), t1, skip=gap)
-    serve_stage(twin, model_tar, "staging")  # IN_SERVICE -> the staging schedule is enabled
+    serve_stage(twin, model_tar, "staging")  # IN_SERVICE -> the staging alarm is set
     assert (
         twin.client("scheduler").get_schedule(Name="feecast-staging-monitoring")["State"]
         == "ENABLED"

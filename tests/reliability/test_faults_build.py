@@ -410,7 +410,9 @@ def test_given_transient_throttles_then_each_is_retried_and_the_build_registers_
             "CreateTrainingJob",
             "ThrottlingException",
             "Train The Model",
-            "SageMaker.AmazonSageMakerException",
+            # Step Functions reports it as SageMaker.AmazonSageMakerException (as a validation
+            # error); the state tells them apart by the Cause and retries only this one.
+            "SageMakerThrottled",
             4,
         ),
         (
@@ -444,7 +446,111 @@ def test_given_a_persistent_throttle_then_retries_run_out_and_the_build_fails_no
     )
     assert "Rate" in text  # the service's message reaches the person
     assert fault.injected == attempts  # 1 + MaxAttempts 3
-    assert failed_attempts(history(twin, description["executionArn"]), error) == attempts
+    task_error = "SageMaker.AmazonSageMakerException" if service == "sagemaker" else error
+    assert failed_attempts(history(twin, description["executionArn"]), task_error) == attempts
+
+
+# -- SageMaker refusals: retried only when a retry can help (issue 16, defect 8) ------------------
+@pytest.mark.parametrize(
+    ("operation", "code", "message", "step", "error"),
+    [
+        (
+            "CreateTrainingJob",
+            "ValidationException",
+            "1 validation error detected: Value 'ml.c5.huge' at 'resourceConfig.instanceType'",
+            "Train The Model",
+            "SageMaker.AmazonSageMakerException",
+        ),
+        (
+            "CreateTransformJob",
+            "ResourceLimitExceeded",
+            "The account-level service limit 'ml.m5.large for transform job usage' is 0 "
+            "Instances, with current utilization of 0 Instances and a request delta of 1 Instances.",
+            "Forecast The Held-Out Window",
+            "SageMakerQuotaIsZero",
+        ),
+    ],
+    ids=["validation-error", "quota-of-zero"],
+)
+def test_given_a_refusal_no_retry_can_fix_then_the_build_fails_at_once(
+    twin: Any, operation: str, code: str, message: str, step: str, error: str
+) -> None:
+    twin.faults.retry_scale = 0.01
+    threshold = threshold_parameter(twin)
+    fault = twin.faults.fail("sagemaker", operation, code=code, message=message, times=None)
+    waits_before = len(twin.records_of("sfn-retry-wait"))
+    description, notes = run_build(twin, f"rel-refused-{code}")
+    assert_failed_cleanly(
+        twin, description, notes, threshold, step=step, error=error, why=(message[:40],)
+    )
+    assert fault.injected == 1  # no retry: ~3.5 minutes of back-off saved
+    assert twin.records_of("sfn-retry-wait")[waits_before:] == []
+
+
+def test_given_a_model_left_by_an_earlier_attempt_of_the_build_then_it_is_used(twin: Any) -> None:
+    """CreateModel answers "Cannot create already existing model" (e.g. a redriven execution
+    whose first CreateModel succeeded): the model is this build's if it holds this build's
+    model data, and the build goes on; a model of the same name with other data is refused."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    backend = sagemaker_backends[twin.account_id][twin.region]
+    made: list[str] = []
+
+    def create(params: dict[str, Any], container: dict[str, Any]) -> None:
+        # Straight into moto's backend: this runs inside the request's own hook.
+        backend.create_model(
+            model_name=params["ModelName"],
+            execution_role_arn=params["ExecutionRoleArn"],
+            primary_container=container,
+            vpc_config=None,
+            containers=None,
+            tags=None,
+        )
+
+    def create_first(params: dict[str, Any]) -> bool:
+        # The earlier attempt: the model exists (this build's data) before the call answers.
+        if not made:
+            create(params, params["PrimaryContainer"])
+            made.append(params["ModelName"])
+        return True
+
+    twin.faults.fail(
+        "sagemaker",
+        "CreateModel",
+        code="ValidationException",
+        message="Cannot create already existing model",
+        when=create_first,
+    )
+    description, _ = run_build(twin, "rel-model-exists")
+    assert description["status"] == "SUCCEEDED", description
+    output = json.loads(description["output"])
+    assert output["model"]["model_arn"].endswith(f"model/{made[0]}")
+    assert packages_of(twin, description["executionArn"])
+
+    def someone_elses(params: dict[str, Any]) -> bool:
+        if params["ModelName"] not in backend._models:
+            create(params, {**params["PrimaryContainer"], "ModelDataUrl": "s3://other/m.tar.gz"})
+        return True
+
+    twin.faults.clear()
+    twin.faults.fail(
+        "sagemaker",
+        "CreateModel",
+        code="ValidationException",
+        message="Cannot create already existing model",
+        when=someone_elses,
+    )
+    threshold = threshold_parameter(twin)
+    description, notes = run_build(twin, "rel-model-name-taken")
+    assert_failed_cleanly(
+        twin,
+        description,
+        notes,
+        threshold,
+        step="Create The Model",
+        error="SageMaker.AmazonSageMakerException",
+        why=("already existing model",),
+    )
 
 
 def test_given_sns_down_when_a_build_fails_then_the_execution_still_ends_with_its_own_error(

@@ -204,9 +204,10 @@ def test_given_the_endpoint_deleted_and_the_stored_forecast_lost_then_each_run_s
     }
     assert at_t3["forecast_failures"] == []
     assert list(published(twin, "WeightedQuantileLoss")) == [T0, T1, T2, t3]
-    # Its DELETING event switched monitoring off: the next hour does not run.
-    schedule = twin.client("scheduler").get_schedule(Name="feecast-production-monitoring")
-    assert schedule["State"] == "DISABLED"
+    # Nothing is left to score: the next hour's run skips (the schedule stays enabled).
+    after = run(twin, t3 + timedelta(hours=1))
+    assert after["skipped"] == f"endpoint {ENDPOINT} does not exist"
+    assert list(published(twin, "WeightedQuantileLoss")) == [T0, T1, T2, t3]
 
 
 # -- configuration and Feature Store: handler errors --------------------------------------------
@@ -305,8 +306,6 @@ def test_given_put_metric_alarm_throttled_when_production_goes_in_service_then_a
     assert (
         cloudwatch.describe_alarms(AlarmNames=["feecast-production-accuracy"])["MetricAlarms"] == []
     )
-    schedule = twin.client("scheduler").get_schedule(Name="feecast-production-monitoring")
-    assert schedule["State"] == "DISABLED"
     assert not [m for m in twin.sns_messages() if "monitoring of" in (m["subject"] or "")]
     assert_production_serves(twin)
 
@@ -328,6 +327,4 @@ def test_given_put_metric_alarm_throttled_when_production_goes_in_service_then_a
         "MetricAlarms"
     ]
     assert alarm["Threshold"] == 0.24 and alarm["ActionsEnabled"] is True
-    schedule = twin.client("scheduler").get_schedule(Name="feecast-production-monitoring")
-    assert schedule["State"] == "ENABLED"
     assert len([m for m in twin.sns_messages() if "monitoring of" in (m["subject"] or "")]) == 1

@@ -234,3 +234,175 @@ def test_given_an_unknown_feature_group_then_the_error_names_it() -> None:
     )
     with pytest.raises(FeatureHistoryError, match="'nope' does not exist"):
         reader.read("nope", T0, T0 + M, "avg_fee_1min")
+
+
+# -- issue 16: concurrent, bounded offline reads; missing online minutes ------------------------
+class SlowS3(FakeS3):
+    """Each GetObject waits like S3's first byte (real threads overlap the waits)."""
+
+    def __init__(self, objects: dict[str, bytes], delay: float, gate: Any = None) -> None:
+        super().__init__(objects)
+        self.delay, self.gate = delay, gate
+        self.reads: list[str] = []
+
+    def paginate(self, Bucket: str, Prefix: str) -> list[dict[str, Any]]:
+        pages = super().paginate(Bucket, Prefix)
+        for page in pages:  # S3 lists an ETag per object (the reader's cache key)
+            for obj in page["Contents"]:
+                obj["ETag"] = f'"{hash(obj["Key"]) & 0xFFFFFFFF:08x}"'
+        return pages
+
+    def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:
+        import time
+
+        if self.gate is not None:
+            self.gate.wait()
+        time.sleep(self.delay)
+        self.reads.append(Key)
+        return super().get_object(Bucket, Key)
+
+
+def many_files(count: int) -> dict[str, bytes]:
+    """`count` one-row files over the hour T0 (Feature Store writes small files)."""
+    return {
+        key(T0, f"f{i:05d}"): parquet([record(T0 + (i % 60) * M, float(i), written_after=i)])
+        for i in range(count)
+    }
+
+
+def test_concurrent_and_sequential_reads_give_the_same_history() -> None:
+    objects = many_files(120)
+    results = []
+    for concurrency in (1, 16):
+        from feecast.adapters import feature_history
+
+        feature_history._FILE_ROWS.clear()
+        reader = FeatureHistoryReader(
+            sagemaker=FakeSageMaker(online=False),
+            s3=SlowS3(objects, delay=0.0),
+            featurestore=FakeOnline({}),
+            concurrency=concurrency,
+        )
+        history = reader.read("fg", T0, T0 + 60 * M, "avg_fee_1min")
+        results.append(
+            (history.series.values.tolist(), history.offline_files, history.offline_rows)
+        )
+    assert results[0] == results[1]
+    values, files, rows = results[1]
+    assert (files, rows) == (120, 120)
+    assert values[0] == 60.0  # minute 0 written by files 0 and 60: the later write wins
+
+
+def test_a_read_that_cannot_finish_before_the_deadline_stops_with_a_retriable_error() -> None:
+    """The deadline is the Lambda's remaining time minus a reserve: past it the read stops with
+    HistoryReadTimeout (retried by the state machine), never a Lambda timeout; what was parsed
+    stays cached, so the retry goes further."""
+    import threading
+
+    from feecast.adapters import feature_history
+    from feecast.adapters.feature_history import Deadline, HistoryReadTimeout
+
+    feature_history._FILE_ROWS.clear()
+    objects = {k: v for k, v in many_files(40).items()}
+    gate = threading.Event()
+    s3 = SlowS3(objects, delay=0.0, gate=gate)
+    reader = FeatureHistoryReader(
+        sagemaker=FakeSageMaker(online=False), s3=s3, featurestore=FakeOnline({}), concurrency=4
+    )
+    # Nothing can be fetched (the gate is shut) and the deadline is already near: stop.
+    clock = iter([0.05, 0.0, -1.0, -1.0, -1.0])
+    with pytest.raises(HistoryReadTimeout, match="of 40 offline-store files"):
+        reader.read(
+            "fg", T0, T0 + 60 * M, "avg_fee_1min", deadline=Deadline(lambda: next(clock, -1.0))
+        )
+    gate.set()
+    # The fetches in flight when it stopped (4 workers) still complete and are cached.
+    import time
+
+    waited_until = time.monotonic() + 10
+    while len(feature_history._FILE_ROWS) < 4 and time.monotonic() < waited_until:
+        time.sleep(0.01)
+    assert len(feature_history._FILE_ROWS) == 4
+    # Read again with time to spare: complete, and the files fetched by the first attempt
+    # (those in flight when it stopped included) are not fetched again.
+    history = reader.read("fg", T0, T0 + 60 * M, "avg_fee_1min", deadline=Deadline.after(60))
+    assert history.offline_files == 40 and history.offline_rows == 40
+    assert len(s3.reads) == len(set(s3.reads))
+
+
+def test_a_deadline_from_the_lambda_context_keeps_a_reserve() -> None:
+    from feecast.adapters.feature_history import Deadline
+
+    class Context:
+        def get_remaining_time_in_millis(self) -> int:
+            return 120_000
+
+    assert Deadline.from_lambda_context(Context(), reserve_seconds=60).remaining() == 60.0
+
+
+class ErrorsOnline(FakeOnline):
+    """BatchGetRecord reporting per-record errors (BatchGetRecordError)."""
+
+    def __init__(self, values: dict[str, float | None], codes: dict[str, list[str]]) -> None:
+        super().__init__(values)
+        self.codes = codes  # record id -> error codes to answer, one per call
+
+    def batch_get_record(self, Identifiers: list[dict[str, Any]]) -> dict[str, Any]:
+        ids = [i for ident in Identifiers for i in ident["RecordIdentifiersValueAsString"]]
+        self.calls.append(ids)
+        records, errors = [], []
+        for i in ids:
+            pending = self.codes.get(i)
+            if pending:
+                errors.append(
+                    {
+                        "FeatureGroupName": "fg",
+                        "RecordIdentifierValueAsString": i,
+                        "ErrorCode": pending.pop(0),
+                        "ErrorMessage": "x",
+                    }
+                )
+            elif i in self.values:
+                records.append(
+                    {
+                        "RecordIdentifierValueAsString": i,
+                        "Record": [
+                            {"FeatureName": "avg_fee_1min", "ValueAsString": str(self.values[i])}
+                        ],
+                    }
+                )
+        return {"Records": records, "Errors": errors, "UnprocessedIdentifiers": []}
+
+
+def test_minutes_the_online_store_does_not_have_are_missing_not_errors() -> None:
+    """Minutes not closed yet: left out of Records, or reported as ResourceNotFound (the
+    ErrorCode refers to GetRecord's errors): both are missing minutes."""
+    values = {minute_id(T0 + i * M): 10.0 + i for i in (0, 1, 2)}
+    online = ErrorsOnline(values, {minute_id(T0 + 4 * M): ["ResourceNotFound"]})
+    reader = FeatureHistoryReader(sagemaker=FakeSageMaker(), s3=FakeS3({}), featurestore=online)
+    history = reader.read("fg", T0, T0 + 6 * M, "avg_fee_1min")
+    observed = history.series.values.tolist()
+    assert observed[:3] == [10.0, 11.0, 12.0]
+    assert all(math.isnan(v) for v in observed[3:])
+    assert len(online.calls) == 1  # nothing retried
+
+
+def test_transient_per_record_errors_are_retried_and_refusals_raised() -> None:
+    from feecast.adapters.errors import AwsThrottled
+
+    values = {minute_id(T0): 1.0, minute_id(T0 + M): 2.0}
+    online = ErrorsOnline(values, {minute_id(T0 + M): ["InternalFailure", "ThrottlingException"]})
+    reader = FeatureHistoryReader(sagemaker=FakeSageMaker(), s3=FakeS3({}), featurestore=online)
+    history = reader.read("fg", T0, T0 + 2 * M, "avg_fee_1min")
+    assert history.series.values.tolist() == [1.0, 2.0]
+    assert online.calls[1:] == [[minute_id(T0 + M)], [minute_id(T0 + M)]]
+
+    failing = ErrorsOnline(values, {minute_id(T0): ["ServiceUnavailable"] * 10})
+    reader = FeatureHistoryReader(sagemaker=FakeSageMaker(), s3=FakeS3({}), featurestore=failing)
+    with pytest.raises(AwsThrottled):
+        reader.read("fg", T0, T0 + 2 * M, "avg_fee_1min")
+
+    refused = ErrorsOnline(values, {minute_id(T0): ["AccessForbidden"]})
+    reader = FeatureHistoryReader(sagemaker=FakeSageMaker(), s3=FakeS3({}), featurestore=refused)
+    with pytest.raises(FeatureHistoryError, match="AccessForbidden"):
+        reader.read("fg", T0, T0 + 2 * M, "avg_fee_1min")

@@ -227,3 +227,46 @@ def test_sagemaker_names_are_unique_valid_and_short() -> None:
         r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}",
         sagemaker_name("feecast", "schedule-2026-01-05T12:00Z_x.y", arn + "c"),
     )
+
+
+def test_spot_training_rule_is_explicit() -> None:
+    """Built-in algorithms that do not checkpoint wait at most 3600 s on spot, and the wait must
+    cover the run (model-managed-spot-training.html): a longer run is refused before any read."""
+    from feecast.build.prepare import SPOT_MAX_WAIT_SECONDS, stopping_condition
+    from feecast.config import ConfigError
+
+    assert stopping_condition(use_spot=True, max_runtime_seconds=3000) == {
+        "MaxRuntimeInSeconds": 3000,
+        "MaxWaitTimeInSeconds": SPOT_MAX_WAIT_SECONDS,
+    }
+    assert (
+        stopping_condition(use_spot=True, max_runtime_seconds=3600)["MaxWaitTimeInSeconds"] == 3600
+    )
+    assert stopping_condition(use_spot=False, max_runtime_seconds=7200) == {
+        "MaxRuntimeInSeconds": 7200
+    }
+    with pytest.raises(ConfigError, match="UseSpotTraining=true"):
+        stopping_condition(use_spot=True, max_runtime_seconds=3601)
+    calls: list = []
+    with pytest.raises(ConfigError, match="TrainingMaxRuntimeSeconds"):
+        prepare_data(
+            request(),
+            settings(max_runtime_seconds=4000),
+            config=config(),
+            read_history=reader_of(fee_series(1440), calls),
+            store=MemoryStore("artifacts"),
+        )
+    assert calls == []  # refused before the history was read
+
+
+def test_template_bounds_the_training_runtime_by_the_spot_rule() -> None:
+    from pathlib import Path
+
+    from feecast.build.prepare import SPOT_MAX_WAIT_SECONDS
+
+    from feecast_twin.intrinsics import load_yaml
+
+    template = load_yaml((Path(__file__).resolve().parents[2] / "template.yaml").read_text())
+    parameter = template["Parameters"]["TrainingMaxRuntimeSeconds"]
+    assert parameter["MaxValue"] == SPOT_MAX_WAIT_SECONDS
+    assert parameter["Default"] <= parameter["MaxValue"]

@@ -114,3 +114,35 @@ def test_register_model_calls_create_model_package_once() -> None:
     assert result.model_package_arn.endswith("/3")
     assert result.approve_command == approve_command(result.model_package_arn)
     assert "--model-approval-status Approved" in result.approve_command
+
+
+def test_given_the_template_defaults_then_each_instance_type_is_listed_once() -> None:
+    """The template puts EndpointInstanceType (default ml.m5.large) before the usual CPU types;
+    the package must not list ml.m5.large twice (issue 16, defect 10)."""
+    from pathlib import Path
+
+    from feecast_twin.intrinsics import load_yaml
+
+    template = load_yaml((Path(__file__).resolve().parents[2] / "template.yaml").read_text())
+    defaults = {k: str(v.get("Default", "")) for k, v in template["Parameters"].items()}
+    env = template["Resources"]["RegisterModelFunction"]["Properties"]["Environment"]["Variables"]
+
+    def resolve(value: Any) -> str:
+        text = value["Fn::Sub"] if isinstance(value, dict) else value
+        for name, default in defaults.items():
+            text = text.replace("${" + name + "}", default)
+        return str(text)
+
+    settings = RegisterSettings(
+        project_name="feecast",
+        ssm_prefix="/feecast",
+        model_package_group_name="feecast-models",
+        realtime_instance_types=resolve(env["REALTIME_INSTANCE_TYPES"]),
+        transform_instance_types=resolve(env["TRANSFORM_INSTANCE_TYPES"]),
+    )
+    spec = package_request(request(), settings)["InferenceSpecification"]
+    for key in ("SupportedRealtimeInferenceInstanceTypes", "SupportedTransformInstanceTypes"):
+        types = spec[key]
+        assert len(types) == len(set(types)), (key, types)
+    assert spec["SupportedRealtimeInferenceInstanceTypes"][0] == defaults["EndpointInstanceType"]
+    assert "ml.m5.large" in spec["SupportedRealtimeInferenceInstanceTypes"]

@@ -22,9 +22,12 @@ Resources:
   Small:
     Type: AWS::Serverless::Function
     Properties: {CodeUri: Small}
+  Parquet:
+    Type: AWS::Serverless::LayerVersion
+    Properties: {ContentUri: Parquet}
   Alone:
     Type: AWS::Serverless::Function
-    Properties: {CodeUri: Alone, Layers: []}
+    Properties: {CodeUri: Alone, Layers: [!Ref Parquet]}
 """
 
 
@@ -32,6 +35,7 @@ def _build(tmp_path: Path, layer_bytes: int, function_bytes: int) -> Path:
     (tmp_path / "template.yaml").write_text(TEMPLATE)
     for name, size in (
         ("Shared", layer_bytes),
+        ("Parquet", 7),
         ("Small", function_bytes),
         ("Alone", function_bytes),
     ):
@@ -41,11 +45,10 @@ def _build(tmp_path: Path, layer_bytes: int, function_bytes: int) -> Path:
     return tmp_path
 
 
-def test_given_a_function_then_its_size_includes_the_global_layer_unless_it_overrides_layers(
-    tmp_path,
-):
+def test_given_a_function_then_its_size_adds_the_global_layers_and_its_own(tmp_path):
+    """SAM adds a function's Layers to the Globals' (list properties are additive)."""
     measured = sizes.function_sizes(_build(tmp_path, layer_bytes=1000, function_bytes=10))
-    assert measured == {"Small": 1010, "Alone": 10}
+    assert measured == {"Small": 1010, "Alone": 1017}
 
 
 def test_given_a_function_over_the_limit_with_its_layer_then_the_check_fails(tmp_path, capsys):

@@ -360,6 +360,7 @@ NEEDS: dict[str, list[Need]] = {
         ],
         Need("sagemaker:CreateModel", _sm("model/feecast-x"), "Create The Model"),
         Need("sagemaker:AddTags", _sm("model/feecast-x"), "Create The Model (tagged)"),
+        Need("sagemaker:DescribeModel", _sm("model/feecast-x"), "Find The Existing Model"),
         *[
             Need(f"sagemaker:{a}", _sm("transform-job/feecast-x"), "Forecast The Held-Out Window")
             for a in ("CreateTransformJob", "DescribeTransformJob", "StopTransformJob", "AddTags")
@@ -407,6 +408,17 @@ NEEDS: dict[str, list[Need]] = {
             _sm("endpoint-config/feecast-staging-v7-20260105t101500"),
             "one per deployment",
         ),
+        Need(
+            "sagemaker:DescribeModel",
+            _sm("model/feecast-v7-20260105t101500"),
+            "an existing model of that name must be this deployment's",
+        ),
+        Need(
+            "sagemaker:DescribeEndpointConfig",
+            _sm("endpoint-config/feecast-production-v6-20260101t101500"),
+            "the running config's type (Provisioned / Serverless), an existing config's model",
+        ),
+        Need("sagemaker:AddTags", STAGING, "the endpoint is tagged with the project"),
         Need("sagemaker:DescribeEndpoint", STAGING, "create or update?"),
         Need("sagemaker:CreateEndpoint", STAGING, "first deployment"),
         Need("sagemaker:UpdateEndpoint", PRODUCTION, "later deployments, guardrails"),
@@ -497,20 +509,6 @@ NEEDS: dict[str, list[Need]] = {
         *_config("target", "hyperparameters", "validation"),
         *[
             Need(
-                f"scheduler:{a}",
-                f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/default/feecast-{stage}-monitoring",
-                "enable / disable the hourly run",
-            )
-            for a in ("GetSchedule", "UpdateSchedule")
-            for stage in ("staging", "production")
-        ],
-        Need(
-            "iam:PassRole",
-            f"arn:aws:iam::{ACCOUNT}:role/MonitoringSchedulerRole",
-            "UpdateSchedule re-sends the target's role",
-        ),
-        *[
-            Need(
                 f"cloudwatch:{a}",
                 f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:feecast-{stage}-accuracy",
                 "the stage's accuracy alarm",
@@ -572,6 +570,12 @@ NEEDS: dict[str, list[Need]] = {
             for a in ("CreateLogStream", "PutLogEvents")
         ],
         Need("cloudwatch:PutMetricData", ANY, "job and endpoint metrics"),
+        # deployment-guardrails-configuration.html: the execution role, not the caller, needs it.
+        Need(
+            "cloudwatch:DescribeAlarms",
+            _alarm("feecast-production-invocation-errors"),
+            "SageMaker watches the auto-rollback alarms of a guarded update",
+        ),
     ],
     "FeatureStoreOfflineRole": [
         Need("s3:PutObject", OFFLINE_OBJECT, "the offline store's Parquet"),

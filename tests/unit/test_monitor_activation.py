@@ -24,22 +24,13 @@ CONFIG = FeecastConfig(validation=ValidationConfig(threshold=0.2, consecutive_br
 
 class Fake:
     def __init__(self) -> None:
-        self.schedules: dict[str, str] = {
-            "feecast-staging-monitoring": "DISABLED",
-            "feecast-production-monitoring": "DISABLED",
-        }
         self.alarms: dict[str, dict[str, Any]] = {}
         self.disabled: list[str] = []
         self.sent: list[tuple] = []
 
-    def set_state(self, name: str, group: str, state: str) -> bool:
-        changed = self.schedules[name] != state
-        self.schedules[name] = state
-        return changed
-
     def ports(self) -> ActivationPorts:
+        # No schedule port: the template alone owns the schedules' state (issue 16, defect 2).
         return ActivationPorts(
-            set_schedule_state=self.set_state,
             put_alarm=lambda d: self.alarms.__setitem__(d["AlarmName"], d),
             disable_alarm_actions=lambda name: self.disabled.append(name) or True,
             describe_endpoint=lambda name: EndpointState("Failed", "c", "from DescribeEndpoint"),
@@ -57,22 +48,22 @@ def apply(fake: Fake, e: dict[str, Any]) -> dict[str, Any]:
     return apply_change(parse_endpoint_event(e), SETTINGS, lambda: CONFIG, fake.ports())
 
 
-def test_in_service_enables_the_schedule_and_sets_the_alarm_with_the_current_threshold() -> None:
+def test_in_service_sets_the_alarm_with_the_current_threshold() -> None:
     fake = Fake()
     result = apply(fake, event("monitor-endpoint-in-service.json"))
-    assert fake.schedules["feecast-staging-monitoring"] == "ENABLED"
-    assert fake.schedules["feecast-production-monitoring"] == "DISABLED"
+    assert set(fake.alarms) == {"feecast-staging-accuracy"}
     alarm = fake.alarms["feecast-staging-accuracy"]
     assert alarm["Threshold"] == 0.2 and alarm["EvaluationPeriods"] == 4
-    assert result["schedule_changed"] is True
-    # Idempotent: a second event of the same change changes nothing more.
-    assert apply(fake, event("monitor-endpoint-in-service.json"))["schedule_changed"] is False
+    assert result["schedule"] == "feecast-staging-monitoring"
+    # Idempotent: a second event of the same change writes the same definition.
+    apply(fake, event("monitor-endpoint-in-service.json"))
+    assert fake.alarms["feecast-staging-accuracy"] == alarm
 
 
 def test_in_service_spelled_like_the_api_activates_too() -> None:
     fake = Fake()
     apply(fake, event("monitor-endpoint-in-service.json", EndpointStatus="InService"))
-    assert fake.schedules["feecast-staging-monitoring"] == "ENABLED"
+    assert "feecast-staging-accuracy" in fake.alarms
 
 
 def test_failed_notifies_with_the_failure_reason_and_leaves_monitoring_alone() -> None:
@@ -80,7 +71,7 @@ def test_failed_notifies_with_the_failure_reason_and_leaves_monitoring_alone() -
     result = apply(fake, event("monitor-endpoint-failed.json"))
     assert "ping health check" in result["failure_reason"]
     assert "ping health check" in fake.sent[0][2]
-    assert fake.alarms == {} and set(fake.schedules.values()) == {"DISABLED"}
+    assert fake.alarms == {} and fake.disabled == []
 
 
 def test_failed_without_a_reason_in_the_event_asks_describe_endpoint() -> None:
@@ -90,11 +81,9 @@ def test_failed_without_a_reason_in_the_event_asks_describe_endpoint() -> None:
     assert apply(fake, e)["failure_reason"] == "from DescribeEndpoint"
 
 
-def test_deleting_disables_the_schedule_and_the_alarm_actions() -> None:
+def test_deleting_disables_the_alarm_actions() -> None:
     fake = Fake()
-    fake.schedules["feecast-staging-monitoring"] = "ENABLED"
     apply(fake, event("monitor-endpoint-deleting.json"))
-    assert fake.schedules["feecast-staging-monitoring"] == "DISABLED"
     assert fake.disabled == ["feecast-staging-accuracy"]
 
 

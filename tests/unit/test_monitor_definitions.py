@@ -1,11 +1,9 @@
-"""The accuracy alarm definition and the schedule update request (pure)."""
+"""The accuracy alarm definition (pure)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
-from feecast.monitor.definitions import accuracy_alarm, schedule_update_request
+from feecast.monitor.definitions import accuracy_alarm
 from feecast.monitor.names import stage_of_endpoint
 
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:feecast-notifications"
@@ -27,41 +25,6 @@ def test_the_alarm_follows_the_validation_config() -> None:
     assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
     assert alarm["TreatMissingData"] == "notBreaching"
     assert alarm["AlarmActions"] == [TOPIC]
-
-
-def test_get_schedule_output_is_sent_back_whole_with_only_the_state_changed() -> None:
-    current = {
-        "Arn": "arn:aws:scheduler:eu-west-1:123456789012:schedule/default/feecast-staging-monitoring",
-        "Name": "feecast-staging-monitoring",
-        "GroupName": "default",
-        "ScheduleExpression": "cron(0 * * * ? *)",
-        "ScheduleExpressionTimezone": "UTC",
-        "FlexibleTimeWindow": {"Mode": "OFF"},
-        "Target": {
-            "Arn": "arn:fn",
-            "RoleArn": "arn:role",
-            "Input": "{}",
-            "RetryPolicy": {"MaximumRetryAttempts": 3},
-        },
-        "State": "DISABLED",
-        "Description": "hourly",
-        "StartDate": datetime(2025, 1, 1, tzinfo=UTC),
-        "CreationDate": datetime(2025, 1, 1, tzinfo=UTC),
-        "LastModificationDate": datetime(2025, 1, 1, tzinfo=UTC),
-        "KmsKeyArn": None,
-    }
-    request = schedule_update_request(current, "ENABLED", now=datetime(2026, 1, 5, tzinfo=UTC))
-    assert request["State"] == "ENABLED"
-    assert request["Target"] == current["Target"] and request["Description"] == "hourly"
-    for dropped in ("Arn", "CreationDate", "LastModificationDate", "KmsKeyArn", "StartDate"):
-        assert dropped not in request
-
-
-def test_a_schedule_missing_required_fields_is_not_sent_back_half_done() -> None:
-    with pytest.raises(ValueError, match="Target"):
-        schedule_update_request(
-            {"Name": "x", "ScheduleExpression": "rate(1 hour)", "FlexibleTimeWindow": {}}, "ENABLED"
-        )
 
 
 @pytest.mark.parametrize(

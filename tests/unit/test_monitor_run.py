@@ -202,7 +202,7 @@ def test_given_the_endpoint_is_gone_then_the_stored_forecast_is_still_scored_and
 
 
 def test_given_no_forecast_at_all_then_only_baseline_and_threshold_are_published() -> None:
-    fake = FakeAws(fees(T - timedelta(days=2), 2880), state=None)
+    fake = FakeAws(fees(T - timedelta(days=2), 2880), state=EndpointState("Creating", "c"))
     result = run(fake)
     ((_, _, _, _, values),) = fake.published
     assert "WeightedQuantileLoss" not in values
@@ -218,3 +218,19 @@ def test_missing_minutes_are_reported_in_the_result() -> None:
     assert result["missing_minutes"] == 1
     assert result["missing_at"] == ["2026-01-05T11:05:00Z"]
     assert result["evaluated_minutes"] == 29
+
+
+def test_given_no_endpoint_and_nothing_stored_then_the_run_is_skipped_without_reads() -> None:
+    """The schedules are always enabled (template.yaml owns their state, issue 16 defect 2): an
+    hour without the stage's endpoint costs one DescribeEndpoint and publishes nothing."""
+
+    class NoReads(FakeAws):
+        def read(self, start: datetime, end: datetime) -> MinuteSeries:
+            raise AssertionError("no history read for an absent endpoint")
+
+    fake = NoReads(fees(T - timedelta(days=2), 2880), state=None)
+    ports = fake.ports()
+    ports.read_minutes = fake.read
+    result = run_hour(REQUEST, CONFIG, ports, namespace="feecast")
+    assert result["skipped"] == "endpoint feecast-staging does not exist"
+    assert result["published"] == [] and fake.published == [] and fake.requests == []

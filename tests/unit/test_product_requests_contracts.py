@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from feecast.adapters.notify import subject_line
+from feecast.adapters.notify import clean_subject
 from feecast.build.register import RegisterSettings, metadata_refusal, package_request
 from feecast.config import ValidationConfig
 from feecast.deploy.endpoint_config import EndpointSpec, endpoint_config_request, guardrails
@@ -133,7 +133,7 @@ def test_the_hourly_metric_data() -> None:
 def test_notification_subjects(subject: str) -> None:
     params = {
         "TopicArn": "arn:aws:sns:eu-west-1:123456789012:feecast-notifications",
-        "Subject": subject_line(subject),
+        "Subject": clean_subject(subject),
         "Message": "body",
     }
     accepted("sns", "Publish", params)

@@ -42,12 +42,60 @@ def test_globals_run_a_current_python_with_tracing_and_json_logs():
     assert function_globals["LoggingConfig"]["LogFormat"] == "JSON"
 
 
-def test_the_shared_layer_is_built_by_sam_for_the_functions_runtime():
-    layer = RESOURCES["SharedLayer"]
-    assert layer["Metadata"]["BuildMethod"] == TEMPLATE["Globals"]["Function"]["Runtime"]
+@pytest.mark.parametrize("logical_id", ["SharedLayer", "ParquetLayer"])
+def test_layers_are_built_for_the_lambda_platform_by_their_makefile(logical_id):
+    """sam build's python workflow installs wheels for the build machine (macOS, ARM): the
+    layers' Makefiles ask pip for the Lambda platform instead (issue 16, defect 14)."""
+    layer = RESOURCES[logical_id]
+    runtime = TEMPLATE["Globals"]["Function"]["Runtime"]
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    assert layer["Properties"]["CompatibleRuntimes"] == [runtime]
+    assert (
+        layer["Properties"]["CompatibleArchitectures"]
+        == TEMPLATE["Globals"]["Function"]["Architectures"]
+    )
     content = ROOT / layer["Properties"]["ContentUri"]
     assert (content / "requirements.txt").is_file()
-    assert (content / "feecast" / "__init__.py").is_file()
+    makefile = (content / "Makefile").read_text()
+    assert f"build-{logical_id}:" in makefile
+    for flag in (
+        "--only-binary=:all:",
+        "--platform manylinux2014_x86_64",
+        f"--python-version {runtime.removeprefix('python')}",
+        "--implementation cp",
+    ):
+        assert flag in makefile, flag
+    if logical_id == "SharedLayer":
+        assert (content / "feecast" / "__init__.py").is_file()
+        assert "botocore" in makefile  # removed: the runtime's boto3 keeps its own botocore
+
+
+def test_no_function_installs_binaries_of_its_own():
+    """Every third-party package comes from a layer built for the platform: a function's own
+    requirements.txt would be built for the build machine by sam's python workflow."""
+    for name, res in RESOURCES.items():
+        if res["Type"] != "AWS::Serverless::Function":
+            continue
+        requirements = ROOT / res["Properties"]["CodeUri"] / "requirements.txt"
+        if requirements.exists():
+            lines = [
+                line.strip()
+                for line in requirements.read_text().splitlines()
+                if line.strip() and not line.strip().startswith("#")
+            ]
+            assert lines == [], (name, lines)
+
+
+def test_the_parquet_readers_use_the_parquet_layer_and_nothing_else_does():
+    readers = {"PrepareDataFunction", "MonitorEndpointFunction", "SmokeTestFunction"}
+    for name, res in RESOURCES.items():
+        if res["Type"] != "AWS::Serverless::Function":
+            continue
+        # SAM adds a function's Layers to the Globals' ones.
+        layers = [*TEMPLATE["Globals"]["Function"]["Layers"], *res["Properties"].get("Layers", [])]
+        refs = {ref["Ref"] for ref in layers}
+        assert len(refs) == len(layers), (name, layers)  # each once (cfn-lint E3037)
+        assert refs == ({"SharedLayer", "ParquetLayer"} if name in readers else {"SharedLayer"})
 
 
 def test_the_artifact_bucket_is_encrypted_and_never_public():

@@ -117,6 +117,10 @@ def _mini_batches(records: list[bytes], limit: int) -> list[bytes]:
     return batches
 
 
+def _instance_based(variants: list[dict[str, Any]]) -> bool:
+    return any("InstanceType" in v or "InitialInstanceCount" in v for v in variants)
+
+
 def _image_of(container: dict[str, Any]) -> str:
     return str(container.get("Image") or container.get("TrainingImage") or "")
 
@@ -207,7 +211,7 @@ class SageMakerTwin(Component):
         from moto.sagemaker.responses import SageMakerResponse
         from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
-        from feecast_twin.sagemaker import responses
+        from feecast_twin.sagemaker import responses, unique_names
         from feecast_twin.sagemaker.stepfunctions import install_sfn_integration
 
         self.twin = twin
@@ -245,6 +249,14 @@ class SageMakerTwin(Component):
             self._backend_update_endpoint(),
             reason="moto 5.2.5 has no UpdateEndpoint (backend)",
         )
+        for name, wrapper in unique_names.wraps(b):
+            patches.replace(
+                b,
+                name,
+                wrapper,
+                reason="SageMaker refuses a second model or endpoint configuration of a taken "
+                "name (ValidationException); moto overwrites it",
+            )
         patches.replace(
             b,
             "delete_endpoint",
@@ -927,7 +939,19 @@ class SageMakerTwin(Component):
                     in ("Creating", "Updating", "Deleting", "RollingBack")
                     else f'Cannot update endpoint "{arn}" in status {endpoint.endpoint_status}.'
                 )
-            backend.describe_endpoint_config(endpoint_config_name)  # ValidationError if missing
+            new_config = backend.describe_endpoint_config(endpoint_config_name)  # missing: error
+            # serverless-endpoints-update.html: "Updating a real-time inference endpoint to
+            # on-demand serverless endpoint ... is currently not supported."
+            old_config = backend.endpoint_configs.get(endpoint.endpoint_config_name)
+            if (
+                old_config is not None
+                and _instance_based(old_config.production_variants)
+                and any("ServerlessConfig" in v for v in new_config.get("ProductionVariants", []))
+            ):
+                raise ValidationError(
+                    message=f'Cannot update endpoint "{arn}" with an instance-based endpoint '
+                    "configuration to a serverless endpoint configuration."
+                )
             if retain_deployment_config and not deployment_config:
                 deployment_config = endpoint.last_deployment_config
             state = twin._state(backend, endpoint_name)

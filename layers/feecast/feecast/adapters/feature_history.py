@@ -4,12 +4,21 @@ The offline store (Parquet written by SageMaker under the feature group's Resolv
 partitioned by event time: year=/month=/day=/hour=) holds every version of every record, but
 lags ingestion by minutes. The online store holds only the latest version, and is current. So:
 
-1. list the day partitions of the window, keep the hour partitions inside it, read the Parquet
-   files (pyarrow, imported only here: the layer does not ship it, the reading function does);
+1. list the day partitions of the window (concurrently), keep the hour partitions inside it,
+   read the Parquet files concurrently (`concurrency` GetObject calls in flight; pyarrow comes
+   from the Parquet layer, imported only here). Feature Store decides how many files there are
+   (from ~1,300 to ~20,000 small files for 14 days), so the read is bounded by a `deadline`:
+   before the caller's time runs out it stops with `HistoryReadTimeout` (retriable: files
+   already parsed stay cached in the warm container, so a retry goes further);
 2. per tx_minute keep the row with the latest write_time (ties: latest api_invocation_time);
    a minute whose latest row is a deletion (is_deleted) has no value;
 3. for the minutes after the last minute the offline store has (at most `online_catchup`
-   minutes), ask the online store with BatchGetRecord (100 ids per call).
+   minutes), ask the online store with BatchGetRecord (100 ids per call). A minute that does
+   not exist (not closed yet, or never ingested) is missing, not an error: GetRecord answers an
+   unknown identifier with an empty result, and BatchGetRecord leaves it out of `Records` or
+   lists it in `Errors` as ResourceNotFound (BatchGetRecordError's ErrorCode refers to
+   GetRecord's errors); both forms count as missing. Other per-record errors are not: 5xx /
+   throttling is retried, then raised as retriable `AwsThrottled`; a refusal is raised.
 
 Why not Athena: one query per build costs a Glue table, a results bucket, a query (minimum
 10 MB billed) and 2-10 s of queueing for a few hundred kilobytes of Parquet. At this size a
@@ -24,8 +33,11 @@ from __future__ import annotations
 import io
 import math
 import re
+import threading
+import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -33,15 +45,20 @@ from typing import Any
 from urllib.parse import urlparse
 
 import boto3
+from botocore.config import Config
 
+from feecast.adapters.errors import THROTTLING_CODES, AwsThrottled
 from feecast.series import MINUTE, MinuteSeries, floor_minute
 
 __all__ = [
     "BATCH_GET_LIMIT",
+    "DEFAULT_CONCURRENCY",
     "DEFAULT_ONLINE_CATCHUP",
+    "Deadline",
     "FeatureHistoryError",
     "FeatureHistoryReader",
     "History",
+    "HistoryReadTimeout",
     "OfflineRow",
     "latest_values",
     "minute_id",
@@ -53,18 +70,53 @@ __all__ = [
 
 BATCH_GET_LIMIT = 100  # BatchGetRecord: at most 100 record identifiers per feature group
 DEFAULT_ONLINE_CATCHUP = timedelta(hours=24)
+# GetObject calls in flight: S3 serves each small object in tens of milliseconds, mostly
+# waiting, so threads overlap the waits (bench/bench_offline_read.py measures the gain).
+DEFAULT_CONCURRENCY = 16
 _UNPROCESSED_RETRIES = 5
+# BatchGetRecord per-record error codes that mean "no such record" (GetRecord's 404).
+_ABSENT_CODES = frozenset({"ResourceNotFound", "ResourceNotFoundException"})
+_TRANSIENT_CODES = THROTTLING_CODES | {"InternalFailure", "ServiceUnavailable"}
 _PARTITION = re.compile(r"year=(\d{4})/month=(\d{2})/day=(\d{2})/hour=(\d{2})/")
 _HOUR = timedelta(hours=1)
 # Offline store files are written once (each write is a new object with a random suffix): a
 # warm container keeps the rows it parsed, keyed by the object's ETag, so the hourly
 # monitoring reads only the files written since its previous run instead of a day of them.
-_FILE_CACHE_LIMIT = 5000
+_FILE_CACHE_LIMIT = 25_000  # 14 days of the largest file counts Feature Store writes
 _FILE_ROWS: OrderedDict[tuple[str, str, str, str], tuple[OfflineRow, ...]] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
 
 
 class FeatureHistoryError(RuntimeError):
     """The feature group or its stores cannot be read as documented."""
+
+
+class HistoryReadTimeout(RuntimeError):
+    """The offline store could not be read before the deadline (too many files for the time
+    left). Retriable by name in the build's state machine: parsed files stay cached, so the
+    next attempt in the same warm container reads only the rest."""
+
+
+class Deadline:
+    """When the caller must have an answer: `remaining()` seconds are left.
+
+    In a Lambda function: `Deadline.from_lambda_context(context, reserve_seconds=60)` stops the
+    read a minute before the function's timeout, leaving time to say why (never a timeout)."""
+
+    def __init__(self, remaining: Callable[[], float]) -> None:
+        self._remaining = remaining
+
+    @classmethod
+    def after(cls, seconds: float) -> Deadline:
+        end = time.monotonic() + seconds
+        return cls(lambda: end - time.monotonic())
+
+    @classmethod
+    def from_lambda_context(cls, context: Any, *, reserve_seconds: float) -> Deadline:
+        return cls(lambda: context.get_remaining_time_in_millis() / 1000.0 - reserve_seconds)
+
+    def remaining(self) -> float:
+        return float(self._remaining())
 
 
 # -- pure pieces ------------------------------------------------------------------------------
@@ -242,15 +294,28 @@ class FeatureHistoryReader:
         s3: Any | None = None,
         featurestore: Any | None = None,
         online_catchup: timedelta = DEFAULT_ONLINE_CATCHUP,
+        concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
         # Any: the stubs' TypedDicts add nothing to these few calls and reject plain dicts.
         self._sagemaker: Any = sagemaker or boto3.client("sagemaker")
-        self._s3: Any = s3 or boto3.client("s3")
+        # One pooled connection per thread (botocore's default pool holds 10).
+        self._s3: Any = s3 or boto3.client(
+            "s3", config=Config(max_pool_connections=max(10, concurrency))
+        )
         self._featurestore: Any = featurestore or boto3.client("sagemaker-featurestore-runtime")
         self.online_catchup = online_catchup
+        self.concurrency = concurrency
 
     def read(
-        self, feature_group_name: str, start: datetime, end: datetime, target_col: str
+        self,
+        feature_group_name: str,
+        start: datetime,
+        end: datetime,
+        target_col: str,
+        *,
+        deadline: Deadline | None = None,
     ) -> History:
         start, end = floor_minute(start), floor_minute(end)
         if end <= start:
@@ -270,7 +335,7 @@ class FeatureHistoryReader:
         rows = files = 0
         last: datetime | None = None
         if uri:
-            offline, rows, files, last = self._read_offline(uri, start, end, target_col)
+            offline, rows, files, last = self._read_offline(uri, start, end, target_col, deadline)
         online: dict[datetime, float | None] = {}
         if has_online:
             minutes = online_minutes(start, end, last, self.online_catchup)
@@ -295,62 +360,108 @@ class FeatureHistoryReader:
             ) from exc
 
     # offline ----------------------------------------------------------------------------
+    def _day_keys(
+        self, bucket: str, prefix: str, first_hour: datetime, end: datetime
+    ) -> list[tuple[str, str]]:
+        paginator = self._s3.get_paginator("list_objects_v2")
+        keys = []
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                key = obj["Key"]
+                hour = partition_hour(key)
+                if hour is not None and first_hour <= hour < end and key.endswith(".parquet"):
+                    keys.append((key, str(obj.get("ETag") or "")))
+        return keys
+
     def _object_keys(
-        self, bucket: str, base: str, start: datetime, end: datetime
-    ) -> Iterator[tuple[str, str]]:
-        # One listing per day partition (not per hour): 14 calls for a two-week window.
+        self, bucket: str, base: str, start: datetime, end: datetime, pool: ThreadPoolExecutor
+    ) -> list[tuple[str, str]]:
+        # One listing per day partition (not per hour): 14 listings for two weeks, in parallel.
         first_hour = start.replace(minute=0)
         day = first_hour.replace(hour=0)
-        paginator = self._s3.get_paginator("list_objects_v2")
+        prefixes = []
         while day < end:
-            prefix = f"{base}year={day:%Y}/month={day:%m}/day={day:%d}/"
-            for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
-                for obj in page.get("Contents", []):
-                    key = obj["Key"]
-                    hour = partition_hour(key)
-                    if hour is not None and first_hour <= hour < end and key.endswith(".parquet"):
-                        yield key, str(obj.get("ETag") or "")
+            prefixes.append(f"{base}year={day:%Y}/month={day:%m}/day={day:%d}/")
             day += timedelta(days=1)
+        listed = pool.map(lambda prefix: self._day_keys(bucket, prefix, first_hour, end), prefixes)
+        return [key for keys in listed for key in keys]
+
+    def _parse(self, bucket: str, key: str, target_col: str) -> tuple[OfflineRow, ...]:
+        """GetObject + Parquet -> rows (runs on a worker thread; touches no shared state)."""
+        import pyarrow.parquet as pq  # the Parquet layer ships pyarrow; the shared layer does not
+
+        body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        table = pq.read_table(io.BytesIO(body))
+        if "tx_minute" not in table.column_names or "write_time" not in table.column_names:
+            raise FeatureHistoryError(
+                f"s3://{bucket}/{key} lacks tx_minute/write_time: not a feecast offline file"
+            )
+        wanted = ["tx_minute", target_col, "write_time", "api_invocation_time", "is_deleted"]
+        table = table.select([c for c in wanted if c in table.column_names])
+        return tuple(OfflineRow.from_mapping(r, target_col) for r in table.to_pylist())
 
     def _read_offline(
-        self, uri: str, start: datetime, end: datetime, target_col: str
+        self,
+        uri: str,
+        start: datetime,
+        end: datetime,
+        target_col: str,
+        deadline: Deadline | None = None,
     ) -> tuple[dict[datetime, float | None], int, int, datetime | None]:
         """(minute -> latest value, rows read, files read, newest minute seen incl. deletions)."""
-        import pyarrow.parquet as pq  # the reading function ships pyarrow; the layer does not
-
         bucket, base = _s3_location(uri)
-        wanted = ["tx_minute", target_col, "write_time", "api_invocation_time", "is_deleted"]
         collected: list[OfflineRow] = []
-        files = 0
-        for key, etag in self._object_keys(bucket, base, start, end):
-            cache_key = (bucket, key, etag, target_col)
-            parsed = _FILE_ROWS.get(cache_key) if etag else None
-            if parsed is None:
-                body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-                table = pq.read_table(io.BytesIO(body))
-                if "tx_minute" not in table.column_names or "write_time" not in table.column_names:
-                    raise FeatureHistoryError(
-                        f"s3://{bucket}/{key} lacks tx_minute/write_time: not a feecast offline file"
+        started = time.monotonic()
+        pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="offline-store")
+        try:
+            keys = self._object_keys(bucket, base, start, end, pool)
+            pending: dict[Future[tuple[OfflineRow, ...]], tuple[str, str]] = {}
+            for key, etag in keys:
+                cache_key = (bucket, key, etag, target_col)
+                with _CACHE_LOCK:
+                    parsed = _FILE_ROWS.get(cache_key) if etag else None
+                    if parsed is not None:
+                        _FILE_ROWS.move_to_end(cache_key)
+                if parsed is not None:
+                    collected.extend(parsed)
+                else:
+                    future = pool.submit(self._parse, bucket, key, target_col)
+                    if etag:  # cached as soon as parsed, even after a timeout: a retry gains
+                        future.add_done_callback(_cache_rows(cache_key))
+                    pending[future] = (key, etag)
+            cached = len(keys) - len(pending)
+            while pending:
+                timeout = None if deadline is None else deadline.remaining()
+                if timeout is not None and timeout <= 0:
+                    done: set[Future[tuple[OfflineRow, ...]]] = set()
+                else:
+                    done, _ = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
+                if not done:
+                    for future in pending:
+                        future.cancel()
+                    raise HistoryReadTimeout(
+                        f"read {len(keys) - len(pending)} of {len(keys)} offline-store files "
+                        f"({cached} from this container's cache) in "
+                        f"{time.monotonic() - started:.0f} s with {self.concurrency} in flight; "
+                        f"stopped before the time limit. The files read stay cached: retrying "
+                        f"continues from there"
                     )
-                table = table.select([c for c in wanted if c in table.column_names])
-                parsed = tuple(OfflineRow.from_mapping(r, target_col) for r in table.to_pylist())
-                if etag:
-                    _FILE_ROWS[cache_key] = parsed
-                    while len(_FILE_ROWS) > _FILE_CACHE_LIMIT:
-                        _FILE_ROWS.popitem(last=False)
-            else:
-                _FILE_ROWS.move_to_end(cache_key)
-            collected.extend(parsed)
-            files += 1
+                for future in done:
+                    pending.pop(future)
+                    collected.extend(future.result())  # a read or parse error propagates
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
         # The newest minute seen, deletions included (a deleted minute is still "caught up").
         last_seen = max((r.minute for r in collected), default=None)
         values, rows = latest_values(collected)
-        return values, rows, files, last_seen
+        return values, rows, len(keys), last_seen
 
     # online -----------------------------------------------------------------------------
     def _read_online(
         self, feature_group_name: str, minutes: Sequence[datetime], target_col: str
     ) -> dict[datetime, float | None]:
+        """Minute -> value for the minutes the online store has; the others are left out
+        (missing), whichever way BatchGetRecord reports them (module docstring, step 3)."""
         out: dict[datetime, float | None] = {}
         for i in range(0, len(minutes), BATCH_GET_LIMIT):
             ids = [minute_id(m) for m in minutes[i : i + BATCH_GET_LIMIT]]
@@ -363,25 +474,56 @@ class FeatureHistoryReader:
             ]
             for _attempt in range(_UNPROCESSED_RETRIES):
                 response = self._featurestore.batch_get_record(Identifiers=identifiers)
-                for errored in response.get("Errors", []):
-                    raise FeatureHistoryError(
-                        f"online store error for {errored.get('RecordIdentifierValueAsString')}: "
-                        f"{errored.get('ErrorCode')} {errored.get('ErrorMessage')}"
-                    )
                 for record in response.get("Records", []):
                     features = {
                         f["FeatureName"]: f.get("ValueAsString") for f in record.get("Record", [])
                     }
                     minute = parse_minute_id(record["RecordIdentifierValueAsString"])
                     out[minute] = _as_number(features.get(target_col))
-                identifiers = response.get("UnprocessedIdentifiers") or []
+                retry: list[str] = []
+                for errored in response.get("Errors", []):
+                    code = str(errored.get("ErrorCode") or "")
+                    record_id = str(errored.get("RecordIdentifierValueAsString") or "")
+                    if code in _ABSENT_CODES:
+                        continue  # a minute that does not exist (yet): missing
+                    if code in _TRANSIENT_CODES:
+                        retry.append(record_id)
+                        continue
+                    raise FeatureHistoryError(
+                        f"online store refused {record_id}: {code} {errored.get('ErrorMessage')}"
+                    )
+                identifiers = list(response.get("UnprocessedIdentifiers") or [])
+                if retry:
+                    identifiers.append(
+                        {
+                            "FeatureGroupName": feature_group_name,
+                            "RecordIdentifiersValueAsString": retry,
+                            "FeatureNames": ["tx_minute", target_col],
+                        }
+                    )
                 if not identifiers:
                     break
+                time.sleep(min(0.1 * 2**_attempt, 2.0))  # back off before asking again
             else:
-                raise FeatureHistoryError(
-                    f"online store left identifiers unprocessed after {_UNPROCESSED_RETRIES} tries"
+                raise AwsThrottled(
+                    f"BatchGetRecord left identifiers unprocessed or failing after "
+                    f"{_UNPROCESSED_RETRIES} tries"
                 )
         return out
+
+
+def _cache_rows(
+    cache_key: tuple[str, str, str, str],
+) -> Callable[[Future[tuple[OfflineRow, ...]]], None]:
+    def store(future: Future[tuple[OfflineRow, ...]]) -> None:
+        if future.cancelled() or future.exception() is not None:
+            return
+        with _CACHE_LOCK:
+            _FILE_ROWS[cache_key] = future.result()
+            while len(_FILE_ROWS) > _FILE_CACHE_LIMIT:
+                _FILE_ROWS.popitem(last=False)
+
+    return store
 
 
 @cache
@@ -396,9 +538,13 @@ def read_history(
     target_col: str,
     *,
     reader: FeatureHistoryReader | None = None,
+    deadline: Deadline | None = None,
 ) -> History:
-    """The feature's history over [start, end) (floored to minutes) with its provenance."""
-    return (reader or _default_reader()).read(feature_group_name, start, end, target_col)
+    """The feature's history over [start, end) (floored to minutes) with its provenance;
+    `HistoryReadTimeout` when the offline store cannot be read before `deadline`."""
+    return (reader or _default_reader()).read(
+        feature_group_name, start, end, target_col, deadline=deadline
+    )
 
 
 def read_minutes(

@@ -17,16 +17,19 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from feecast.observability import logger, metrics
 
-# SNS refuses a subject of 100 characters or more, or one with anything but printable ASCII,
-# or one that starts with a space (Publish: "Invalid parameter: Subject").
-_MAX_SUBJECT = 99
+# SNS Publish: a Subject "must be less than 100 characters long", ASCII text without line breaks
+# or control characters (docs.aws.amazon.com/sns/latest/api/API_Publish.html): at most 99.
+MAX_SUBJECT = 99
 
 
-def subject_line(subject: str) -> str:
-    """`subject` as SNS accepts it: one line of printable ASCII, at most 99 characters."""
-    text = " ".join(subject.split())
-    text = "".join(ch if " " <= ch <= "~" else "?" for ch in text)
-    return text[:_MAX_SUBJECT].rstrip() or "feecast"
+def clean_subject(subject: str) -> str:
+    """The subject as SNS accepts it: one line of printable ASCII (others become "?"), at most
+    MAX_SUBJECT characters ("..." marks a cut)."""
+    text = " ".join("".join(c if c.isprintable() else " " for c in subject).split())
+    text = "".join(c if " " <= c <= "~" else "?" for c in text) or "feecast"
+    if len(text) <= MAX_SUBJECT:
+        return text
+    return text[: MAX_SUBJECT - 3].rstrip() + "..."
 
 
 @cache
@@ -43,9 +46,9 @@ def notify(
     same e-mail is readable and machine-parsable.
     """
     body = message if not facts else f"{message}\n\n{json.dumps(facts, indent=2, default=str)}"
-    clean_subject = subject_line(subject)
-    response = _sns().publish(TopicArn=topic_arn, Subject=clean_subject, Message=body)
-    logger.info("notification sent", extra={"subject": clean_subject, "facts": facts or {}})
+    sent_subject = clean_subject(subject)
+    response = _sns().publish(TopicArn=topic_arn, Subject=sent_subject, Message=body)
+    logger.info("notification sent", extra={"subject": sent_subject, "facts": facts or {}})
     return str(response["MessageId"])
 
 

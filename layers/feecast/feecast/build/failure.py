@@ -51,6 +51,16 @@ _ADVICE = {
     "States.Timeout": "The step ran past its timeout; check the SageMaker job in the console.",
     "AwsThrottled": "An AWS service (named in the reason) kept throttling or failing through "
     "every retry; start the build again later (feecast build).",
+    "SageMakerThrottled": "SageMaker kept throttling the call through every retry (another "
+    "workload in the account is using the API rate); start the build again later.",
+    "SageMakerQuotaIsZero": "The account's SageMaker quota for this instance type is 0: request "
+    "an increase in Service Quotas (feecast doctor lists the quotas), or choose another "
+    "instance type (TrainingInstanceType / TransformInstanceType).",
+    "SageMaker.ResourceLimitExceededException": "A SageMaker quota is in use by other jobs or "
+    "endpoints even after waiting; see the reason, then start the build again.",
+    "HistoryReadTimeout": "The offline store held too many files to read in the function's "
+    "time, even after retries; start the build again (files already read are cached in warm "
+    "containers), or shorten history_days in the target parameter (docs/build.md).",
 }
 
 

@@ -41,9 +41,17 @@ __all__ = [
     "PrepareSettings",
     "choose_training_series",
     "prepare_data",
+    "stopping_condition",
 ]
 
 _ISO = "%Y-%m-%dT%H:%M:%SZ"
+# Managed spot training: "SageMaker built-in algorithms and marketplace algorithms that do not
+# checkpoint are currently limited to a MaxWaitTimeInSeconds of 3600 seconds", and MaxWait must
+# be at least MaxRuntime (docs.aws.amazon.com/sagemaker/latest/dg/model-managed-spot-training.html;
+# API_StoppingCondition). So with spot on, a DeepAR job may run at most 3600 s.
+SPOT_MAX_WAIT_SECONDS = 3600
+# StoppingCondition.MaxRuntimeInSeconds: at most 28 days (API_StoppingCondition).
+MAX_RUNTIME_SECONDS = 28 * 86400
 
 
 class DataRefused(ValueError):
@@ -62,9 +70,10 @@ class PrepareSettings(BaseSettings):
     artifact_bucket: str
     feature_group_name: str
     use_spot_training: bool = True
-    max_runtime_seconds: int = Field(3000, ge=60)
+    # Template parameter TrainingMaxRuntimeSeconds (MaxValue 3600: the spot rule below).
+    max_runtime_seconds: int = Field(3000, ge=60, le=MAX_RUNTIME_SECONDS)
     # Built-in algorithms that do not checkpoint are limited to 3600 s of spot waiting.
-    max_wait_seconds: int = Field(3600, ge=60)
+    max_wait_seconds: int = Field(SPOT_MAX_WAIT_SECONDS, ge=60, le=SPOT_MAX_WAIT_SECONDS)
     max_missing_fraction: float = Field(0.5, ge=0.0, le=1.0)
     max_data_age_minutes: int = Field(60, ge=1)
 
@@ -114,6 +123,35 @@ class PrepareResult(BaseModel):
 
 
 HistoryReader = Callable[[str, datetime, datetime, str], Any]  # read_history-like
+
+
+def stopping_condition(
+    *, use_spot: bool, max_runtime_seconds: int, max_wait_seconds: int = SPOT_MAX_WAIT_SECONDS
+) -> dict[str, int]:
+    """CreateTrainingJob's StoppingCondition; the spot rule made explicit.
+
+    Spot: MaxWaitTimeInSeconds (capacity wait + run) is capped at 3600 s for built-in algorithms
+    that do not checkpoint, and must be >= MaxRuntimeInSeconds, so a spot job runs <= 3600 s.
+    Raises ConfigError (the build fails before anything is trained) when the rule is broken.
+    """
+    if not 1 <= max_runtime_seconds <= MAX_RUNTIME_SECONDS:
+        raise ConfigError(
+            "TrainingMaxRuntimeSeconds",
+            [f"{max_runtime_seconds} s is outside 1..{MAX_RUNTIME_SECONDS} (28 days)"],
+        )
+    if not use_spot:
+        return {"MaxRuntimeInSeconds": max_runtime_seconds}
+    if not max_runtime_seconds <= max_wait_seconds <= SPOT_MAX_WAIT_SECONDS:
+        raise ConfigError(
+            "TrainingMaxRuntimeSeconds",
+            [
+                f"{max_runtime_seconds} s with UseSpotTraining=true: managed spot training of a "
+                f"built-in algorithm waits at most {SPOT_MAX_WAIT_SECONDS} s in all (capacity + "
+                f"run), and the wait ({max_wait_seconds} s) must cover the run; lower it to "
+                f"<= {SPOT_MAX_WAIT_SECONDS} or set UseSpotTraining=false"
+            ],
+        )
+    return {"MaxRuntimeInSeconds": max_runtime_seconds, "MaxWaitTimeInSeconds": max_wait_seconds}
 
 
 def choose_training_series(
@@ -179,6 +217,12 @@ def prepare_data(
         raise ConfigError(
             "target", [f"freq={target.freq!r} is not supported: the feature group is per minute"]
         )
+    # Checked first: a broken spot rule must not cost a history read.
+    stopping = stopping_condition(
+        use_spot=settings.use_spot_training,
+        max_runtime_seconds=settings.max_runtime_seconds,
+        max_wait_seconds=settings.max_wait_seconds,
+    )
     now = (request.input.now or request.started_at).astimezone(UTC)
     end = floor_minute(now)
     start = end - timedelta(days=target.history_days)
@@ -208,11 +252,6 @@ def prepare_data(
     # The transform forecasts the held-out window from the training context.
     store.put_text(layout.transform_input_key, to_jsonl([channels.train]))
 
-    stopping: dict[str, int] = {"MaxRuntimeInSeconds": settings.max_runtime_seconds}
-    if settings.use_spot_training:
-        stopping["MaxWaitTimeInSeconds"] = max(
-            settings.max_wait_seconds, settings.max_runtime_seconds
-        )
     series = channels.test
     gaps = channels.gaps
     return PrepareResult(

@@ -82,7 +82,11 @@ class RegisterResult(BaseModel):
 
 
 def _types(csv: str) -> list[str]:
-    return [t.strip() for t in csv.split(",") if t.strip()]
+    """The comma-separated instance types, each once, in the order given.
+
+    The template lists the configured type first and then the usual CPU types, so with the
+    default parameters the configured one appears twice; a package lists each type once."""
+    return list(dict.fromkeys(t.strip() for t in csv.split(",") if t.strip()))
 
 
 def metadata_refusal(text: str) -> str | None:

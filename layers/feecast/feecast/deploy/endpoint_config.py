@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from botocore.exceptions import ClientError
+
 VARIANT_NAME = "AllTraffic"  # guardrails require the same variant name across configs
 EndpointType = Literal["Provisioned", "Serverless"]
 
@@ -120,3 +122,25 @@ def guardrail_summary(config: dict[str, Any] | None) -> str:
         f"blue/green, {shift}, bake {routing['WaitIntervalInSeconds']} s, "
         f"auto-rollback on {', '.join(alarms) if alarms else 'no alarm'}"
     )
+
+
+def endpoint_type_of(sm: Any, endpoint: dict[str, Any]) -> str | None:
+    """Provisioned | Serverless for a DescribeEndpoint answer (None when it cannot be told):
+    from its variants, else from its endpoint config (`sm`: a SageMaker client)."""
+    variants = endpoint.get("ProductionVariants") or []
+    if variants:
+        if any("CurrentServerlessConfig" in v or "DesiredServerlessConfig" in v for v in variants):
+            return "Serverless"
+        if any("CurrentInstanceCount" in v or "InstanceType" in v for v in variants):
+            return "Provisioned"
+    name = endpoint.get("EndpointConfigName")
+    if not name:
+        return None
+    try:
+        config = sm.describe_endpoint_config(EndpointConfigName=name)
+    except ClientError:
+        return None  # the config was deleted since; nothing to compare
+    config_variants = config.get("ProductionVariants") or []
+    if not config_variants:
+        return None
+    return "Serverless" if "ServerlessConfig" in config_variants[0] else "Provisioned"

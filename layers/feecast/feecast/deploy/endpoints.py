@@ -34,7 +34,16 @@ class EndpointBusy(RuntimeError):
 
 
 class PackageNotDeployable(RuntimeError):
-    """The package cannot be deployed (not approved, no container)."""
+    """The package cannot be deployed (not approved, no container, a name taken by another)."""
+
+
+class EndpointTypeChanged(RuntimeError):
+    """Production runs on another endpoint type than the stack's EndpointType.
+
+    SageMaker cannot update an instance-based endpoint to a serverless one ("Updating a
+    real-time inference endpoint to on-demand serverless ... is currently not supported",
+    docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints-update.html), and feecast does
+    not delete production by itself: the message says how (docs/aws-first-run.md)."""
 
 
 class EndpointDeployment(BaseModel):
@@ -47,11 +56,14 @@ class EndpointDeployment(BaseModel):
     guardrails: str
 
 
-def _spec(settings: EndpointSettings) -> endpoint_config.EndpointSpec:
+def _spec(settings: EndpointSettings, stage: str) -> endpoint_config.EndpointSpec:
+    """How the stage's endpoint is sized: production by ProductionInstanceCount; staging only
+    serves the smoke test and the hourly check, so one instance (a canary needs 2+ instances
+    only in production)."""
     return endpoint_config.EndpointSpec(
         endpoint_type=settings.endpoint_type,  # type: ignore[arg-type]
         instance_type=settings.endpoint_instance_type,
-        instance_count=settings.production_instance_count,
+        instance_count=settings.production_instance_count if stage == "production" else 1,
         serverless_memory_mb=settings.serverless_memory_size_in_mb,
         serverless_max_concurrency=settings.serverless_max_concurrency,
     )
@@ -79,14 +91,58 @@ def _container(package: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _create_if_absent(call: Any, **kwargs: Any) -> None:
+def _already_exists(exc: ClientError) -> bool:
+    # CreateModel / CreateEndpointConfig answer a taken name with ValidationException
+    # "Cannot create already existing model|endpoint configuration ..." (no modeled error).
+    return "already exist" in aws.error_message(exc).lower()
+
+
+def _create_model_once(sm: Any, request: dict[str, Any]) -> None:
+    """CreateModel; a model of that name is accepted only if it is this deployment's: a retry
+    of this step created it (same image and model data), never someone else's model."""
     try:
-        call(**kwargs)
+        sm.create_model(**request)
     except ClientError as exc:
-        message = aws.error_message(exc).lower()
-        if "already exist" in message:
-            return  # a retry of this step: the first attempt created it
-        raise
+        if not _already_exists(exc):
+            raise
+        existing = sm.describe_model(ModelName=request["ModelName"]).get("PrimaryContainer") or {}
+        wanted = request["PrimaryContainer"]
+        if (existing.get("Image"), existing.get("ModelDataUrl")) != (
+            wanted["Image"],
+            wanted["ModelDataUrl"],
+        ):
+            raise PackageNotDeployable(
+                f"model {request['ModelName']} already exists with other model data "
+                f"({existing.get('ModelDataUrl')}); it is not this deployment's"
+            ) from exc
+
+
+def _create_config_once(sm: Any, request: dict[str, Any]) -> None:
+    """CreateEndpointConfig; an existing config is accepted only if it serves this model."""
+    try:
+        sm.create_endpoint_config(**request)
+    except ClientError as exc:
+        if not _already_exists(exc):
+            raise
+        existing = sm.describe_endpoint_config(EndpointConfigName=request["EndpointConfigName"])
+        models = [v.get("ModelName") for v in existing.get("ProductionVariants", [])]
+        wanted = [v["ModelName"] for v in request["ProductionVariants"]]
+        if models != wanted:
+            raise PackageNotDeployable(
+                f"endpoint config {request['EndpointConfigName']} already exists for {models}, "
+                f"not {wanted}; it is not this deployment's"
+            ) from exc
+
+
+def _type_change_path(endpoint: str, current: str, wanted: str) -> str:
+    return (
+        f"{endpoint} is a {current} endpoint but the stack's EndpointType is {wanted}; SageMaker "
+        "cannot update one into the other (serverless-endpoints-update.html). Production is "
+        "left as it is. To switch: delete it (`aws sagemaker delete-endpoint --endpoint-name "
+        f"{endpoint}`: no production forecasts until the next deployment), then deploy the "
+        "model again (`feecast reject --package N` and `feecast approve --package N`), or set "
+        f"EndpointType={current} again (docs/aws-first-run.md, Switching the endpoint type)"
+    )
 
 
 @retry_throttling
@@ -110,24 +166,45 @@ def deploy_endpoint(
     endpoint = endpoint_for(stage, settings)
     model = names.model_name(settings.project_name, version, deployment_id)
     config = names.endpoint_config_name(endpoint, version, deployment_id)
-    spec = _spec(settings)
-
-    _create_if_absent(
-        sm.create_model,
-        ModelName=model,
-        ExecutionRoleArn=settings.sagemaker_role_arn,
-        PrimaryContainer=_container(package),
-        Tags=[{"Key": "feecast:package", "Value": model_package_arn}],
+    spec = _spec(settings, stage)
+    tags = [
+        {"Key": "feecast:project", "Value": settings.project_name},
+        {"Key": "feecast:package", "Value": model_package_arn},
+    ]
+    _create_model_once(
+        sm,
+        {
+            "ModelName": model,
+            "ExecutionRoleArn": settings.sagemaker_role_arn,
+            "PrimaryContainer": _container(package),
+            "Tags": tags,
+        },
     )
-    _create_if_absent(
-        sm.create_endpoint_config, **endpoint_config.endpoint_config_request(config, model, spec)
+    _create_config_once(
+        sm, {**endpoint_config.endpoint_config_request(config, model, spec), "Tags": tags}
     )
 
     current = aws.describe_endpoint(endpoint)
+    # Only an update can meet the other type (a Failed endpoint is deleted and created below).
+    if current is not None and current["EndpointStatus"] == "InService":
+        running = endpoint_config.endpoint_type_of(sm, current)
+        if running is not None and running != spec.endpoint_type:
+            if stage != "staging":
+                raise EndpointTypeChanged(_type_change_path(endpoint, running, spec.endpoint_type))
+            # Staging holds nothing to protect: recreate it with the new type.
+            sm.delete_endpoint(EndpointName=endpoint)
+            logger.warning(
+                "staging endpoint type changed: deleted, the retry recreates it",
+                extra={"endpoint": endpoint, "was": running, "now": spec.endpoint_type},
+            )
+            raise EndpointBusy(
+                f"{endpoint} was {running}, the stack says {spec.endpoint_type}: deleted, "
+                "retrying to create it anew"
+            )
     deployment_config = None
     if current is None:
         # A first deployment has nothing to protect: create it directly.
-        sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=config)
+        sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=config, Tags=tags[:1])
         action, previous = "created", None
     else:
         status = current["EndpointStatus"]

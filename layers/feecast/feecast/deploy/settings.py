@@ -40,6 +40,7 @@ class EndpointSettings(DeploySettings):
 
 class SmokeSettings(DeploySettings):
     feature_group_name: str
+    endpoint_type: str = ""  # Provisioned | Serverless (template EndpointType): the advice
 
 
 class ApprovalSettings(DeploySettings):

@@ -3,15 +3,25 @@
 The context is the most recent minutes of the feature group when it holds at least the model's
 context length of observed minutes; otherwise (a fresh install, or the offline store lagging)
 a synthetic fee-like series, and the result says which was used.
+
+An endpoint whose container does not answer (ModelError, a timeout, the runtime refusing) fails
+the step with `EndpointDidNotAnswer`, saying what answered and what to do: built-in DeepAR on
+Serverless Inference (the default EndpointType) has no AWS example, so when the container does
+not answer there the advice is the one-parameter fallback, EndpointType=Provisioned
+(docs/aws-first-run.md). Throttling is left to the state's Retry (AwsThrottled).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from feecast.adapters.errors import THROTTLING_CODES
 from feecast.adapters.parameters import load_config
 from feecast.deepar import inference_request
 from feecast.deploy import aws, smoke
+from feecast.deploy.errors import retry_throttling
 from feecast.deploy.settings import SmokeSettings
 from feecast.observability import logger
 from feecast.series import MINUTE, MinuteSeries, floor_minute
@@ -39,6 +49,26 @@ def _context(settings: SmokeSettings, needed: int, now: datetime) -> tuple[Minut
     return series, "feature_store"
 
 
+class EndpointDidNotAnswer(RuntimeError):
+    """The staging endpoint exists but its container gave no forecast (the step's error name)."""
+
+
+def _did_not_answer(endpoint_name: str, endpoint_type: str, what: str) -> EndpointDidNotAnswer:
+    advice = (
+        " Built-in DeepAR on Serverless Inference is not verified by an AWS example: if its "
+        "container cannot start or answer there, redeploy the stack with "
+        "EndpointType=Provisioned (one parameter; docs/aws-first-run.md, Serverless or "
+        "Provisioned), then approve the package again."
+        if endpoint_type == "Serverless"
+        else " Look at the endpoint's logs (/aws/sagemaker/Endpoints/" + endpoint_name + ")."
+    )
+    kind = f"{endpoint_type} endpoint" if endpoint_type else "endpoint"
+    return EndpointDidNotAnswer(
+        f"{kind} {endpoint_name} did not answer the smoke test's DeepAR request: {what}.{advice}"
+    )
+
+
+@retry_throttling
 def smoke_test(endpoint_name: str, settings: SmokeSettings) -> smoke.SmokeReport:
     config = load_config(settings.ssm_prefix)
     prediction_length = config.target.prediction_length
@@ -50,7 +80,18 @@ def smoke_test(endpoint_name: str, settings: SmokeSettings) -> smoke.SmokeReport
     request = inference_request(
         [context], num_samples=config.hyperparameters.num_eval_samples, quantiles=quantiles
     )
-    body = aws.invoke_endpoint(endpoint_name, request)
+    try:
+        body = aws.invoke_endpoint(endpoint_name, request)
+    except ClientError as exc:
+        code = aws.error_code(exc)
+        if code in THROTTLING_CODES:
+            raise  # retry_throttling: AwsThrottled, retried by the state
+        original = exc.response.get("OriginalMessage") or aws.error_message(exc)
+        raise _did_not_answer(endpoint_name, settings.endpoint_type, f"{code}: {original}") from exc
+    except BotoCoreError as exc:  # read timeout, connection reset: nothing came back
+        raise _did_not_answer(
+            endpoint_name, settings.endpoint_type, f"{type(exc).__name__}: {exc}"
+        ) from exc
     forecast = smoke.check_forecast(body, prediction_length=prediction_length, quantiles=quantiles)
     report = smoke.SmokeReport(
         prediction_length=prediction_length,

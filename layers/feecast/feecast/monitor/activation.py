@@ -1,17 +1,19 @@
-"""Endpoint state change -> the endpoint's monitoring on or off (ActivateMonitoringFunction).
+"""Endpoint state change -> the endpoint's accuracy alarm on or off (ActivateMonitoringFunction).
 
-- IN_SERVICE: enable the stage's hourly schedule and (re)set its accuracy alarm with the
-  threshold SSM holds *now*. Every deployment takes the endpoint Updating -> InService, so the
-  alarm follows a threshold lowered by the deploy stage without any other coupling.
+The hourly schedules belong to the template alone (always ENABLED; a run for an endpoint that
+does not exist returns at once, feecast.monitor.run), so no stack update can turn monitoring
+off behind a running endpoint. This function owns only the run-time alarm:
+- IN_SERVICE: (re)set the stage's accuracy alarm with the threshold SSM holds *now*. Every
+  deployment takes the endpoint Updating -> InService, so the alarm follows a threshold lowered
+  by the deploy stage without any other coupling.
 - FAILED / UPDATE_ROLLBACK_FAILED: notify with the failure reason; monitoring is left as it is
   (a failed update rolls back to the previous, still monitored, variant).
-- DELETING / DELETED: disable the schedule and the alarm's actions. The alarm itself is kept:
-  its history stays on the dashboard, and the next IN_SERVICE re-enables it. The retraining
-  function honours disabled actions, so a deleted endpoint never starts a build.
+- DELETING / DELETED: disable the alarm's actions. The alarm itself is kept: its history stays
+  on the dashboard, and the next IN_SERVICE re-enables it. The retraining function honours
+  disabled actions, so a deleted endpoint never starts a build.
 - anything else: nothing to do.
-Each step is idempotent (a schedule already in the wanted state is not updated; PutMetricAlarm
-overwrites with the same definition), and the whole change runs once per (endpoint, status,
-LastModifiedTime): SageMaker may send several events for one change.
+Each step is idempotent (PutMetricAlarm overwrites with the same definition), and the whole
+change runs once per (endpoint, status, LastModifiedTime): SageMaker may send several events.
 """
 
 from __future__ import annotations
@@ -38,7 +40,6 @@ _DUPLICATE_WINDOW_SECONDS = 86400
 
 @dataclass
 class ActivationPorts:
-    set_schedule_state: Callable[[str, str, str], bool] = aws.set_schedule_state
     put_alarm: Callable[[dict[str, Any]], None] = aws.put_alarm
     disable_alarm_actions: Callable[[str], bool] = aws.disable_alarm_actions
     describe_endpoint: Callable[[str], aws.EndpointState | None] = aws.describe_endpoint
@@ -80,10 +81,8 @@ def apply_change(
             topic_arn=topic,
         )
         ports.put_alarm(definition)
-        enabled = ports.set_schedule_state(schedule, settings.schedule_group_name, "ENABLED")
         result |= {
             "schedule": schedule,
-            "schedule_changed": enabled,
             "alarm": alarm,
             "threshold": validation.threshold,
             "consecutive_breaches_to_alarm": validation.consecutive_breaches_to_alarm,
@@ -91,8 +90,9 @@ def apply_change(
         ports.notify(
             topic,
             f"feecast: monitoring of {change.endpoint_name} active",
-            f"Endpoint {change.endpoint_name} is InService: its hourly accuracy run is enabled "
-            f"and alarm {alarm} fires after {validation.consecutive_breaches_to_alarm} "
+            f"Endpoint {change.endpoint_name} is InService: the hourly accuracy run "
+            f"({schedule}) scores it and alarm {alarm} fires after "
+            f"{validation.consecutive_breaches_to_alarm} "
             f"consecutive hours above {validation.threshold:g}.",
             result,
         )
@@ -109,19 +109,17 @@ def apply_change(
             result,
         )
     elif change.action is Action.DEACTIVATE:
-        disabled = ports.set_schedule_state(schedule, settings.schedule_group_name, "DISABLED")
         alarm_found = ports.disable_alarm_actions(alarm)
         result |= {
             "schedule": schedule,
-            "schedule_changed": disabled,
             "alarm": alarm,
             "alarm_actions_disabled": alarm_found,
         }
         ports.notify(
             topic,
             f"feecast: monitoring of {change.endpoint_name} stopped",
-            f"Endpoint {change.endpoint_name} is {change.status}: its hourly accuracy run is "
-            f"disabled and alarm {alarm} no longer starts builds.",
+            f"Endpoint {change.endpoint_name} is {change.status}: its hourly accuracy run "
+            f"finds nothing to score and alarm {alarm} no longer starts builds.",
             result,
         )
     logger.info("endpoint change handled", extra=result)

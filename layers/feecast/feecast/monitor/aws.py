@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.exceptions import ClientError
 
-from feecast.monitor.definitions import schedule_update_request
 from feecast.monitor.episode import Episode
 from feecast.monitor.names import (
     ENDPOINT_DIMENSION,
@@ -40,19 +39,6 @@ def client(service: str) -> Any:
 
 def _error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-# -- Scheduler --------------------------------------------------------------------------------
-def set_schedule_state(name: str, group: str, state: str) -> bool:
-    """Enable or disable a schedule; True if it changed. UpdateSchedule replaces the whole
-    definition, so the current one is read first and sent back with only State changed."""
-    scheduler = client("scheduler")
-    current = scheduler.get_schedule(Name=name, GroupName=group)
-    if current.get("State") == state:
-        return False
-    scheduler.update_schedule(**schedule_update_request(current, state, datetime.now(UTC)))
-    logger.info("schedule state changed", extra={"schedule": name, "state": state})
-    return True
 
 
 # -- CloudWatch -------------------------------------------------------------------------------

@@ -1,9 +1,7 @@
-"""The alarm definition and the schedule update request, as plain dicts (pure: no AWS calls)."""
+"""The accuracy alarm definition, as a plain dict (pure: no AWS calls)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from feecast.monitor.names import (
@@ -14,26 +12,9 @@ from feecast.monitor.names import (
     endpoint_name,
 )
 
-__all__ = ["ALARM_PERIOD_SECONDS", "accuracy_alarm", "schedule_update_request"]
+__all__ = ["ALARM_PERIOD_SECONDS", "accuracy_alarm"]
 
 ALARM_PERIOD_SECONDS = 3600  # one loss datapoint per hourly run
-
-# UpdateSchedule replaces the whole schedule: every field GetSchedule returns that UpdateSchedule
-# accepts is sent back, or it would be reset (Arn, CreationDate, LastModificationDate are not
-# accepted).
-_UPDATABLE = (
-    "Name",
-    "GroupName",
-    "ScheduleExpression",
-    "StartDate",
-    "EndDate",
-    "Description",
-    "ScheduleExpressionTimezone",
-    "KmsKeyArn",
-    "Target",
-    "FlexibleTimeWindow",
-    "ActionAfterCompletion",
-)
 
 
 def accuracy_alarm(
@@ -78,26 +59,3 @@ def accuracy_alarm(
         "ComparisonOperator": "GreaterThanThreshold",
         "TreatMissingData": "notBreaching",
     }
-
-
-def schedule_update_request(
-    current: Mapping[str, Any], state: str, now: datetime | None = None
-) -> dict[str, Any]:
-    """UpdateSchedule arguments that change only the state of the schedule GetSchedule returned.
-
-    A StartDate already in the past is dropped: it no longer restricts anything, and
-    UpdateSchedule refuses a StartDate more than 5 minutes in the past.
-    """
-    if state not in ("ENABLED", "DISABLED"):
-        raise ValueError(f"state must be ENABLED or DISABLED, got {state!r}")
-    request = {k: current[k] for k in _UPDATABLE if current.get(k) is not None}
-    for required in ("Name", "ScheduleExpression", "Target", "FlexibleTimeWindow"):
-        if required not in request:
-            raise ValueError(f"GetSchedule result has no {required}: cannot re-send the schedule")
-    start = request.get("StartDate")
-    if isinstance(start, datetime):
-        moment = now or datetime.now(UTC)
-        if (start if start.tzinfo else start.replace(tzinfo=UTC)) <= moment:
-            del request["StartDate"]
-    request["State"] = state
-    return request

@@ -23,8 +23,6 @@ class MonitorSettings(BaseSettings):
 class ActivationSettings(MonitorSettings):
     """ActivateMonitoringFunction."""
 
-    schedule_group_name: str = "default"
-
 
 class RunSettings(MonitorSettings):
     """MonitorEndpointFunction."""

@@ -1,0 +1,119 @@
+"""Deploy To Staging/Production: a taken name is accepted only when it is this deployment's, and
+the endpoint type running is read from DescribeEndpoint / DescribeEndpointConfig (issue 16)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from feecast.deploy.endpoint_config import endpoint_type_of
+from feecast.deploy.endpoints import (
+    PackageNotDeployable,
+    _create_config_once,
+    _create_model_once,
+)
+
+TAKEN = ClientError(
+    {
+        "Error": {
+            "Code": "ValidationException",
+            "Message": 'Cannot create already existing model "x".',
+        }
+    },
+    "CreateModel",
+)
+
+
+class FakeSageMaker:
+    def __init__(
+        self, *, model: dict[str, Any] | None = None, config: dict[str, Any] | None = None
+    ):
+        self.model, self.config, self.calls = model, config, []
+
+    def create_model(self, **kw: Any) -> None:
+        self.calls.append("create_model")
+        if self.model is not None:
+            raise TAKEN
+
+    def describe_model(self, ModelName: str) -> dict[str, Any]:
+        return {"PrimaryContainer": self.model}
+
+    def create_endpoint_config(self, **kw: Any) -> None:
+        if self.config is not None:
+            raise TAKEN
+
+    def describe_endpoint_config(self, EndpointConfigName: str) -> dict[str, Any]:
+        if self.config is None:
+            raise ClientError(
+                {"Error": {"Code": "ValidationException", "Message": "Could not find"}}, "x"
+            )
+        return self.config
+
+
+MODEL = {
+    "ModelName": "feecast-v7-20260105t101500",
+    "ExecutionRoleArn": "arn:aws:iam::123456789012:role/r",
+    "PrimaryContainer": {"Image": "deepar:1", "ModelDataUrl": "s3://b/v7/model.tar.gz"},
+}
+
+
+def test_a_model_left_by_a_retry_of_this_deployment_is_accepted() -> None:
+    _create_model_once(FakeSageMaker(model=dict(MODEL["PrimaryContainer"])), MODEL)
+
+
+def test_a_model_of_the_same_name_with_other_data_is_refused() -> None:
+    other = {"Image": "deepar:1", "ModelDataUrl": "s3://b/OTHER/model.tar.gz"}
+    with pytest.raises(PackageNotDeployable, match="not this deployment's"):
+        _create_model_once(FakeSageMaker(model=other), MODEL)
+
+
+def test_an_existing_config_must_serve_this_model() -> None:
+    request = {
+        "EndpointConfigName": "feecast-staging-v7-x",
+        "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": "feecast-v7-x"}],
+    }
+    _create_config_once(
+        FakeSageMaker(config={"ProductionVariants": request["ProductionVariants"]}), request
+    )
+    with pytest.raises(PackageNotDeployable):
+        _create_config_once(
+            FakeSageMaker(config={"ProductionVariants": [{"ModelName": "someone-else"}]}), request
+        )
+
+
+def test_other_create_errors_are_not_swallowed() -> None:
+    class Refusing(FakeSageMaker):
+        def create_model(self, **kw: Any) -> None:
+            raise ClientError(
+                {"Error": {"Code": "ValidationException", "Message": "bad image"}}, "x"
+            )
+
+    with pytest.raises(ClientError, match="bad image"):
+        _create_model_once(Refusing(), MODEL)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "config", "expected"),
+    [
+        (
+            {"ProductionVariants": [{"CurrentServerlessConfig": {"MaxConcurrency": 5}}]},
+            None,
+            "Serverless",
+        ),
+        ({"ProductionVariants": [{"CurrentInstanceCount": 1}]}, None, "Provisioned"),
+        (
+            {"EndpointConfigName": "c"},
+            {"ProductionVariants": [{"ServerlessConfig": {}}]},
+            "Serverless",
+        ),
+        (
+            {"EndpointConfigName": "c"},
+            {"ProductionVariants": [{"InstanceType": "ml.m5.large"}]},
+            "Provisioned",
+        ),
+        ({"EndpointConfigName": "gone"}, None, None),
+    ],
+)
+def test_the_running_endpoint_type(endpoint: dict[str, Any], config: Any, expected: Any) -> None:
+    assert endpoint_type_of(FakeSageMaker(config=config), endpoint) == expected
