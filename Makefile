@@ -54,6 +54,8 @@ demo: $(VENV)/.installed ## run the whole lifecycle on the local twin and write 
 
 # pytest workers: the twin's tests mostly wait on its processes (Lambda workers, containers),
 # so more workers than cores keep the CPU busy; each worker has its own twins and fork servers.
+# --dist loadfile: a module's tests share its module fixtures (the lifecycle module runs the
+# whole demo once); tests/conftest.py puts that module first.
 TEST_WORKERS ?= 3
 
 # The environments install side by side, then lint and build run side by side (a fresh clone
@@ -61,7 +63,7 @@ TEST_WORKERS ?= 3
 test: ## lint, build the Lambda artifacts, then every test (unit, integration, reliability, lifecycle)
 	$(MAKE) --no-print-directory -j4 --output-sync=target setup $(CHECKOV)
 	$(MAKE) --no-print-directory -j2 --output-sync=target lint build
-	$(BIN)/pytest tests -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/pytest tests -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-unit: $(VENV)/.installed ## fast pure tests only
 	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)

@@ -22,8 +22,7 @@ import pytest
 
 from feecast_demo.scenario import DemoOptions, Scenario
 
-# One worker runs the module (`make test` uses --dist loadgroup): its tests share one demo run.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("lifecycle")]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
