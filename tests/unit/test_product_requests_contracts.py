@@ -1,6 +1,6 @@
 """Every request the product builds, checked against what AWS accepts (botocore's service
 models, through the twin's contract checker): package registration, endpoint configurations and
-deployment guardrails, the accuracy alarm, schedule updates, metric data, notifications, SSM
+deployment guardrails, the accuracy alarm, metric data, notifications, SSM
 parameters and Feature Store records. The twin refuses the same requests at run time; these
 catch a violation before any twin runs, with the builder's own inputs at their extremes."""
 
@@ -16,7 +16,7 @@ from feecast.config import ValidationConfig
 from feecast.deploy.endpoint_config import EndpointSpec, endpoint_config_request, guardrails
 from feecast.ingest.model import MinuteRecord
 from feecast.monitor.aws import metric_data_request
-from feecast.monitor.definitions import accuracy_alarm, schedule_update_request
+from feecast.monitor.definitions import accuracy_alarm
 
 from feecast_twin.contracts import check_params, refusal
 from feecast_twin.gateway import Call
@@ -87,27 +87,6 @@ def test_the_accuracy_alarm() -> None:
         topic_arn="arn:aws:sns:eu-west-1:123456789012:feecast-notifications",
     )
     accepted("cloudwatch", "PutMetricAlarm", alarm)
-
-
-def test_schedule_updates_resend_only_what_get_schedule_returned() -> None:
-    current = {
-        "Name": "feecast-production-monitor",
-        "GroupName": "default",
-        "ScheduleExpression": "cron(5 * * * ? *)",
-        "ScheduleExpressionTimezone": "UTC",
-        "FlexibleTimeWindow": {"Mode": "OFF"},
-        "Target": {
-            "Arn": "arn:aws:lambda:eu-west-1:123456789012:function:feecast-monitor",
-            "RoleArn": "arn:aws:iam::123456789012:role/feecast-scheduler",
-            "Input": '{"stage": "production", "scheduled_time": "<aws.scheduler.scheduled-time>"}',
-        },
-        "State": "DISABLED",
-        "StartDate": datetime(2026, 1, 1, tzinfo=UTC),
-        "Arn": "arn:aws:scheduler:eu-west-1:123456789012:schedule/default/x",
-    }
-    for state in ("ENABLED", "DISABLED"):
-        request = schedule_update_request(current, state, datetime(2026, 1, 5, tzinfo=UTC))
-        accepted("scheduler", "UpdateSchedule", request)
 
 
 def test_the_hourly_metric_data() -> None:
