@@ -166,7 +166,10 @@ def why_failed(
         lines.append(f"{name}: crashed: {first}")
         if detail and rest.strip():
             lines.extend(f"    {line}" for line in rest.rstrip().splitlines())
-        trace = str(result.get("traceback") or "").rstrip().splitlines()
+        trace_text = str(result.get("traceback") or "").rstrip()
+        if trace_text.endswith(error.rstrip()):  # the error is above already
+            trace_text = trace_text[: -len(error.rstrip())].rstrip()
+        trace = trace_text.splitlines()
         if detail and traceback_lines and trace:
             lines.append("    traceback (end):")
             lines.extend(f"      {line}" for line in trace[-traceback_lines:])

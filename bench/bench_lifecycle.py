@@ -83,6 +83,8 @@ def main() -> dict[str, Any]:
                 f"the scenario process exited {proc.returncode}" + _tails(Path(tmp), stderr)
             )
         run = json.loads(out.read_text())
+    if not run["ok"] and stderr.strip():  # what the twin's processes printed (Lambda workers...)
+        run["stderr_tail"] = _tail(stderr)
     return report(run, process_s, load_before)
 
 
@@ -199,11 +201,15 @@ def report(run: dict[str, Any], process_s: float, load_before: dict[str, float])
         },
     )
     if not run["ok"]:
-        out["why"] = (
-            f"phase {run['failed_phase'] or '?'}"
-            + (f"\n--- timeline (tail) ---\n{run['timeline_tail']}" if run.get("timeline_tail") else "")
-            + (f"\n--- scenario log (tail) ---\n{run['log_tail']}" if run.get("log_tail") else "")
-        )
+        parts = [f"phase {run['failed_phase'] or '?'}"]
+        for key, label in (
+            ("timeline_tail", "timeline"),
+            ("log_tail", "scenario log"),
+            ("stderr_tail", "stderr"),
+        ):
+            if run.get(key):
+                parts.append(f"--- {label} (tail) ---\n{run[key]}")
+        out["why"] = "\n".join(parts)
     return out
 
 
@@ -260,12 +266,18 @@ class JobClock:
         """One entry per job: its first and terminal stamp (run_end if it never ended)."""
         with self._lock:
             stamps = sorted(self.stamps, key=lambda s: s[0])
-        found: dict[str, dict[str, Any]] = {}
+        found: dict[tuple[str, str], dict[str, Any]] = {}  # a build names both jobs alike
         for when, kind, name, status, secondary in stamps:
             job = found.setdefault(
-                name,
-                {"kind": kind, "name": name, "start": when, "end": None, "status": status,
-                 "job_seconds": []},
+                (kind, name),
+                {
+                    "kind": kind,
+                    "name": name,
+                    "start": when,
+                    "end": None,
+                    "status": status,
+                    "job_seconds": [],
+                },
             )
             job["job_seconds"].append([round(when, 3), secondary or status])
             if job["end"] is None:
@@ -316,9 +328,9 @@ def child(out: Path) -> int:
             finally:
                 scenario.close()
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        for job in jobs:  # the algorithm's own time, from the job's log
+        for job in jobs:  # the algorithm's own time, from the training job's log
             for entry in algorithm:
-                if entry["job"] == job["name"]:
+                if job["kind"] == "training" and entry["job"] == job["name"]:
                     job["algorithm_seconds"], job["epochs"] = entry["seconds"], entry["epochs"]
         failed = run.failed_phase
         facts = {
