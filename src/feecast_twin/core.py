@@ -10,6 +10,7 @@ See docs/local-twin.md for what is emulated and how faithfully, and twin-contrac
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import logging
@@ -280,6 +281,12 @@ class Twin:
                 except Exception:
                     log.debug("uninstall after failed install", exc_info=True)
                 continue
+            except BaseException:
+                # Undo what it patched before failing (a PatchError after a moto upgrade, say):
+                # close() only uninstalls the components that made it into the list.
+                with contextlib.suppress(Exception):
+                    component.uninstall()
+                raise
             self.components.append(component)
 
     def close(self) -> None:

@@ -453,3 +453,43 @@ def test_a_deployed_twin_made_the_documented_patches_and_closing_undoes_them(
     assert "moto.sagemakerfeaturestoreruntime" not in sys.modules
     left = {p.target: why for p in made if (why := _left_behind(p)) is not None}
     assert left == {}
+
+
+class _BrokenAfterPatching:
+    """A twin part that patches moto, then fails to install (as a PatchError would)."""
+
+    def __init__(self, twin: Any) -> None:
+        from feecast_twin.patching import Patcher
+
+        self._patches = Patcher("tests.broken_component")
+
+    def install(self, twin: Any) -> None:
+        from moto.sagemaker.models import SageMakerModelBackend
+
+        self._patches.replace(
+            SageMakerModelBackend,
+            "list_endpoints",
+            lambda *a, **k: [],
+            reason="a test part",
+            check_signature=False,
+        )
+        raise RuntimeError("the part could not install")
+
+    def uninstall(self) -> None:
+        self._patches.undo()
+
+
+def test_a_part_that_fails_to_install_leaves_no_patch_behind(
+    make_twin: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.sagemaker.models import SageMakerModelBackend
+
+    from feecast_twin import core, patching
+
+    original = vars(SageMakerModelBackend)["list_endpoints"]
+    monkeypatch.setattr(sys.modules[__name__], "BrokenPart", _BrokenAfterPatching, raising=False)
+    monkeypatch.setattr(core, "COMPONENTS", ((__name__, "BrokenPart"),))
+    with pytest.raises(RuntimeError, match="could not install"):
+        make_twin()
+    assert patching.applied() == []
+    assert vars(SageMakerModelBackend)["list_endpoints"] is original
