@@ -8,7 +8,8 @@ import json
 import os
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -166,7 +167,13 @@ def test_given_schedules_when_the_clock_advances_then_enabled_ones_fire_at_their
 
     fired = twin.records_of("schedule-fired")
     rate = [r["scheduled_time"] for r in fired if r.get("rule") == "EchoFunctionEvery5Minutes"]
-    assert len(rate) == 12 and rate[0] == "2026-01-05T00:05:00Z"
+    # rate() counts from the rule's creation (the end of the deploy, seconds after the clock's
+    # start on a slow machine), as EventBridge does; then every 5 minutes.
+    times = [datetime.fromisoformat(t.replace("Z", "+00:00")) for t in rate]
+    created = twin.records_of("deploy")[0].time
+    assert len(rate) == 12
+    assert timedelta(minutes=5) - timedelta(seconds=2) <= times[0] - created <= timedelta(minutes=5)
+    assert {b - a for a, b in pairwise(times)} == {timedelta(minutes=5)}
     hourly = [r for r in fired if r.get("schedule") == "EchoFunctionHourly"]
     assert [r["scheduled_time"] for r in hourly] == ["2026-01-05T01:00:00Z"]
     assert not [r for r in fired if r.get("schedule") == "EchoFunctionNever"]  # DISABLED
