@@ -24,6 +24,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from feecast_twin.server import PortInUse
+
 if TYPE_CHECKING:
     from feecast_twin.core import Twin
 
@@ -188,7 +190,11 @@ def _serve(args: argparse.Namespace) -> int:
     twin.deploy()
     handle = None
     try:
-        handle = start_server(twin, args.host, args.port, args.speed)
+        try:
+            handle = start_server(twin, args.host, args.port, args.speed)
+        except PortInUse as exc:
+            print(f"feecast local serve: {exc}", file=sys.stderr)
+            return 1
         _print_endpoint(twin, handle.url)
         done = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):  # SIGINT too: it is ignored in `cmd &` jobs

@@ -34,6 +34,10 @@ class FrontDoor(Protocol):
         ...
 
 
+class PortInUse(OSError):
+    """The address the twin was asked to serve on is taken."""
+
+
 class TwinServer:
     """moto's WSGI application behind the twin's front door, served on a thread."""
 
@@ -74,9 +78,14 @@ class TwinServer:
                 # No Nagle delay between a response's headers and its body (~40 ms per call).
                 self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-        self._server: BaseWSGIServer = make_server(
-            host, port, app, threaded=True, request_handler=Handler
-        )
+        try:
+            self._server: BaseWSGIServer = make_server(
+                host, port, app, threaded=True, request_handler=Handler
+            )
+        except SystemExit:  # werkzeug prints why (the port is taken) and exits the program
+            raise PortInUse(
+                f"{host}:{port} is in use by another program: stop it, or choose another port"
+            ) from None
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},  # shutdown() waits for the next poll (0.5 s default)

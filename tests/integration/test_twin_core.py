@@ -352,3 +352,17 @@ def test_the_repository_template_deploys_completely(make_twin: Any) -> None:
     listed = twin.client("stepfunctions").list_state_machines()["stateMachines"]
     assert len(listed) == len(machines)
     assert sys.modules.get("feecast_twin.core") is not None
+
+
+def test_serve_on_a_port_in_use_says_so_and_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    from feecast_twin.cli import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = main(["serve", "--port", str(port), "--template", CORE])
+    assert code == 1
+    assert f"127.0.0.1:{port} is in use by another program" in capsys.readouterr().err
