@@ -7,6 +7,6 @@ from __future__ import annotations
 
 from importlib import import_module
 
-_GROUPS = ["local", "ingest", "deploy", "build", "status"]
+_GROUPS = ["local", "ingest", "deploy", "build", "status", "backtest"]
 
 MODULES = [import_module(f"feecast_cli.{name}") for name in _GROUPS]

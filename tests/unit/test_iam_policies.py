@@ -52,6 +52,19 @@ SAM_POLICY_TEMPLATES: dict[str, tuple[list[str], list[str]]] = {
             "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${TableName}/index/*",
         ],
     ),
+    "DynamoDBReadPolicy": (
+        [
+            "dynamodb:GetItem",
+            "dynamodb:Scan",
+            "dynamodb:Query",
+            "dynamodb:BatchGetItem",
+            "dynamodb:DescribeTable",
+        ],
+        [
+            "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${TableName}",
+            "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${TableName}/index/*",
+        ],
+    ),
     "SSMParameterReadPolicy": (
         ["ssm:GetParameters", "ssm:GetParameter", "ssm:GetParametersByPath"],
         ["arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${ParameterName}"],

@@ -78,6 +78,7 @@ def apply_change(
             threshold=validation.threshold,
             breaches=validation.consecutive_breaches_to_alarm,
             topic_arn=topic,
+            window_hours=validation.alarm_window_hours,
         )
         ports.put_alarm(definition)
         enabled = ports.set_schedule_state(schedule, settings.schedule_group_name, "ENABLED")
@@ -93,7 +94,8 @@ def apply_change(
             f"feecast: monitoring of {change.endpoint_name} active",
             f"Endpoint {change.endpoint_name} is InService: its hourly accuracy run is enabled "
             f"and alarm {alarm} fires after {validation.consecutive_breaches_to_alarm} "
-            f"consecutive hours above {validation.threshold:g}.",
+            f"consecutive hours with the loss of the last {validation.alarm_window_hours} hours "
+            f"above {validation.threshold:g}.",
             result,
         )
     elif change.action is Action.REPORT_FAILURE:
