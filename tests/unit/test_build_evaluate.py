@@ -266,7 +266,7 @@ def test_given_a_production_model_without_its_output_then_the_error_says_so() ->
     req = req.model_copy(
         update={"data": req.data.model_copy(update={"production": ProductionModel(present=True)})}
     )
-    with pytest.raises(EvaluationError, match="transform/production/backtest.json.out"):
+    with pytest.raises(EvaluationError, match=r"transform/production/backtest\.json\.out"):
         evaluate_model(
             req, SETTINGS, validation=ValidationConfig(), store=store, training_metrics=lambda j: {}
         )

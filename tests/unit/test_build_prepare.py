@@ -368,3 +368,29 @@ def test_given_a_model_that_forecasts_something_else_then_it_is_not_compared(kw,
 def test_given_a_deleted_package_then_the_reason_says_so() -> None:
     got = find(None)
     assert got.present is False and "no longer exists" in (got.reason or "")
+
+
+def test_given_extra_series_then_deepar_also_trains_on_them_over_the_same_minutes() -> None:
+    store = MemoryStore("artifacts")
+    cfg = FeecastConfig(
+        target=TargetConfig(history_days=1, extra_series=["median_fee_1min", "fee_rate_1min"]),
+        hyperparameters=Hyperparameters(epochs=2),
+        validation=ValidationConfig(backtest_days=0.25),
+    )
+    target, median = fee_series(1440), fee_series(1440, seed=2)
+    empty = MinuteSeries(target.start, np.full(1440, np.nan))
+    columns = {"avg_fee_1min": target, "median_fee_1min": median, "fee_rate_1min": empty}
+
+    def read(group: str, start: datetime, end: datetime, column: str) -> History:
+        s = columns[column].window(start, end)
+        return History(s, len(s), 0, len(s), 3, s.end)
+
+    result = prepare_data(request(), settings(), config=cfg, read_history=read, store=store)
+    layout = BuildLayout("artifacts", result.execution_name)
+    train = from_jsonl(store.objects[layout.train_key])
+    assert len(train) == 2 and train[1] == median.head(1080)  # the target first, then median
+    assert len(from_jsonl(store.objects[layout.test_key])) == 1  # scored on the target only
+    assert result.extra_series == ["median_fee_1min"]
+    assert result.extra_series_notes == [
+        "fee_rate_1min: no non-zero value before 2026-01-05T06:00:00Z, left out"
+    ]

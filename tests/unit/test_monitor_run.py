@@ -14,6 +14,7 @@ from feecast.config import FeecastConfig
 from feecast.deepar import Forecast, from_record
 from feecast.monitor.aws import EndpointState, StoredForecast
 from feecast.monitor.events import MonitorRunRequest
+from feecast.monitor.rolling import RollingScore, WindowRecord
 from feecast.monitor.run import RunPorts, run_hour
 from feecast.monitor.window import evaluation_window, score_window
 from feecast.series import MINUTE, MinuteSeries
@@ -112,6 +113,8 @@ class FakeAws:
     stored: dict[tuple[str, datetime], StoredForecast] = field(default_factory=dict)
     published: list[tuple[str, str, str, datetime, dict[str, float]]] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    windows: dict[datetime, WindowRecord] = field(default_factory=dict)
+    rolling: list[RollingScore] = field(default_factory=list)
 
     def read(self, start: datetime, end: datetime) -> MinuteSeries:
         return self.history.window(start, end)
@@ -136,7 +139,17 @@ class FakeAws:
             put_forecast=self.put,
             publish=lambda *args: self.published.append(args),
             now=lambda: T + timedelta(seconds=5),
+            get_windows=lambda endpoint, a, b: [
+                r for o, r in sorted(self.windows.items()) if a <= o <= b
+            ],
+            put_window=self.put_window,
         )
+
+    def put_window(
+        self, endpoint: str, record: WindowRecord, rolling: RollingScore, at: datetime
+    ) -> None:
+        self.windows[record.origin] = record
+        self.rolling.append(rolling)
 
 
 REQUEST = MonitorRunRequest(stage="staging", endpoint_name="feecast-staging", scheduled_time=T)
@@ -156,9 +169,20 @@ def test_given_a_stored_forecast_from_the_current_model_then_it_is_scored_and_pu
     assert result["forecast_source"] == "stored"
     ((namespace, stage, endpoint, at, values),) = fake.published
     assert (namespace, stage, endpoint, at) == ("feecast", "staging", "feecast-staging", T)
-    assert set(values) == {"WeightedQuantileLoss", "BaselineWeightedQuantileLoss", "Threshold"}
+    assert set(values) == {
+        "WeightedQuantileLoss",
+        "BaselineWeightedQuantileLoss",
+        "RollingWeightedQuantileLoss",
+        "RollingBaselineWeightedQuantileLoss",
+        "ModelToNaiveRatio",
+        "Threshold",
+    }
     assert values["Threshold"] == 0.24
     assert values["WeightedQuantileLoss"] == pytest.approx(result["loss"])
+    # The first window of this model: the rolling pool is the window itself.
+    assert values["RollingWeightedQuantileLoss"] == pytest.approx(result["loss"])
+    assert values["ModelToNaiveRatio"] == pytest.approx(result["loss"] / result["baseline_loss"])
+    assert fake.windows[ORIGIN].config == "config-v2" and fake.windows[ORIGIN].weight > 0
     # The next forecast: asked with history up to T, in quantiles of the confidence, stored.
     assert result["next_forecast"]["stored"] is True
     stored_next = fake.stored[("feecast-staging", T)]
@@ -218,3 +242,21 @@ def test_missing_minutes_are_reported_in_the_result() -> None:
     assert result["missing_minutes"] == 1
     assert result["missing_at"] == ["2026-01-05T11:05:00Z"]
     assert result["evaluated_minutes"] == 29
+
+
+def test_the_rolling_loss_pools_the_last_hours_of_the_current_model_only() -> None:
+    fake = FakeAws(fees(T - timedelta(days=2), 2880))
+    hour = timedelta(hours=1)
+    # Two earlier windows of the current model, one of the previous model, one too old.
+    fake.windows[ORIGIN - hour] = WindowRecord(ORIGIN - hour, 0.5, 0.4, 100.0, "config-v2")
+    fake.windows[ORIGIN - 2 * hour] = WindowRecord(ORIGIN - 2 * hour, 0.1, 0.2, 300.0, "config-v1")
+    fake.windows[ORIGIN - 3 * hour] = WindowRecord(ORIGIN - 3 * hour, 9.0, 9.0, 100.0, "config-v2")
+    result = run(fake)
+    own = fake.windows[ORIGIN]
+    expected = (0.5 * 100 + own.loss * own.weight) / (100 + own.weight)  # type: ignore[operator]
+    assert result["rolling"]["windows"] == 2
+    assert result["rolling"]["loss"] == pytest.approx(expected)
+    ratio = (0.5 * 100 + own.loss * own.weight) / (0.4 * 100 + own.baseline_loss * own.weight)  # type: ignore[operator]
+    assert result["rolling"]["ratio"] == pytest.approx(ratio)
+    ((_, _, _, _, values),) = fake.published
+    assert values["RollingWeightedQuantileLoss"] == pytest.approx(expected)

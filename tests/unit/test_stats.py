@@ -122,7 +122,9 @@ def test_blocks_widen_the_interval_when_neighbouring_windows_are_alike() -> None
     # windows treats 144 windows as independent and gives a too narrow interval.
     rng = np.random.default_rng(5)
     runs = np.repeat(rng.gamma(1.0, 1.0, 18), 8)
-    a = scores((runs * rng.lognormal(0, 0.05, 144) * np.repeat(rng.lognormal(0, 0.3, 18), 8)).tolist())
+    a = scores(
+        (runs * rng.lognormal(0, 0.05, 144) * np.repeat(rng.lognormal(0, 0.3, 18), 8)).tolist()
+    )
     b = scores(runs.tolist())
     narrow = compare(a, b, block=1, resamples=1000)
     wide = compare(a, b, block=8, resamples=1000)
@@ -168,4 +170,6 @@ def test_alarm_calibration_pools_hourly_windows_from_a_30_minute_backtest() -> N
 
 def test_given_too_few_windows_for_one_pool_then_no_threshold() -> None:
     with pytest.raises(ValueError, match="too few windows"):
-        alarm_calibration(scores([1.0, 2.0]), spacing_minutes=30, alarm_window_hours=3, quantile=0.9)
+        alarm_calibration(
+            scores([1.0, 2.0]), spacing_minutes=30, alarm_window_hours=3, quantile=0.9
+        )

@@ -16,7 +16,9 @@ def ratio(value: float, low: float, high: float, windows: int = 144) -> Comparis
 GOOD_NAIVE = ratio(0.86, 0.80, 0.93)
 
 
-def test_given_a_candidate_clearly_better_than_naive_then_it_passes_with_every_rule_stated() -> None:
+def test_given_a_candidate_clearly_better_than_naive_then_it_passes_with_every_rule_stated() -> (
+    None
+):
     decision = gate(loss=0.08, vs_naive=GOOD_NAIVE, vs_robust=ratio(1.05, 0.98, 1.12))
     assert decision.passed is True
     assert decision.reason.startswith("passed: ")
@@ -26,7 +28,9 @@ def test_given_a_candidate_clearly_better_than_naive_then_it_passes_with_every_r
         "naive: upper 95% bound 0.930 < 1.000 (1 - naive_margin 0) (ratio 0.860, 95% CI "
         "0.800-0.930, 144 windows)"
     )
-    assert rules["production"].gating is False and "no model in production" in rules["production"].text
+    assert (
+        rules["production"].gating is False and "no model in production" in rules["production"].text
+    )
     assert rules["robust"].gating is False and "reported, not required" in rules["robust"].text
 
 

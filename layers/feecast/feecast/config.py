@@ -41,7 +41,9 @@ __all__ = [
     "to_parameter_json",
 ]
 
-TargetColumn = Literal["avg_fee_1min", "total_fee_1min", "total_nb_trx_1min"]
+TargetColumn = Literal[
+    "avg_fee_1min", "total_fee_1min", "total_nb_trx_1min", "median_fee_1min", "fee_rate_1min"
+]
 Likelihood = Literal["student-T", "gaussian", "beta", "negative-binomial", "deterministic-L1"]
 
 # DeepAR time_freq: an optional positive multiple of M, W, D, H or min ("5min", "2H", "D").
@@ -101,13 +103,22 @@ class TargetConfig(_Parameter):
     history_days: int = Field(14, gt=0)
     # Known-in-advance DeepAR features written into every series (`dynamic_feat`).
     dynamic_features: list[DynamicFeature] = Field(default_factory=list)
+    # Related series DeepAR also trains on (more examples of the same process); it still
+    # forecasts only target_col.
+    extra_series: list[TargetColumn] = Field(default_factory=list)
 
-    @field_validator("dynamic_features")
+    @field_validator("dynamic_features", "extra_series")
     @classmethod
-    def _distinct_features(cls, v: list[str]) -> list[str]:
+    def _distinct(cls, v: list[str]) -> list[str]:
         if len(set(v)) != len(v):
-            raise ValueError("must not repeat a feature")
+            raise ValueError("must not repeat a name")
         return v
+
+    @model_validator(mode="after")
+    def _extra_is_not_the_target(self) -> TargetConfig:
+        if self.target_col in self.extra_series:
+            raise ValueError(f"extra_series must not repeat target_col {self.target_col!r}")
+        return self
 
     @field_validator("freq")
     @classmethod

@@ -2,7 +2,8 @@
 
 Items (pk, sk; TTL attribute `expires_at`):
 - minute   pk "MINUTE", sk "YYYY-MM-DDTHH:MM:00Z": count, fee, version, seen (string set of
-           64-bit keys), late_seen, late_count, closed_at, written_at;
+           64-bit keys), fees (list of each counted transaction's fee: the median), vsize and
+           vsize_fee (the fee rate), late_seen, late_count, closed_at, written_at;
 - cursor   pk "CURSOR", sk "CLOSER": last_closed (epoch seconds), last_closed_minute.
 
 All minutes share one partition so the closer can find the first one with a Query; at a few
@@ -11,7 +12,7 @@ writes per poll that is far below a partition's 1,000 writes/s.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from functools import cache
 from typing import Any
 
@@ -55,6 +56,9 @@ def _state(item: dict[str, Any]) -> MinuteState:
         late_seen=frozenset(item.get("late_seen", {}).get("SS", ())),
         closed="closed_at" in item,
         written="written_at" in item,
+        fees=tuple(int(v["N"]) for v in item.get("fees", {}).get("L", ())),
+        vsize_total=number("vsize"),
+        vsize_fee=number("vsize_fee"),
     )
 
 
@@ -99,6 +103,10 @@ class DynamoIngestStore:
         count: int,
         total_fee: int,
         expires_at: int,
+        *,
+        fees: Sequence[int] = (),
+        vsize_total: int = 0,
+        vsize_fee: int = 0,
     ) -> bool:
         if expected_version is None:
             condition = "attribute_not_exists(pk)"
@@ -108,7 +116,11 @@ class DynamoIngestStore:
             values = {":expected": _n(expected_version)}
         return self._conditional_update(
             Key=_key(minute),
-            UpdateExpression="SET version = :next, expires_at = :exp ADD #count :c, fee :f, seen :k",
+            UpdateExpression=(
+                "SET version = :next, expires_at = :exp, "
+                "fees = list_append(if_not_exists(fees, :none), :fees) "
+                "ADD #count :c, fee :f, seen :k, vsize :v, vsize_fee :vf"
+            ),
             ConditionExpression=condition,
             ExpressionAttributeNames={"#count": "count"},
             ExpressionAttributeValues={
@@ -118,6 +130,10 @@ class DynamoIngestStore:
                 ":c": _n(count),
                 ":f": _n(total_fee),
                 ":k": {"SS": sorted(keys)},
+                ":fees": {"L": [_n(f) for f in fees]},
+                ":none": {"L": []},
+                ":v": _n(vsize_total),
+                ":vf": _n(vsize_fee),
             },
         )
 

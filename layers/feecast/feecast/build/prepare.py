@@ -30,6 +30,7 @@ from feecast.deepar import (
     build_channels,
     gap_report,
     inference_config,
+    to_jsonl,
     to_record,
 )
 from feecast.series import MINUTE, MinuteSeries, floor_minute
@@ -125,6 +126,8 @@ class PrepareResult(BaseModel):
     prediction_length: int
     quantiles: list[str]
     dynamic_features: list[str] = Field(default_factory=list)
+    extra_series: list[str] = Field(default_factory=list)  # trained on besides the target
+    extra_series_notes: list[str] = Field(default_factory=list)  # why one was left out
     backtest: dict[str, Any]  # feecast.backtest.BacktestPlan.to_dict + the settings used
     production: ProductionModel
     window: DataWindow
@@ -282,8 +285,22 @@ def prepare_data(
         output_types=("mean", "quantiles"),
     )
 
+    # Related series: more training examples of the same process, over the same minutes.
+    extra_lines, extra_used, extra_notes = "", [], []
+    train_end = series.start + plan.first * MINUTE
+    for column in target.extra_series:
+        part = read_history(settings.feature_group_name, start, end, column).series.window(
+            series.start, train_end
+        )
+        observed = part.values[~np.isnan(part.values)]
+        if observed.size == 0 or not np.any(observed):
+            extra_notes.append(f"{column}: no non-zero value before {train_end:{_ISO}}, left out")
+            continue
+        extra_lines += to_jsonl([part], features=features)
+        extra_used.append(column)
+
     layout = BuildLayout(store.bucket, request.execution_name)
-    store.put_text(layout.train_key, channels.train_jsonl)
+    store.put_text(layout.train_key, channels.train_jsonl + extra_lines)
     store.put_text(layout.test_key, channels.test_jsonl)
     # The whole history: the evaluation scores the backtest windows and forms the baselines.
     store.put_text(layout.series_key, json.dumps(to_record(series), allow_nan=False))
@@ -328,6 +345,8 @@ def prepare_data(
         prediction_length=target.prediction_length,
         quantiles=quantiles,
         dynamic_features=features,
+        extra_series=extra_used,
+        extra_series_notes=extra_notes,
         backtest={
             **plan.to_dict(series.start),
             "backtest_days": validation.backtest_days,

@@ -85,6 +85,7 @@ class RegisterData(BaseModel):
     prediction_length: int
     quantiles: list[str]
     dynamic_features: list[str] = Field(default_factory=list)
+    extra_series: list[str] = Field(default_factory=list)
     hyperparameters: dict[str, str] = Field(default_factory=dict)
     window: DataWindow
 
@@ -166,6 +167,7 @@ def package_request(request: RegisterRequest, settings: RegisterSettings) -> dic
         "prediction_length": str(data.prediction_length),
         "quantiles": " ".join(data.quantiles),
         "dynamic_features": " ".join(data.dynamic_features) or "none",
+        "extra_series": " ".join(data.extra_series) or "none",
         "training_job": request.training_job_name,
         "execution_arn": request.execution_arn,
         "trigger": request.trigger,
