@@ -135,6 +135,10 @@ class Replica:
     detection_hours: float | None = None
     naive_upper: list[float] = field(default_factory=list)  # per build
     production_upper: list[float | None] = field(default_factory=list)
+    # Raw material for other alarm settings (bench docs' sensitivity table): each approved
+    # model's backtest window losses and weights, and every monitored hour's window.
+    approved_scores: dict[int, tuple[list[float], list[float]]] = field(default_factory=dict)
+    hourly: list[tuple[int, float | None, float | None, float, int]] = field(default_factory=list)
 
 
 def run_replica(seed: int, *, regime_change: bool = False, validation: Any = None) -> Replica:
@@ -218,6 +222,8 @@ def run_replica(seed: int, *, regime_change: bool = False, validation: Any = Non
             )
             threshold = calibration.threshold
             out.thresholds.append(threshold)
+            cand = bt.scores["candidate"]
+            out.approved_scores[k] = (cand.loss.tolist(), cand.weight.tolist())
             if production is not None:
                 out.rebuilds += 1
             production = candidate
@@ -235,6 +241,7 @@ def run_replica(seed: int, *, regime_change: bool = False, validation: Any = Non
             model_s = window_scores(window, {q: forecast.quantiles[q][np.newaxis, :] for q in keys})
             naive_s = window_scores(window, {q: naive.quantiles[q][np.newaxis, :] for q in keys})
             weight = float(model_s.weight[0])
+            out.hourly.append((hour, model_s.pooled(), naive_s.pooled(), weight, production.ident))
             records.append(
                 WindowRecord(
                     origin=START + timedelta(minutes=origin),
@@ -251,7 +258,8 @@ def run_replica(seed: int, *, regime_change: bool = False, validation: Any = Non
                 config=str(production.ident),
             )
             out.monitored_hours += 1
-            breaching = rolling.loss is not None and rolling.loss > threshold
+            # Published (and so judged) only for a complete pool, as feecast.monitor.run does.
+            breaching = rolling.complete and rolling.loss is not None and rolling.loss > threshold
             breaches = breaches + 1 if breaching else 0
             now_alarm = breaches >= v.consecutive_breaches_to_alarm
             if now_alarm and not in_alarm:

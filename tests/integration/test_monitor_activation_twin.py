@@ -40,7 +40,6 @@ def test_given_in_service_then_the_schedule_is_enabled_and_the_alarm_set_from_ss
         Value=json.dumps(
             {
                 "threshold": 0.19,
-                "update_rate": 0.5,
                 "consecutive_breaches_to_alarm": 3,
                 "confidence": 90,
             }

@@ -286,7 +286,7 @@ def test_given_refused_data_then_nothing_is_written() -> None:
 
 def test_given_a_freq_other_than_a_minute_then_a_config_error_names_it() -> None:
     cfg = FeecastConfig(target=TargetConfig(history_days=14, freq="5min"))
-    assert cfg.validation.backtest_days == 3.0
+    assert cfg.validation.backtest_days == 7.0
     with pytest.raises(ConfigError, match="5min"):
         prepare_data(
             request(),

@@ -60,8 +60,8 @@ def test_given_no_values_when_building_validation_then_seed_defaults_apply() -> 
     assert v.threshold == 0.24
     assert v.confidence == 90
     assert v.quantiles == ("0.05", "0.5", "0.95")
-    # 3 days held out, an origin every 30 minutes: 144 backtest windows of 30 minutes.
-    assert v.backtest_origins(30) == 144
+    # 7 days held out, an origin every 30 minutes: 336 backtest windows of 30 minutes.
+    assert v.backtest_origins(30) == 336
     assert v.robust_tolerance is None  # the robust baseline is reported, not required
     assert v.retrain_when == "model_degraded" and v.degraded_ratio == 1.0
 
@@ -460,11 +460,11 @@ def test_given_a_ready_message_when_raising_config_error_then_parameter_is_its_p
 
 
 def test_given_a_backtest_longer_than_the_history_allows_then_both_parameters_are_named() -> None:
-    raw = dict(DEFAULT_PARAMETERS, target='{"history_days": 3}')
+    raw = dict(DEFAULT_PARAMETERS, target='{"history_days": 7}')
     with pytest.raises(ConfigError) as caught:
         FeecastConfig.from_parameters(raw)
     assert str(caught.value) == (
-        "/feecast/validation: target.history_days=3 minus validation.backtest_days=3.0 leaves "
+        "/feecast/validation: target.history_days=7 minus validation.backtest_days=7.0 leaves "
         "0 training points, fewer than target.min_train_points=300"
     )
 

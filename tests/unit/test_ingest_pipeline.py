@@ -430,6 +430,6 @@ def test_each_minute_gets_its_median_fee_and_its_vsize_weighted_fee_rate():
     assert record.fee_rate == pytest.approx((1000 + 3000 + 2000) / 400)  # sat/vB
     features = {f["FeatureName"]: f["ValueAsString"] for f in record.to_features()}
     assert features["median_fee_1min"] == "2500.0" and features["fee_rate_1min"] == "15.0"
-    assert minutes_of(stream + [Transaction("d", 2000, T0 + 30, vsize=100)])[T0] == record
+    assert minutes_of([*stream, Transaction("d", 2000, T0 + 30, vsize=100)])[T0] == record
     empty = sink.latest[minute_id(T0 + 60)]
     assert empty.median_fee is None and "median_fee_1min" not in str(empty.to_features())

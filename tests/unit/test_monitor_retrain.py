@@ -261,6 +261,17 @@ def test_the_rolling_score_pools_windows_by_their_weight() -> None:
         WindowRecord(T0, 0.4, 0.2, 100.0, "b"),  # another model
     ]
     got = rolling_score(records, until=T0 - hour, hours=2, config="a")
-    assert got.windows == 2
+    assert got.windows == 2 and got.complete  # both hours scored for model a
     assert got.loss == pytest.approx((0.2 * 100 + 0.6 * 300) / 400)
     assert got.baseline_loss == pytest.approx(0.4) and got.ratio == pytest.approx(0.5)
+
+
+def test_a_pool_with_another_models_hour_or_a_missed_hour_is_not_complete() -> None:
+    hour = timedelta(hours=1)
+    mixed = [
+        WindowRecord(T0 - hour, 0.2, 0.3, 10.0, "old"),
+        WindowRecord(T0, 0.2, 0.3, 10.0, "new"),
+    ]
+    assert rolling_score(mixed, until=T0, hours=2, config="new").complete is False
+    missed = [WindowRecord(T0, 0.2, 0.3, 10.0, "new")]
+    assert rolling_score(missed, until=T0, hours=2, config="new").complete is False

@@ -169,18 +169,17 @@ def test_given_a_stored_forecast_from_the_current_model_then_it_is_scored_and_pu
     assert result["forecast_source"] == "stored"
     ((namespace, stage, endpoint, at, values),) = fake.published
     assert (namespace, stage, endpoint, at) == ("feecast", "staging", "feecast-staging", T)
+    # The model's first scored hour: its pool is not complete, so the alarm's metric waits.
     assert set(values) == {
         "WeightedQuantileLoss",
         "BaselineWeightedQuantileLoss",
-        "RollingWeightedQuantileLoss",
         "RollingBaselineWeightedQuantileLoss",
         "ModelToNaiveRatio",
         "Threshold",
     }
     assert values["Threshold"] == 0.24
     assert values["WeightedQuantileLoss"] == pytest.approx(result["loss"])
-    # The first window of this model: the rolling pool is the window itself.
-    assert values["RollingWeightedQuantileLoss"] == pytest.approx(result["loss"])
+    assert result["rolling"]["complete"] is False and result["rolling"]["windows"] == 1
     assert values["ModelToNaiveRatio"] == pytest.approx(result["loss"] / result["baseline_loss"])
     assert fake.windows[ORIGIN].config == "config-v2" and fake.windows[ORIGIN].weight > 0
     # The next forecast: asked with history up to T, in quantiles of the confidence, stored.
@@ -247,16 +246,31 @@ def test_missing_minutes_are_reported_in_the_result() -> None:
 def test_the_rolling_loss_pools_the_last_hours_of_the_current_model_only() -> None:
     fake = FakeAws(fees(T - timedelta(days=2), 2880))
     hour = timedelta(hours=1)
-    # Two earlier windows of the current model, one of the previous model, one too old.
+    # Earlier windows of the current model, one of the previous model, one too old (6 hours).
     fake.windows[ORIGIN - hour] = WindowRecord(ORIGIN - hour, 0.5, 0.4, 100.0, "config-v2")
     fake.windows[ORIGIN - 2 * hour] = WindowRecord(ORIGIN - 2 * hour, 0.1, 0.2, 300.0, "config-v1")
-    fake.windows[ORIGIN - 3 * hour] = WindowRecord(ORIGIN - 3 * hour, 9.0, 9.0, 100.0, "config-v2")
+    fake.windows[ORIGIN - 6 * hour] = WindowRecord(ORIGIN - 6 * hour, 9.0, 9.0, 100.0, "config-v2")
     result = run(fake)
     own = fake.windows[ORIGIN]
     expected = (0.5 * 100 + own.loss * own.weight) / (100 + own.weight)  # type: ignore[operator]
-    assert result["rolling"]["windows"] == 2
+    assert result["rolling"]["windows"] == 2 and result["rolling"]["complete"] is False
     assert result["rolling"]["loss"] == pytest.approx(expected)
     ratio = (0.5 * 100 + own.loss * own.weight) / (0.4 * 100 + own.baseline_loss * own.weight)  # type: ignore[operator]
     assert result["rolling"]["ratio"] == pytest.approx(ratio)
+    ((_, _, _, _, values),) = fake.published
+    assert "RollingWeightedQuantileLoss" not in values  # the previous model's hour is in the pool
+
+
+def test_a_complete_pool_of_the_current_model_is_published_for_the_alarm() -> None:
+    fake = FakeAws(fees(T - timedelta(days=2), 2880))
+    hour = timedelta(hours=1)
+    for k in range(1, 6):  # the five hours before: all scored for the current model
+        fake.windows[ORIGIN - k * hour] = WindowRecord(
+            ORIGIN - k * hour, 0.2, 0.25, 100.0, "config-v2"
+        )
+    result = run(fake)
+    own = fake.windows[ORIGIN]
+    expected = (0.2 * 500 + own.loss * own.weight) / (500 + own.weight)  # type: ignore[operator]
+    assert result["rolling"]["complete"] is True and result["rolling"]["windows"] == 6
     ((_, _, _, _, values),) = fake.published
     assert values["RollingWeightedQuantileLoss"] == pytest.approx(expected)

@@ -141,7 +141,7 @@ def gate(
     it was not compared); the rule is then reported as not applicable. A gating rule that
     cannot be checked (no interval) fails: a rule that cannot be checked is not met.
     """
-    _number(naive_margin, "naive_margin", low=-1.0)
+    _number(naive_margin, "naive_margin", low=-10.0)
     _number(production_tolerance, "production_tolerance", low=-1.0)
     _number(max_loss, "max_loss", low=0.0)
     checks: list[RuleCheck] = []

@@ -276,8 +276,9 @@ class Scenario:
                 "the build succeeded but registered no model package (gate rejected?)"
             )
         return (
-            f"model package v{model.version} PendingManualApproval: loss {_f(model.loss)} "
-            f"vs naive {_f(model.baseline_loss)} (threshold {_f(model.threshold_at_gate)})"
+            f"model package v{model.version} PendingManualApproval: backtest of "
+            f"{model.windows} windows, loss {_f(model.loss)} vs naive {_f(model.baseline_loss)}: "
+            f"{model.naive_verdict or 'not compared'} (alarm threshold {_f(model.alarm_threshold)})"
         )
 
     def _phase_staging(self) -> str:
@@ -821,10 +822,27 @@ def _model_info(package: dict[str, Any]) -> ModelInfo:
         build_execution=str(meta.get("execution_arn", "")).rsplit(":", 1)[-1],
         loss=_float(meta.get("mean_wql")),
         baseline_loss=_float(meta.get("baseline_wql")),
-        threshold_at_gate=_float(meta.get("threshold_at_build")),
+        robust_loss=_float(meta.get("robust_wql")),
+        windows=int(meta["backtest_windows"])
+        if meta.get("backtest_windows", "").isdigit()
+        else None,
+        ratio_to_naive=_float(meta.get("ratio_to_naive")),
+        naive_ci=_pair(meta.get("ratio_to_naive_ci95_low"), meta.get("ratio_to_naive_ci95_high")),
+        windows_won=_float(meta.get("windows_won_vs_naive")),
+        ratio_to_robust=_float(meta.get("ratio_to_robust")),
+        robust_ci=_pair(
+            meta.get("ratio_to_robust_ci95_low"), meta.get("ratio_to_robust_ci95_high")
+        ),
+        naive_verdict=str(meta.get("naive_verdict", "")),
+        alarm_threshold=_float(meta.get("alarm_threshold")),
         status=str(package.get("ModelApprovalStatus", "")),
         registered_at=as_utc(package.get("CreationTime")),
     )
+
+
+def _pair(low: Any, high: Any) -> tuple[float, float] | None:
+    a, b = _float(low), _float(high)
+    return None if a is None or b is None else (a, b)
 
 
 def _float(raw: Any) -> float | None:

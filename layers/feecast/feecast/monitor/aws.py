@@ -277,6 +277,7 @@ class ScoreStore:
             "scheduled_time": {"S": _iso(scheduled)},
             "rolling_hours": {"N": str(rolling.hours)},
             "rolling_windows": {"N": str(rolling.windows)},
+            "rolling_complete": {"BOOL": rolling.complete},
             "expires_at": {"N": str(int((scheduled + SCORE_TTL).timestamp()))},
         }
         for name, value in (
@@ -312,6 +313,7 @@ class ScoreStore:
             loss=_opt_float(item, "rolling_loss"),
             baseline_loss=_opt_float(item, "rolling_baseline_loss"),
             ratio=_opt_float(item, "rolling_ratio"),
+            complete=bool(item.get("rolling_complete", {}).get("BOOL", True)),
         )
         return LatestScore(self._record(item), rolling, item.get("scheduled_time", {}).get("S", ""))
 

@@ -43,7 +43,7 @@ def accuracy_alarm(
     threshold: float,
     breaches: int,
     topic_arn: str,
-    window_hours: int = 3,
+    window_hours: int = 6,
 ) -> dict[str, Any]:
     """PutMetricAlarm arguments for `${project}-${stage}-accuracy`.
 

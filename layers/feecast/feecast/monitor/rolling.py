@@ -4,9 +4,10 @@ One hourly window is noise (a burst minute or two decides it), so the alarm watc
 pooled over the last `alarm_window_hours` scored windows: sum of the windows' quantile losses
 over sum of their |actual| values, exactly the pooled mean wQL the build's backtest computed
 for the same number of hourly windows (feecast.backtest.alarm_calibration), so the threshold
-and the metric are on one scale. Only windows forecast by the endpoint's current model count:
-right after a deployment the new model is judged on its own windows, never on its
-predecessor's.
+and the metric are on one scale. Only windows forecast by the endpoint's current model count,
+and the pool is `complete` only when every hour of it was scored for that model: right after a
+deployment the new model is judged on a full pool of its own windows, never on a noisier
+partial one, nor on its predecessor's (so the alarm cannot fire in its first hours).
 
 The same pool gives model/naive: the model's pooled loss over the naive forecast's on the same
 windows. When both are high, fees became unpredictable (the naive forecast, which just follows
@@ -53,6 +54,7 @@ class RollingScore:
     loss: float | None
     baseline_loss: float | None  # the naive forecast's, pooled over the windows both scored
     ratio: float | None  # model / naive over those windows
+    complete: bool = True  # every hour of the pool was scored for the current model
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +63,7 @@ class RollingScore:
             "loss": self.loss,
             "baseline_loss": self.baseline_loss,
             "ratio": self.ratio,
+            "complete": self.complete,
         }
 
 
@@ -89,7 +92,12 @@ def rolling_score(
     ratio = (
         sum(r.model_sum or 0.0 for r in both) / naive_total if both and naive_total > 0 else None
     )
-    return RollingScore(hours, len(model), loss, baseline, ratio)
+    # Complete: a record (scored or not) for each of the hours, every one from this model.
+    in_span = [r for r in records if since < r.origin <= until]
+    complete = len({r.origin for r in in_span}) >= hours and all(
+        config is None or r.config is None or r.config == config for r in in_span
+    )
+    return RollingScore(hours, len(model), loss, baseline, ratio, complete)
 
 
 def classify(ratio: float | None, degraded_ratio: float) -> Verdict:

@@ -9,7 +9,8 @@ thing), for the stage's endpoint:
    window with the same history before T-60, so a new model is scored from its first hour;
 2. ask the endpoint for the next forecast (history up to T) and store it for the next run;
 3. keep the window's score (SCORE#<endpoint>/WINDOW#<origin>) and pool it with the previous
-   windows of the same model over the last `alarm_window_hours` (rolling.py);
+   windows of the same model over the last `alarm_window_hours` (rolling.py); the pooled loss
+   is published only when every hour of the pool was scored for the current model;
 4. publish WeightedQuantileLoss, BaselineWeightedQuantileLoss (the window's), the rolling
    RollingWeightedQuantileLoss (what the alarm watches), RollingBaselineWeightedQuantileLoss
    and ModelToNaiveRatio (each only when defined) and Threshold, timestamped T, with
@@ -216,7 +217,7 @@ def run_hour(
         values[LOSS_METRIC] = score.loss
     if score.baseline_loss is not None:
         values[BASELINE_METRIC] = score.baseline_loss
-    if rolling.loss is not None:
+    if rolling.loss is not None and rolling.complete:
         values[ROLLING_LOSS_METRIC] = rolling.loss
     if rolling.baseline_loss is not None:
         values[ROLLING_BASELINE_METRIC] = rolling.baseline_loss
