@@ -371,7 +371,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     train_times = [r["train_s"] for r in results]
     inference_s = sum(r["inference_s"] for r in results) / windows
     quantiles = ", ".join(keys)
-    label = f"{len(results)} seed(s) x 144 windows = {windows}"
+    label = f"{len(results)} seed(s) x {results[0]['windows']} windows = {windows}"
     measurements = [
         measurement(
             "deepar_to_naive_ci95_upper",

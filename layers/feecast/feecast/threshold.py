@@ -197,7 +197,7 @@ def gate(
                 "robust",
                 vs_robust,
                 1.0,
-                "(a tie)",
+                "(1: as good as the robust baseline)",
                 gating=False,
                 missing="no interval against the robust baseline",
             )
