@@ -140,7 +140,12 @@ def test_status_and_logs_tell_the_same_story(
     production = {e["stage"]: e for e in status["endpoints"]}["production"]
     assert production["status"] == "InService" and production["model_version"] == 2
     assert production["last_loss"] is not None
-    assert status["threshold"]["value"] < status["threshold"]["previous"]
+    # Each approved model brings its own threshold (its backtest's): v2's, not a ratchet.
+    sm = lifecycle[0].twin.client("sagemaker")
+    v2 = sm.describe_model_package(ModelPackageName=production["model_package"])
+    own = float(v2["CustomerMetadataProperties"]["alarm_threshold"])
+    assert status["threshold"]["value"] == pytest.approx(own)
+    assert status["threshold"]["value"] != status["threshold"]["previous"]
     assert status["running"] == [] and status["pending_approvals"] == []
 
     assert main(["logs", "--json", "--limit", "0"]) == 0
