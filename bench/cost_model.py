@@ -511,8 +511,8 @@ class Assumptions:
     close_s: float = 0.2
     collector_reserve_s: float = 15.0
     polled_minutes_per_poll: float = 1.5
-    open_item_kb: float = 4.0
-    closed_item_kb: float = 7.0
+    open_item_kb: float = 5.0
+    closed_item_kb: float = 9.0
     ingest_ttl_days: float = 7.0
     monitor_run_s: float = 8.0
     monitor_online_reads: float = 90.0
@@ -554,8 +554,9 @@ ASSUMPTION_NOTES: dict[str, str] = {
     "close_s": "close one minute: UpdateItem, PutRecord, mark written",
     "collector_reserve_s": "the pipeline stops polling when less than this is left (RunPlan)",
     "polled_minutes_per_poll": "event-time minutes one poll's ~100 transactions span",
-    "open_item_kb": "average size of an open minute's IngestTable item (grows to ~7 KB)",
-    "closed_item_kb": "final size of a minute's item (400 transactions' 16-hex keys)",
+    "open_item_kb": "average size of an open minute's IngestTable item (grows to ~9 KB)",
+    "closed_item_kb": "final size of a minute's item (400 transactions' 16-hex keys, and their "
+    "fees as 8-byte integers for the median)",
     "ingest_ttl_days": "IngestTable items expire this long after their last count",
     "monitor_run_s": "one hourly monitoring run incl. its cold start (INIT billed since "
     "2025-08-01): a day of offline Parquet, the online minutes, one forecast",

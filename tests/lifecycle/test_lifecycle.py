@@ -1,7 +1,7 @@
 """The whole lifecycle on the twin (the CI version of `make demo`), checked from the twin itself.
 
 Given a day of synthetic history, a person's approvals through the operator commands, and a
-fee regime change an hour after production (fees x2.5 an hour for three hours),
+fee regime change an hour after production (fees x4 an hour for three hours),
 when the twin's clock runs,
 then: one manual build, model v1 approved -> staging -> production, hourly losses published,
 the production alarm goes off after the drift, exactly one build starts from the alarm, model
@@ -31,7 +31,7 @@ def lifecycle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Scenar
     options = DemoOptions(
         history_days=1,
         drift_at=1,
-        drift_steps=3,  # x2.5 three times: a climb the half-day model has not seen
+        drift_steps=3,  # x4 three times: a climb the half-day model has not seen
         recovery_hours=3,  # single-hour losses are noisy: give the new model a few hours
         out=Path(tmp_path_factory.mktemp("demo-report")),
     )

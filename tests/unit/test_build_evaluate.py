@@ -115,7 +115,7 @@ def test_a_model_no_better_than_naive_is_rejected_by_the_naive_rule_with_numbers
     assert decision.passed is False
     assert [c.rule for c in decision.failed] == ["naive"]
     upper = result.ratio("naive").ci95[1]  # type: ignore[union-attr]
-    assert f"upper 95% bound {upper:.3f} >= 1.150 (1 - naive_margin -0.15)" in decision.reason
+    assert f"upper 95% bound {upper:.3f} >= 1.200 (1 - naive_margin -0.2)" in decision.reason
 
 
 def test_the_sanity_cap_rejects_on_the_same_quantiles() -> None:

@@ -323,7 +323,7 @@ class ValidationConfig(_Parameter):
     # loss at most max_loss (a sanity cap, on the same quantiles). The defaults let models of
     # equal quality through (bench: gate_simulation; docs/build.md says why naive_margin is
     # negative on noisy minutes, and when to raise it).
-    naive_margin: float = Field(-0.15, gt=-10.0, lt=1.0)
+    naive_margin: float = Field(-0.2, gt=-10.0, lt=1.0)
     production_tolerance: float = Field(0.15, ge=0.0)
     robust_tolerance: float | None = Field(None, gt=-1.0)
     max_loss: float = Field(0.5, gt=0.0)

@@ -49,7 +49,7 @@ class InMemoryIngestStore:
             count=current.count + count,
             total_fee=current.total_fee + total_fee,
             seen=current.seen | frozenset(keys),
-            fees=current.fees + tuple(fees),
+            fees=tuple(fees),
             vsize_total=current.vsize_total + vsize_total,
             vsize_fee=current.vsize_fee + vsize_fee,
         )

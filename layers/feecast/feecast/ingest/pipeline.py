@@ -189,7 +189,7 @@ def ingest_transactions(
                     len(fresh),
                     sum(tx.fee for tx in fresh),
                     expires_at,
-                    fees=[tx.fee for tx in fresh],
+                    fees=[*(state.fees if state is not None else ()), *(tx.fee for tx in fresh)],
                     vsize_total=sum(round(tx.vsize or 0) for tx in sized),
                     vsize_fee=sum(tx.fee for tx in sized),
                 )

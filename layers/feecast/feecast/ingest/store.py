@@ -75,8 +75,10 @@ class IngestStore(Protocol):
     ) -> bool:
         """Count transactions in an open minute; False if the version moved or it closed.
 
-        `fees` are the new transactions' fees, `vsize_total`/`vsize_fee` the vsize and fees of
-        those with a known size: added to the minute's in the same conditional write."""
+        `fees` is the minute's list of fees after this batch (those read with
+        `expected_version` plus the new transactions'): set in the same conditional write, so
+        it is right whenever the write succeeds. `vsize_total`/`vsize_fee` are the vsize and
+        fees of the new transactions with a known size, added."""
         ...
 
     def add_late(self, minute: int, expected_version: int, keys: Collection[str]) -> bool:
