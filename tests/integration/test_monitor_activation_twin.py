@@ -43,7 +43,6 @@ def test_given_in_service_then_the_alarm_is_set_from_ssm_and_the_schedules_stay_
         Value=json.dumps(
             {
                 "threshold": 0.19,
-                "update_rate": 0.5,
                 "consecutive_breaches_to_alarm": 3,
                 "confidence": 90,
             }

@@ -47,7 +47,15 @@ pipeline = _integration_module("test_build_pipeline")
 HYPERPARAMETERS = {**pipeline.FAST_HYPERPARAMETERS, "epochs": 1, "num_cells": 10}
 TARGET = {**pipeline.TARGET, "history_days": 1}
 # A generous gate: these tests are about faults, not accuracy (a 1-epoch model must pass).
-GATE = {"threshold": 5.0, "update_rate": 0.5, "consecutive_breaches_to_alarm": 3, "confidence": 90}
+GATE = {
+    "threshold": 5.0,
+    "consecutive_breaches_to_alarm": 3,
+    "confidence": 90,
+    "backtest_days": 0.25,
+    "bootstrap_resamples": 200,
+    "naive_margin": -5.0,  # the gate's rules are unit-tested; a 2-epoch model must pass here
+    "production_tolerance": 5.0,
+}
 
 
 # -- fixtures -----------------------------------------------------------------------------------
@@ -242,7 +250,7 @@ def test_given_a_transform_job_that_fails_then_the_build_fails_notified_and_prod
         description,
         notes,
         threshold,
-        step="Forecast The Held-Out Window",
+        step="Forecast The Backtest Origins",
         error="TransformFailed",
         why=("AlgorithmError: the container was killed (OOM)",),
     )
@@ -354,7 +362,7 @@ def test_given_the_model_artifact_deleted_after_training_then_the_build_fails_cl
         description,
         notes,
         threshold,
-        step="Forecast The Held-Out Window",
+        step="Forecast The Backtest Origins",
         error="TransformFailed",
         why=("model.tar.gz",),
     )
