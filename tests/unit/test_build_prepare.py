@@ -351,6 +351,8 @@ def test_template_bounds_the_training_runtime_by_the_spot_rule() -> None:
     parameter = template["Parameters"]["TrainingMaxRuntimeSeconds"]
     assert parameter["MaxValue"] == SPOT_MAX_WAIT_SECONDS
     assert parameter["Default"] <= parameter["MaxValue"]
+
+
 def test_sagemaker_names_for_a_second_role_differ_even_for_long_executions() -> None:
     arn = "arn:aws:states:eu-west-1:1:execution:sm:x"
     long_name = "manual-" + "x" * 80

@@ -168,6 +168,8 @@ def test_given_the_template_defaults_then_each_instance_type_is_listed_once() ->
         assert len(types) == len(set(types)), (key, types)
     assert spec["SupportedRealtimeInferenceInstanceTypes"][0] == defaults["EndpointInstanceType"]
     assert "ml.m5.large" in spec["SupportedRealtimeInferenceInstanceTypes"]
+
+
 # -- what CreateModelPackage accepts (botocore's service model) ------------------------------
 def _sagemaker_shapes() -> dict[str, Any]:
     root = Path(botocore.__file__).parent / "data" / "sagemaker"

@@ -257,6 +257,8 @@ def test_given_no_endpoint_and_nothing_stored_then_the_run_is_skipped_without_re
     result = run_hour(REQUEST, CONFIG, ports, namespace="feecast")
     assert result["skipped"] == "endpoint feecast-staging does not exist"
     assert result["published"] == [] and fake.published == [] and fake.requests == []
+
+
 def test_the_rolling_loss_pools_the_last_hours_of_the_current_model_only() -> None:
     fake = FakeAws(fees(T - timedelta(days=2), 2880))
     hour = timedelta(hours=1)
