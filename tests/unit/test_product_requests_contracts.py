@@ -1,8 +1,9 @@
 """Every request the product builds, checked against what AWS accepts (botocore's service
 models, through the twin's contract checker): package registration, endpoint configurations and
-deployment guardrails, the accuracy alarm, schedule updates, metric data, notifications, SSM
-parameters and Feature Store records. The twin refuses the same requests at run time; these
-catch a violation before any twin runs, with the builder's own inputs at their extremes."""
+deployment guardrails, the accuracy alarm, metric data, notifications, SSM parameters and
+Feature Store records (the monitoring schedules are the template's: nothing updates them). The
+twin refuses the same requests at run time; these catch a violation before any twin runs, with
+the builder's own inputs at their extremes."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from feecast.config import ValidationConfig
 from feecast.deploy.endpoint_config import EndpointSpec, endpoint_config_request, guardrails
 from feecast.ingest.model import MinuteRecord
 from feecast.monitor.aws import metric_data_request
-from feecast.monitor.definitions import accuracy_alarm, schedule_update_request
+from feecast.monitor.definitions import accuracy_alarm
 
 from feecast_twin.contracts import check_params, refusal
 from feecast_twin.gateway import Call
@@ -89,27 +90,6 @@ def test_the_accuracy_alarm() -> None:
     accepted("cloudwatch", "PutMetricAlarm", alarm)
 
 
-def test_schedule_updates_resend_only_what_get_schedule_returned() -> None:
-    current = {
-        "Name": "feecast-production-monitor",
-        "GroupName": "default",
-        "ScheduleExpression": "cron(5 * * * ? *)",
-        "ScheduleExpressionTimezone": "UTC",
-        "FlexibleTimeWindow": {"Mode": "OFF"},
-        "Target": {
-            "Arn": "arn:aws:lambda:eu-west-1:123456789012:function:feecast-monitor",
-            "RoleArn": "arn:aws:iam::123456789012:role/feecast-scheduler",
-            "Input": '{"stage": "production", "scheduled_time": "<aws.scheduler.scheduled-time>"}',
-        },
-        "State": "DISABLED",
-        "StartDate": datetime(2026, 1, 1, tzinfo=UTC),
-        "Arn": "arn:aws:scheduler:eu-west-1:123456789012:schedule/default/x",
-    }
-    for state in ("ENABLED", "DISABLED"):
-        request = schedule_update_request(current, state, datetime(2026, 1, 5, tzinfo=UTC))
-        accepted("scheduler", "UpdateSchedule", request)
-
-
 def test_the_hourly_metric_data() -> None:
     request = metric_data_request(
         "feecast",
@@ -142,7 +122,7 @@ def test_notification_subjects(subject: str) -> None:
 
 def test_the_validation_parameter_written_on_approval() -> None:
     value = ValidationConfig(
-        threshold=0.123456789, update_rate=0.5, baseline_margin=0.05
+        threshold=0.123456789, robust_tolerance=0.05, retrain_when="any"
     ).model_dump_json(exclude_none=True)
     accepted(
         "ssm",
