@@ -474,7 +474,7 @@ def test_given_a_persistent_throttle_then_retries_run_out_and_the_build_fails_no
             "ResourceLimitExceeded",
             "The account-level service limit 'ml.m5.large for transform job usage' is 0 "
             "Instances, with current utilization of 0 Instances and a request delta of 1 Instances.",
-            "Forecast The Held-Out Window",
+            "Forecast The Backtest Origins",
             "SageMakerQuotaIsZero",
         ),
     ],
@@ -593,7 +593,8 @@ def test_given_sns_down_when_the_gate_has_decided_then_the_execution_ends_saying
     twin.faults.retry_scale = 0.01
     topic = twin.physical_id("NotificationTopic")
     if gate == "rejected":
-        pipeline.put_parameter(twin, "validation", {**GATE, "threshold": 0.0001})
+        # The sanity cap rejects (the threshold no longer gates: issue 15).
+        pipeline.put_parameter(twin, "validation", {**GATE, "max_loss": 0.0001})
     publish = twin.faults.fail(
         "sns", "Publish", code="Throttled", times=None, when=lambda p: p.get("TopicArn") == topic
     )
