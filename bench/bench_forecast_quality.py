@@ -1,35 +1,33 @@
-"""Forecast quality: the local DeepAR twin against the naive baselines on the synthetic fee data.
+"""Forecast quality: the local DeepAR against naive, seasonal naive and the robust baseline.
 
-Goal (issue 10): the model's mean weighted quantile loss at most 0.9x the naive baseline's.
+Goals (issue 15), on the synthetic fees: the DeepAR/naive ratio's 95% interval upper bound
+below 0.95, and DeepAR at most equal to the robust baseline (DeepAR/robust <= 1).
 
-Method (docs/benchmarks.md, "Forecast quality"):
-- data: per seed, the project's synthetic transaction stream (feecast.ingest.synthetic, 4 tx/s),
+Method (docs/benchmarks.md, "Forecast quality"): exactly a build's backtest, per seed.
+- data: the project's synthetic transaction stream (feecast.ingest.synthetic, 4 tx/s),
   aggregated per minute by the project's reference aggregation (feecast.ingest.memory.minutes_of)
-  into a MinuteSeries of avg_fee_1min: `history_days` of history (the build's default, 14) then
-  `windows` x 30 minutes to forecast. The n-th seed starts at 00:00, 08:00 or 16:00 (n mod 3),
-  so every three seeds' 16 windows (8 hours each) cover the whole daily cycle;
-- DeepAR: trained once per seed exactly as a build trains it (feecast.deepar.build_channels on
-  the history, the SSM default hyperparameters of feecast.config = template.yaml, run_training of
-  the twin), then asked through the endpoint contract (invoke) for each rolling origin with the
-  whole series up to that origin, as a model serves for hours after its build;
-- baselines from the same context: feecast.baseline.naive_forecast (last value x empirical
-  quantiles of the h-step change, what every build reports) and seasonal_naive_forecast (the
-  same minute one day earlier x quantiles of the one-day change);
-- oracle: knows the generator's latent fee level and arrival rate (bursts included, even
-  future ones) and the distribution of a minute's average around it (simulated with the
-  generator's own draws). A forecaster that cannot see the latent level, nor a burst coming,
-  does worse: the oracle bounds what is achievable and shows how much loss is plain noise;
-- score: feecast.metrics on all windows of a seed pooled (sum of quantile losses / sum |y|),
-  at the build's evaluation quantiles (0.05, 0.5, 0.95) and at DeepAR's default test quantiles
-  (0.1 .. 0.9); "overall" pools every window of every seed.
+  into avg_fee_1min: 14 days (the build's history_days). Seed n starts at 00:00, 08:00 or 16:00
+  (n mod 3);
+- the backtest of feecast.backtest with the SSM defaults: the last 3 days held out, 144 origins
+  every 30 minutes; DeepAR trained on the 11 days before (build_channels as Prepare The Data
+  calls it, the SSM default hyperparameters = template.yaml, the twin's run_training), then the
+  batch transform of the build (the same JSON lines, DEEPAR_INFERENCE_CONFIG, batch_transform);
+- on the same windows: naive (feecast.baseline.naive_forecast, what the gate compares with),
+  seasonal naive (same minute a day earlier), the robust baseline (feecast.baseline.RobustBaseline
+  fitted on the same 11 days) and the oracle (knows the generator's latent fee level and arrival
+  rate, bursts included, and the distribution of a minute's average around it: a bound on what
+  is achievable, not a forecaster);
+- scores: feecast.stats on every window of every seed pooled, ratios with 95% block-bootstrap
+  intervals (blocks of 6 hours), windows won, the ratio without the worst 1%, coverage of the
+  90% interval; at the gate's quantiles (0.05, 0.5, 0.95) and DeepAR's default test quantiles.
 
 Knobs (environment, or the same flags when run as `python -m bench.bench_forecast_quality`):
-FEECAST_BENCH_QUICK=1 (--quick: 1 seed, 8 windows: a smoke test, not a verdict: congestion
-bursts are rare, few windows decide the pooled loss), FEECAST_BENCH_SEEDS="1,2,3" (--seeds),
-FEECAST_BENCH_WINDOWS (--windows), FEECAST_BENCH_HYPERPARAMETERS='{"epochs": 20}'
-(--hyperparameters: overrides of the SSM defaults, to compare settings). Generated series are
-cached in FEECAST_BENCH_CACHE (default ~/.cache/feecast-bench): generating and aggregating 14
-days takes ~40 s per seed.
+FEECAST_BENCH_QUICK=1 (--quick: 1 seed: a smoke test, not a verdict), FEECAST_BENCH_SEEDS
+(--seeds, default 1..6), FEECAST_BENCH_HYPERPARAMETERS='{"context_length": 120}'
+(--hyperparameters: overrides of the SSM defaults), FEECAST_BENCH_FEATURES=hour_of_day,day_of_week
+(--features: DeepAR dynamic_feat, as /target dynamic_features), FEECAST_BENCH_SAMPLES
+(--samples: the transform's num_samples). Generated series are cached in FEECAST_BENCH_CACHE
+(default ~/.cache/feecast-bench): generating 14 days takes ~40 s per seed.
 """
 
 from __future__ import annotations
@@ -52,12 +50,12 @@ import numpy.typing as npt
 
 from bench.common import load, measurement, result
 
-GOAL_RATIO = 0.9
-PREDICTION_LENGTH = 30  # overridden by the target config; named for the docstrings
+GOAL_UPPER_BOUND = 0.95  # DeepAR/naive: the 95% interval's upper bound
+GOAL_VS_ROBUST = 1.0  # DeepAR/robust at most 1
 DEEPAR_TEST_QUANTILES = ("0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9")
 START = datetime(2026, 1, 5, tzinfo=UTC)
 RATE_PER_SECOND = 4.0  # the generator's default, mainnet-like
-MODELS = ("deepar", "naive", "seasonal_naive", "oracle")
+MODELS = ("deepar", "naive", "seasonal_naive", "robust", "oracle")
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -65,30 +63,35 @@ FloatArray = npt.NDArray[np.float64]
 @dataclass(frozen=True)
 class Setup:
     seeds: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
-    windows: int = 16
     overrides: dict[str, Any] = field(default_factory=dict)
+    features: tuple[str, ...] = ()
+    samples: int | None = None
 
     @classmethod
     def from_env(cls, argv: Sequence[str] | None = None) -> Setup:
         parser = argparse.ArgumentParser(prog="python -m bench.bench_forecast_quality")
-        parser.add_argument("--quick", action="store_true", help="1 seed, 8 windows")
+        parser.add_argument("--quick", action="store_true", help="1 seed")
         parser.add_argument("--seeds", help="comma-separated seeds (default 1,...,6)")
-        parser.add_argument("--windows", type=int, help="30-minute windows per seed (16)")
         parser.add_argument("--hyperparameters", help="JSON overrides of the SSM defaults")
+        parser.add_argument("--features", help="DeepAR dynamic features, comma-separated")
+        parser.add_argument("--samples", type=int, help="the transform's num_samples")
         args = parser.parse_args(list(argv or []))
         env = os.environ
         quick = args.quick or env.get("FEECAST_BENCH_QUICK", "") not in ("", "0")
         seeds_raw = (
             args.seeds or env.get("FEECAST_BENCH_SEEDS") or ("1" if quick else "1,2,3,4,5,6")
         )
-        windows = args.windows or int(env.get("FEECAST_BENCH_WINDOWS") or (8 if quick else 16))
         overrides = json.loads(
             args.hyperparameters or env.get("FEECAST_BENCH_HYPERPARAMETERS") or "{}"
         )
+        features = tuple(
+            f for f in (args.features or env.get("FEECAST_BENCH_FEATURES") or "").split(",") if f
+        )
+        samples = args.samples or int(env.get("FEECAST_BENCH_SAMPLES") or 0) or None
         seeds = tuple(int(s) for s in seeds_raw.split(",") if s.strip())
-        if not seeds or windows < 1 or not isinstance(overrides, dict):
-            raise SystemExit("need at least one seed, one window and a JSON object of overrides")
-        return cls(seeds=seeds, windows=windows, overrides=overrides)
+        if not seeds or not isinstance(overrides, dict):
+            raise SystemExit("need at least one seed and a JSON object of overrides")
+        return cls(seeds=seeds, overrides=overrides, features=features, samples=samples)
 
 
 # -- data ---------------------------------------------------------------------------------------
@@ -198,16 +201,16 @@ def _stack(forecasts: Sequence[Any], keys: Sequence[str]) -> dict[str, FloatArra
 def run_seed(
     seed: int, start: datetime, setup: Setup, config: Any, keys: Sequence[str]
 ) -> dict[str, Any]:
-    from feecast.baseline import naive_forecast, seasonal_naive_forecast
-    from feecast.deepar import build_channels, inference_request, parse_endpoint_response
+    from feecast.backtest import plan_backtest, transform_input
+    from feecast.baseline import RobustBaseline, naive_forecast, seasonal_naive_forecast
+    from feecast.build.prepare import INFERENCE_HISTORY_MINUTES
+    from feecast.deepar import build_channels, inference_config, parse_batch_output
 
-    from feecast_twin.deepar import invoke, run_training
+    from feecast_twin.deepar import run_training
+    from feecast_twin.deepar.inference import batch_transform
 
     pl = config.target.prediction_length
-    history = config.target.history_days * 1440
-    # The generator's bursts depend on the stream's length: generate at least the default
-    # length, so fewer windows (--quick) are the first windows of the full run, not other data.
-    minutes = history + max(setup.windows, Setup.windows) * pl
+    minutes = config.target.history_days * 1440
     t = time.perf_counter()
     series = benchmark_series(seed, start, minutes)
     data_s = time.perf_counter() - t
@@ -216,7 +219,21 @@ def run_seed(
         {**config.hyperparameters.model_dump(), **setup.overrides}
     )
     hyperparameters = hyper.to_sagemaker(pl, config.target.freq)
-    channels = build_channels(series.head(history), pl, config.target.min_train_points)
+    v = config.validation
+    plan = plan_backtest(
+        series,
+        holdout=v.backtest_minutes,
+        spacing=v.origin_spacing_minutes,
+        prediction_length=pl,
+        context=max(INFERENCE_HISTORY_MINUTES, hyper.effective_context_length(pl)),
+    )
+    channels = build_channels(
+        series.head(plan.first + pl),
+        pl,
+        config.target.min_train_points,
+        features=setup.features,
+        holdout_required=False,
+    )
     logs: list[str] = []
     t = time.perf_counter()
     trained = run_training(
@@ -231,79 +248,51 @@ def run_seed(
     epochs_run = next(
         (int(line.split(" after ")[1].split()[0]) for line in logs if " after " in line), None
     )
-
-    origins = [history + w * pl for w in range(setup.windows)]
-    contexts = [series.head(o) for o in origins]
-    actual = np.stack([series.values[o : o + pl] for o in origins])
-    request = inference_request(contexts, num_samples=hyper.num_eval_samples, quantiles=keys)
+    samples = setup.samples or hyper.num_eval_samples
+    environment = {
+        "DEEPAR_INFERENCE_CONFIG": json.dumps(inference_config(num_samples=samples, quantiles=keys))
+    }
     t = time.perf_counter()
-    deepar = parse_endpoint_response(invoke(trained.model, json.dumps(request)))
+    lines = transform_input(series, plan, setup.features)
+    deepar = parse_batch_output(batch_transform(trained.model, lines.encode(), environment))
     inference_s = time.perf_counter() - t
 
+    origins = list(plan.origins)
+    actual = np.stack([series.values[o : o + pl] for o in origins])
+    robust = RobustBaseline.fit(series, pl, keys, fit_end=plan.first)
+    oracle = oracle_quantiles(seed, start, minutes, 0, minutes, keys)
     forecasts = {
         "deepar": _stack(deepar, keys),
-        "naive": _stack([naive_forecast(c, pl, keys) for c in contexts], keys),
-        "seasonal_naive": _stack([seasonal_naive_forecast(c, pl, keys) for c in contexts], keys),
-        "oracle": {
-            k: v.reshape(setup.windows, pl)
-            for k, v in oracle_quantiles(
-                seed, start, minutes, history, setup.windows * pl, keys
-            ).items()
-        },
+        "naive": _stack([naive_forecast(series.values[:o], pl, keys) for o in origins], keys),
+        "seasonal_naive": _stack(
+            [seasonal_naive_forecast(series.values[:o], pl, keys) for o in origins], keys
+        ),
+        "robust": _stack(robust.forecasts(series, origins), keys),
+        "oracle": {k: np.stack([v[o : o + pl] for o in origins]) for k, v in oracle.items()},
     }
     print(
         f"forecast_quality: seed {seed}: data {data_s:.0f} s, training {train_s:.0f} s "
-        f"({epochs_run} epochs), inference {inference_s:.1f} s",
+        f"({epochs_run} epochs), inference {inference_s:.1f} s for {len(origins)} origins",
         file=sys.stderr,
         flush=True,
     )
     return {
         "seed": seed,
         "start": f"{start:%Y-%m-%dT%H:%MZ}",
+        "backtest_start": f"{series.start + timedelta(minutes=plan.first):%Y-%m-%dT%H:%MZ}",
         "actual": actual,
-        "history": series.values[:history],
+        "history": series.values[: plan.first],
         "forecasts": forecasts,
-        "history_minutes": history,
         "data_s": data_s,
         "train_s": train_s,
         "epochs_run": epochs_run,
         "inference_s": inference_s,
         "hyperparameters": hyperparameters,
+        "windows": len(origins),
     }
 
 
 # -- scoring ------------------------------------------------------------------------------------
-def _wql(actual: FloatArray, quantiles: dict[str, FloatArray], keys: Sequence[str]) -> float:
-    from feecast.metrics import weighted_quantile_loss
-
-    loss = weighted_quantile_loss(actual, {k: quantiles[k] for k in keys})
-    if loss.mean is None:
-        raise RuntimeError(f"the loss is undefined: {loss.reason}")
-    return float(loss.mean)
-
-
-def _scores(
-    actual: FloatArray, forecasts: dict[str, dict[str, FloatArray]], keys: Sequence[str]
-) -> dict[str, float]:
-    return {name: round(_wql(actual, forecasts[name], keys), 4) for name in MODELS}
-
-
-def _ratios(scores: dict[str, float]) -> dict[str, float]:
-    return {name: round(scores[name] / scores["naive"], 3) for name in MODELS}
-
-
-def per_window(result: dict[str, Any], keys: Sequence[str]) -> dict[str, list[float]]:
-    """Each window scored alone, per model: where the pooled loss comes from."""
-    out: dict[str, list[float]] = {}
-    for name in MODELS:
-        fc = result["forecasts"][name]
-        out[name] = [
-            round(_wql(y, {k: v[w] for k, v in fc.items()}, keys), 3)
-            for w, y in enumerate(result["actual"])
-        ]
-    return out
-
-
 def noise_share(values: FloatArray) -> float:
     """Share of the minute-to-minute variance of log(avg fee) that is white noise: the lag-1
     autocorrelation of log changes is -1/2 for pure noise around a level, 0 for a random walk."""
@@ -311,6 +300,20 @@ def noise_share(values: FloatArray) -> float:
     z = z[np.isfinite(z)]
     r1 = float(np.corrcoef(z[:-1], z[1:])[0, 1])
     return round(min(max(-2 * r1, 0.0), 1.0), 3)
+
+
+def _evaluate(
+    actual: FloatArray, forecasts: dict[str, Any], keys: Sequence[str], block: int
+) -> Any:
+    from feecast.backtest import evaluate_backtest
+
+    return evaluate_backtest(
+        actual,
+        {name: {k: forecasts[name][k] for k in keys} for name in MODELS},
+        quantiles=keys,
+        subject="deepar",
+        block=block,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -322,37 +325,36 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     config = FeecastConfig()  # the SSM defaults (tests/unit/test_template.py: = template.yaml)
     keys = list(config.validation.quantiles)
     all_keys = sorted(set(keys) | set(DEEPAR_TEST_QUANTILES), key=float)
+    block = max(
+        1,
+        round(
+            config.validation.bootstrap_block_hours * 60 / config.validation.origin_spacing_minutes
+        ),
+    )
     results = [
-        run_seed(
-            seed,
-            START + timedelta(hours=8 * (i % 3)),
-            setup,
-            config,
-            all_keys,
-        )
+        run_seed(seed, START + timedelta(hours=8 * (i % 3)), setup, config, all_keys)
         for i, seed in enumerate(setup.seeds)
     ]
-
     per_seed = []
     for r in results:
-        scores = _scores(r["actual"], r["forecasts"], keys)
-        windows = per_window(r, keys)
+        ev = _evaluate(r["actual"], r["forecasts"], keys, block)
+        vs = ev.ratio("naive")
         per_seed.append(
             {
                 "seed": r["seed"],
-                "start": r["start"],
-                "wql": scores,
-                "ratio_to_naive": _ratios(scores),
-                "wql_q10_q90": _scores(r["actual"], r["forecasts"], DEEPAR_TEST_QUANTILES),
-                "windows_deepar_beats_naive": sum(
-                    m < n for m, n in zip(windows["deepar"], windows["naive"], strict=True)
-                ),
-                "window_wql": windows,
-                "window_mean_fee": [round(float(np.nanmean(y)), 1) for y in r["actual"]],
+                "backtest_start": r["backtest_start"],
+                "windows": r["windows"],
+                "wql": {m: round(ev.pooled(m), 4) for m in MODELS},
+                "deepar_to_naive": round(vs.ratio, 3),
+                "deepar_to_naive_ci95": [round(x, 3) for x in vs.ci95],
+                "deepar_to_robust": round(ev.ratio("robust").ratio, 3),
+                "robust_to_naive": round(ev.pooled("robust") / ev.pooled("naive"), 3),
+                "windows_deepar_beats_naive": round(vs.windows_won, 3),
+                "coverage": {m: round(ev.scores[m].coverage(), 3) for m in MODELS},
                 "noise_share": noise_share(r["history"]),
                 "train_s": round(r["train_s"], 1),
                 "epochs_run": r["epochs_run"],
-                "inference_s_per_window": round(r["inference_s"] / setup.windows, 3),
+                "inference_s_per_window": round(r["inference_s"] / r["windows"], 3),
                 "data_s": round(r["data_s"], 1),
             }
         )
@@ -361,40 +363,71 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         name: {k: np.concatenate([r["forecasts"][name][k] for r in results]) for k in all_keys}
         for name in MODELS
     }
-    overall = _scores(actual, pooled, keys)
-    ratios = _ratios(overall)
+    ev = _evaluate(actual, pooled, keys, block)
+    ev_q = _evaluate(actual, pooled, DEEPAR_TEST_QUANTILES, block)
+    vs_naive, vs_robust = ev.ratio("naive"), ev.ratio("robust")
+    robust = _evaluate(actual, {**pooled, "deepar": pooled["robust"]}, keys, block).ratio("naive")
+    windows = int(actual.shape[0])
     train_times = [r["train_s"] for r in results]
-    inference_s = sum(r["inference_s"] for r in results) / (len(results) * setup.windows)
+    inference_s = sum(r["inference_s"] for r in results) / windows
     quantiles = ", ".join(keys)
+    label = f"{len(results)} seed(s) x {results[0]['windows']} windows = {windows}"
     measurements = [
         measurement(
-            "deepar_to_naive_wql_ratio",
-            ratios["deepar"],
-            at_most=GOAL_RATIO,
-            note=f"mean wQL at {quantiles}, {len(results)} seed(s) x {setup.windows} windows",
+            "deepar_to_naive_ci95_upper",
+            vs_naive.ci95[1],
+            below=GOAL_UPPER_BOUND,
+            note=f"ratio {vs_naive.ratio:.3f}, 95% CI {vs_naive.ci95[0]:.3f}-{vs_naive.ci95[1]:.3f}; {label}",
         ),
-        *(measurement(f"wql_{name}", overall[name], digits=4) for name in MODELS),
+        measurement(
+            "deepar_to_robust_ratio",
+            vs_robust.ratio,
+            at_most=GOAL_VS_ROBUST,
+            note=f"95% CI {vs_robust.ci95[0]:.3f}-{vs_robust.ci95[1]:.3f}",
+        ),
+        measurement("deepar_to_naive_wql_ratio", vs_naive.ratio, note=f"mean wQL at {quantiles}"),
+        measurement(
+            "robust_to_naive_wql_ratio",
+            robust.ratio,
+            note=f"95% CI {robust.ci95[0]:.3f}-{robust.ci95[1]:.3f}",
+        ),
+        *(measurement(f"wql_{name}", ev.pooled(name), digits=4) for name in MODELS),
         measurement(
             "oracle_to_naive_wql_ratio",
-            ratios["oracle"],
+            ev.pooled("oracle") / ev.pooled("naive"),
             note="a bound: knows the latent fee level, even bursts to come",
         ),
-        measurement("seasonal_naive_to_naive_wql_ratio", ratios["seasonal_naive"]),
+        measurement(
+            "seasonal_naive_to_naive_wql_ratio", ev.pooled("seasonal_naive") / ev.pooled("naive")
+        ),
+        measurement("deepar_windows_won_vs_naive", vs_naive.windows_won),
+        measurement("deepar_to_naive_without_worst_1pct", vs_naive.ratio_without_worst),
+        measurement(
+            "deepar_interval_coverage", ev.scores["deepar"].coverage(), note="of the 90% interval"
+        ),
+        measurement("windows", windows, at_most=None),
         measurement("train_s_per_fit", float(np.mean(train_times)), "s", digits=1),
         measurement("inference_s_per_window", inference_s, "s"),
     ]
     details = {
-        "wql_q10_q90": _scores(actual, pooled, DEEPAR_TEST_QUANTILES),
+        "comparisons": ev.to_dict()["comparisons"],
+        "models": ev.to_dict()["models"],
+        "wql_q10_q90": {m: round(ev_q.pooled(m), 4) for m in MODELS},
+        "deepar_to_naive_q10_q90": round(ev_q.ratio("naive").ratio, 3),
         "noise_share": round(float(np.mean([p["noise_share"] for p in per_seed])), 3),
         "seeds": list(setup.seeds),
-        "windows_per_seed": setup.windows,
         "prediction_length": config.target.prediction_length,
         "history_days": config.target.history_days,
+        "backtest_days": config.validation.backtest_days,
         "hyperparameters": results[0]["hyperparameters"],
+        "dynamic_features": list(setup.features),
+        "num_samples": setup.samples or config.hyperparameters.num_eval_samples,
         "per_seed": per_seed,
         "load_at_end": load(),
     }
-    title = "Forecast quality: local DeepAR vs naive baselines (synthetic fees)"
+    title = (
+        "Forecast quality: local DeepAR vs naive and robust baselines (synthetic fees, backtest)"
+    )
     return result("forecast_quality", title, measurements, details)
 
 

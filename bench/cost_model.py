@@ -511,13 +511,13 @@ class Assumptions:
     close_s: float = 0.2
     collector_reserve_s: float = 15.0
     polled_minutes_per_poll: float = 1.5
-    open_item_kb: float = 4.0
-    closed_item_kb: float = 7.0
+    open_item_kb: float = 5.0
+    closed_item_kb: float = 9.0
     ingest_ttl_days: float = 7.0
     monitor_run_s: float = 8.0
     monitor_online_reads: float = 90.0
     monitor_s3_gets: float = 150.0
-    monitor_state_writes_kb: float = 8.0
+    monitor_state_writes_kb: float = 9.0
     serverless_inference_s: float = 2.0
     serverless_cold_start_s: float = 30.0
     serverless_payload_kb: float = 100.0
@@ -525,8 +525,10 @@ class Assumptions:
     approval_wait_h: float = 4.0
     training_billable_s: float = 1200.0
     spot_saving: float = 0.70
-    transform_billable_s: float = 360.0
+    transform_billable_s: float = 420.0
+    transforms_per_build: float = 2.0
     prepare_s: float = 60.0
+    evaluate_s: float = 10.0
     build_step_s: float = 3.0
     build_s3_gets: float = 2000.0
     deploy_invocations: float = 16.0
@@ -552,14 +554,16 @@ ASSUMPTION_NOTES: dict[str, str] = {
     "close_s": "close one minute: UpdateItem, PutRecord, mark written",
     "collector_reserve_s": "the pipeline stops polling when less than this is left (RunPlan)",
     "polled_minutes_per_poll": "event-time minutes one poll's ~100 transactions span",
-    "open_item_kb": "average size of an open minute's IngestTable item (grows to ~7 KB)",
-    "closed_item_kb": "final size of a minute's item (400 transactions' 16-hex keys)",
+    "open_item_kb": "average size of an open minute's IngestTable item (grows to ~9 KB)",
+    "closed_item_kb": "final size of a minute's item (400 transactions' 16-hex keys, and their "
+    "fees as 8-byte integers for the median)",
     "ingest_ttl_days": "IngestTable items expire this long after their last count",
     "monitor_run_s": "one hourly monitoring run incl. its cold start (INIT billed since "
     "2025-08-01): a day of offline Parquet, the online minutes, one forecast",
     "monitor_online_reads": "online-store minutes one monitoring run reads (BatchGetRecord)",
     "monitor_s3_gets": "offline-store Parquet objects one monitoring run reads (a day)",
-    "monitor_state_writes_kb": "StateTable/IdempotencyTable KB written per monitoring run",
+    "monitor_state_writes_kb": "StateTable/IdempotencyTable KB written per monitoring run "
+    "(forecast, the window's score, idempotency)",
     "serverless_inference_s": "billed compute of one DeepAR request on a serverless endpoint",
     "serverless_cold_start_s": "cold start of a serverless endpoint (every hourly request is one): "
     "not billed by SageMaker, but the waiting monitor function is",
@@ -568,9 +572,14 @@ ASSUMPTION_NOTES: dict[str, str] = {
     "approval_wait_h": "hours a staged model waits for the person's approval (timeout: 24 h)",
     "training_billable_s": "billable seconds of one DeepAR training (182 epochs, ~20k minutes)",
     "spot_saving": "managed spot discount on training (AWS: up to 90%)",
-    "transform_billable_s": "billable seconds of the batch transform (mostly instance start-up)",
+    "transform_billable_s": "billable seconds of one batch transform: instance start-up plus "
+    "144 backtest origins at ~0.4 s each",
+    "transforms_per_build": "batch transforms per build: the candidate's backtest, and the same "
+    "origins forecast by the model in production",
     "prepare_s": "Prepare The Data: 14 days of offline Parquet, one GetObject per file",
-    "build_step_s": "each other build function (start, evaluate, register, notify)",
+    "evaluate_s": "Evaluate The Model: naive and robust baselines and the bootstraps over 144 "
+    "windows",
+    "build_step_s": "each other build function (start, register, notify)",
     "build_s3_gets": "offline-store objects Prepare The Data reads",
     "deploy_invocations": "small function invocations of one deployment (threshold, deploy, "
     "waiters, endpoint events, approval link, record, teardown, monitoring activation)",
@@ -733,8 +742,8 @@ def estimate(
     )
     est.add(
         "SageMaker batch transform",
-        f"held-out forecast on {cfg.transform_instance_type}",
-        builds * a.transform_billable_s / 3600,
+        f"backtest forecasts (candidate and production) on {cfg.transform_instance_type}",
+        builds * a.transforms_per_build * a.transform_billable_s / 3600,
         "instance-h",
         f"sm_transform:{cfg.transform_instance_type}",
     )
@@ -762,7 +771,8 @@ def estimate(
             mem["MonitorEndpointFunction"],
         ),
         ("build: prepare data", builds, a.prepare_s, mem["PrepareDataFunction"]),
-        ("build: other steps", builds * 4, a.build_step_s, small),
+        ("build: evaluate", builds, a.evaluate_s, mem["EvaluateModelFunction"]),
+        ("build: other steps", builds * 3, a.build_step_s, small),
         (
             "deploy: smoke test",
             deploys,

@@ -1,4 +1,4 @@
-"""Evaluate The Model (ModelBuild state machine): forecast vs held-out minutes -> the gate.
+"""Evaluate The Model (ModelBuild state machine): the backtest forecasts -> every model scored on the same windows -> the gate.
 
 template.yaml EvaluateModelFunction -> statemachines/model_build.asl.json "Evaluate The Model"
 -> feecast.build.evaluate.evaluate_model. Writes evaluation.json; returns the decision that

@@ -16,6 +16,7 @@ from feecast.adapters.feature_history import Deadline, read_history
 from feecast.adapters.parameters import load_config
 from feecast.build.artifacts import s3_store
 from feecast.build.prepare import PrepareRequest, PrepareSettings, prepare_data
+from feecast.build.production import production_finder
 from feecast.observability import logger, metrics, tracer
 from feecast.settings import load_settings
 
@@ -41,6 +42,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             deadline=Deadline.from_lambda_context(context, reserve_seconds=RESERVE_SECONDS),
         ),
         store=s3_store(SETTINGS.artifact_bucket),
+        find_production=production_finder(SETTINGS.state_table, SETTINGS.production_stage_name),
     )
     logger.info("data prepared", extra={"window": result.window.model_dump()})
     return result.model_dump(mode="json")

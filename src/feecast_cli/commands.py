@@ -7,6 +7,6 @@ from __future__ import annotations
 
 from importlib import import_module
 
-_GROUPS = ["local", "ingest", "deploy", "build", "status", "doctor", "teardown"]
+_GROUPS = ["local", "ingest", "deploy", "build", "status", "backtest", "doctor", "teardown"]
 
 MODULES = [import_module(f"feecast_cli.{name}") for name in _GROUPS]

@@ -59,8 +59,8 @@ def add_demo_parser(subparsers: Any) -> argparse.ArgumentParser:
     demo.add_argument(
         "--fee-multiplier",
         type=float,
-        default=2.5,
-        help="the regime change: fees x this per hour (default 2.5)",
+        default=4.0,
+        help="the regime change: fees x this per hour (default 4)",
     )
     demo.add_argument(
         "--drift-steps",

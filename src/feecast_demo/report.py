@@ -83,6 +83,39 @@ def _num(value: float | None) -> str:
     )
 
 
+def _ratio(value: float | None, ci: tuple[float, float] | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}" + (f" ({ci[0]:.2f}-{ci[1]:.2f})" if ci else "")
+
+
+def plainly(m: ModelInfo) -> str:
+    """One sentence a person can act on: does the model earn its place against naive?"""
+    if m.ratio_to_naive is None or m.naive_ci is None:
+        return f"v{m.version}: not compared with the naive forecast."
+    low, high = m.naive_ci
+    gain = 1 - m.ratio_to_naive
+    if high >= 1.0 and low <= 1.0:
+        verdict = (
+            f"is no better than the naive forecast: its loss is {m.ratio_to_naive:.2f} x naive's "
+            f"and the 95% interval {low:.2f}-{high:.2f} includes 1"
+        )
+    elif low > 1.0:
+        verdict = f"is worse than the naive forecast ({m.ratio_to_naive:.2f} x its loss)"
+    elif m.ratio_to_naive > 0.95 or high > 0.97:
+        verdict = (
+            f"barely beats the naive forecast: {gain:.0%} lower loss, interval up to {high:.2f}"
+        )
+    else:
+        verdict = f"beats the naive forecast by {gain:.0%} (interval {low:.2f}-{high:.2f})"
+    robust = ""
+    if m.ratio_to_robust is not None:
+        robust = f"; against the robust baseline {m.ratio_to_robust:.2f}" + (
+            " (the cheap baseline does better)" if m.ratio_to_robust > 1 else ""
+        )
+    return f"v{m.version} {verdict}{robust}."
+
+
 def summary_markdown(run: DemoRun, pictures: dict[str, str | None] | None = None) -> str:
     failed = run.failed_phase
     verdict = (
@@ -116,19 +149,25 @@ def summary_markdown(run: DemoRun, pictures: dict[str, str | None] | None = None
         "",
         "## Models",
         "",
-        "Loss: mean weighted quantile loss on the build's held-out 30 minutes; the naive baseline "
-        "is scored on the same minutes. Monitoring: mean of the model's hourly production losses.",
+        "Each build's backtest: the model forecast every window of the held-out days from the "
+        "history before it; the naive forecast and the robust baseline were scored on the same "
+        "windows. Loss: pooled mean weighted quantile loss. / naive, / robust: the model's loss "
+        "over theirs, with the 95% block-bootstrap interval (below 1: better). Alarm threshold: "
+        "what the model's own backtest gave. Monitoring: mean of its hourly production losses.",
         "",
-        "| version | started by | loss | naive baseline | threshold at the gate | monitoring loss "
-        "| status | production since |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| version | started by | windows | loss | / naive (95% CI) | windows won | "
+        "/ robust (95% CI) | alarm threshold | monitoring loss | status | production since |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for m in run.models:
         lines.append(
-            f"| v{m.version} | {m.trigger or '-'} | {_num(m.loss)} | {_num(m.baseline_loss)} | "
-            f"{_num(m.threshold_at_gate)} | {_num(m.monitoring_loss)} | {m.status or '-'} | "
-            f"{_t(m.production_at)} |"
+            f"| v{m.version} | {m.trigger or '-'} | {m.windows or '-'} | {_num(m.loss)} | "
+            f"{_ratio(m.ratio_to_naive, m.naive_ci)} | "
+            f"{'-' if m.windows_won is None else f'{m.windows_won:.0%}'} | "
+            f"{_ratio(m.ratio_to_robust, m.robust_ci)} | {_num(m.alarm_threshold)} | "
+            f"{_num(m.monitoring_loss)} | {m.status or '-'} | {_t(m.production_at)} |"
         )
+    lines += [""] + [f"- {plainly(m)}" for m in run.models]
     lines += ["", "## Threshold", ""]
     if run.thresholds:
         lines += ["| when (simulated) | threshold | why |", "| --- | --- | --- |"]

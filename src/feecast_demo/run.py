@@ -57,9 +57,17 @@ class ModelInfo:
     package_arn: str
     trigger: str = ""  # what started its build: manual, alarm, ...
     build_execution: str = ""
-    loss: float | None = None  # mean wQL on the held-out window (the build's evaluation)
-    baseline_loss: float | None = None  # the naive baseline on the same minutes
-    threshold_at_gate: float | None = None
+    loss: float | None = None  # mean wQL over the build's backtest windows
+    baseline_loss: float | None = None  # the naive forecast on the same windows
+    robust_loss: float | None = None  # the robust baseline on the same windows
+    windows: int | None = None  # backtest windows
+    ratio_to_naive: float | None = None
+    naive_ci: tuple[float, float] | None = None  # 95% interval of the ratio
+    windows_won: float | None = None  # share of windows with a lower loss than naive
+    ratio_to_robust: float | None = None
+    robust_ci: tuple[float, float] | None = None
+    naive_verdict: str = ""  # "beats naive", "barely beats naive", ... (the evaluation's words)
+    alarm_threshold: float | None = None  # the threshold its backtest gave
     status: str = ""  # ModelApprovalStatus
     registered_at: datetime | None = None
     approved_at: datetime | None = None

@@ -1,9 +1,12 @@
-"""The ModelBuild state machine on the twin: data -> DeepAR -> evaluation -> package or refusal.
+"""The ModelBuild state machine on the twin: data -> DeepAR -> backtest -> package or refusal.
 
 One twin per module: two days of minutes are put through the Feature Store API once; one
 trained build (module fixture) is shared by the assertions about the registered package, the
 starts it refused (duplicates, joins) and its notification. Failure branches that stop before
-training are fast; the rejected branch trains a second (1-epoch) model.
+training are fast; the rejected branch trains a second (1-epoch) model, with the first one
+recorded as production, so the same backtest origins are also forecast by the production model.
+The backtest is 12 hours (24 origins) and the gate's rules are loose here: the gate's logic is
+unit-tested (tests/unit/test_threshold.py, test_build_evaluate.py); this module tests the wiring.
 """
 
 from __future__ import annotations
@@ -35,6 +38,13 @@ FAST_HYPERPARAMETERS = {
     "num_eval_samples": 50,
 }
 TARGET = {"target_col": "avg_fee_1min", "prediction_length": 30, "freq": "1min", "history_days": 2}
+VALIDATION = {
+    "threshold": 0.24,
+    "backtest_days": 0.5,
+    "bootstrap_resamples": 500,
+    "naive_margin": -5.0,  # the gate's rules are unit-tested; a 2-epoch model must pass here
+    "production_tolerance": 5.0,
+}
 
 
 # -- setup helpers ------------------------------------------------------------------------------
@@ -94,11 +104,13 @@ def put_minutes(twin: Any, start: datetime, values: np.ndarray) -> None:
 
 
 def fee_minutes(n: int, seed: int = 7) -> np.ndarray:
-    """A positive random walk with a daily cycle and a few empty minutes, like fee averages."""
+    """A positive random walk with a daily cycle, minute noise and a few empty minutes, like
+    fee averages (a minute's average of a few hundred fees is mostly noise around a level)."""
     rng = np.random.default_rng(seed)
     t = np.arange(n)
-    walk = np.cumsum(rng.normal(0, 0.02, n))
-    values = 20 * np.exp(walk) * (1 + 0.2 * np.sin(2 * np.pi * t / 1440))
+    walk = np.cumsum(rng.normal(0, 0.01, n))
+    noise = rng.lognormal(0, 0.25, n)
+    values = 20 * np.exp(walk) * (1 + 0.2 * np.sin(2 * np.pi * t / 1440)) * noise
     values[rng.choice(n - 60, 12, replace=False)] = np.nan
     return np.round(values, 3)
 
@@ -160,10 +172,12 @@ def build_twin() -> Iterator[Any]:
         end = twin.clock.now().replace(second=0, microsecond=0)
         data_start = end - timedelta(minutes=HISTORY_MINUTES)
         put_minutes(twin, data_start, fee_minutes(HISTORY_MINUTES))
-        # Older data for the refusal tests: 400 all-zero minutes five days back.
-        put_minutes(twin, data_start - timedelta(days=5), np.zeros(400))
+        # Older data for the refusal tests: all-zero minutes five days back (more than the
+        # backtest holds out plus the 300 training points DeepAR needs).
+        put_minutes(twin, data_start - timedelta(days=5), np.zeros(1100))
         put_parameter(twin, "target", TARGET)
         put_parameter(twin, "hyperparameters", FAST_HYPERPARAMETERS)
+        put_parameter(twin, "validation", VALIDATION)
         twin.settle()
         twin.data_start = data_start  # type: ignore[attr-defined]
         twin.data_end = end  # type: ignore[attr-defined]
@@ -217,7 +231,7 @@ def hand_wql(actual: list[float | None], forecast: list[float], tau: float) -> f
 
 
 @pytest.mark.slow
-def test_given_two_days_of_minutes_when_a_build_runs_then_a_package_matches_a_recomputed_loss(
+def test_given_two_days_of_minutes_when_a_build_runs_then_a_package_matches_a_recomputed_backtest(
     build_twin: Any, registered_build: dict[str, Any]
 ) -> None:
     twin = build_twin
@@ -233,7 +247,13 @@ def test_given_two_days_of_minutes_when_a_build_runs_then_a_package_matches_a_re
     for key in (
         "mean_wql",
         "baseline_wql",
-        "threshold_at_build",
+        "robust_wql",
+        "ratio_to_naive",
+        "ratio_to_naive_ci95_low",
+        "ratio_to_naive_ci95_high",
+        "ratio_to_robust",
+        "alarm_threshold",
+        "backtest_windows",
         "data_start",
         "data_end",
         "training_job",
@@ -243,31 +263,49 @@ def test_given_two_days_of_minutes_when_a_build_runs_then_a_package_matches_a_re
         assert key in meta, key
     assert meta["trigger"] == "manual" and meta["execution_arn"] == registered_build["arn"]
     assert meta["data_end"] == iso_minute(twin.data_end - timedelta(minutes=1))
+    assert meta["ratio_to_production"] == "undefined"  # nothing in production yet
 
     evaluation = json.loads(
         read_s3(twin, package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"])
     )
     prefix = package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"].rsplit("/", 1)[0]
-    forecast = json.loads(
-        read_s3(twin, f"{prefix}/transform/output/context.json.out").splitlines()[0]
-    )
-    actuals = json.loads(read_s3(twin, f"{prefix}/data/actuals.json"))
-    actual = [None if v == "NaN" else v for v in actuals["target"]]
-    assert len(actual) == 30 and len(forecast["mean"]) == 30
-    # The held-out minutes are the last 30 minutes fed in, independently of the pipeline.
-    expected = fee_minutes(HISTORY_MINUTES)[-30:]
-    assert [None if math.isnan(v) else v for v in expected.tolist()] == actual
-    per_q = {q: hand_wql(actual, forecast["quantiles"][q], float(q)) for q in QUANTILES}
-    mean = sum(per_q.values()) / len(per_q)
+    lines = read_s3(twin, f"{prefix}/transform/output/backtest.json.out").splitlines()
+    series = json.loads(read_s3(twin, f"{prefix}/data/series.json"))["target"]
+    backtest = evaluation["feecast"]["backtest"]
+    # 12 hours held out, an origin every 30 minutes: 24 windows, one transform line each.
+    assert backtest["origins"] == len(lines) == 24 == int(meta["backtest_windows"])
+    # The history is the minutes fed in, independently of the pipeline.
+    fed = fee_minutes(HISTORY_MINUTES)
+    assert [None if v == "NaN" else v for v in series] == [
+        None if math.isnan(v) else v for v in fed.tolist()
+    ][-len(series) :]
+    values = [None if v == "NaN" else v for v in series]
+    num = den = 0.0
+    for i, line in enumerate(lines):
+        forecast = json.loads(line)
+        origin = backtest["first_index"] + i * backtest["spacing_steps"]
+        actual = values[origin : origin + 30]
+        for q in QUANTILES:
+            for y, f in zip(actual, forecast["quantiles"][q], strict=True):
+                if y is not None:
+                    num += (1 - float(q)) * (f - y) if f > y else float(q) * (y - f)
+        den += sum(abs(y) for y in actual if y is not None)
+    mean = 2 * num / den / len(QUANTILES)
     metrics = evaluation["regression_metrics"]
-    assert metrics["mean_wQuantileLoss"]["value"] == pytest.approx(mean, rel=1e-9)
-    for q, value in per_q.items():
-        assert metrics[f"wQuantileLoss[{q}]"]["value"] == pytest.approx(value, rel=1e-9)
+    assert metrics["mean_wQuantileLoss"]["value"] == pytest.approx(mean, abs=1e-6)
     assert float(meta["mean_wql"]) == pytest.approx(mean, rel=1e-9)
     assert float(meta["baseline_wql"]) == pytest.approx(
-        metrics["baseline_mean_wQuantileLoss"]["value"]
+        metrics["naive_mean_wQuantileLoss"]["value"], abs=1e-6
     )
+    low, high = float(meta["ratio_to_naive_ci95_low"]), float(meta["ratio_to_naive_ci95_high"])
+    assert low <= float(meta["ratio_to_naive"]) <= high
     assert evaluation["feecast"]["gate"]["passed"] is True
+    assert len(evaluation["feecast"]["windows"]) == 24
+    assert float(meta["alarm_threshold"]) == pytest.approx(
+        evaluation["feecast"]["alarm"]["threshold"], abs=1e-6
+    )
+    # No production model: the state machine went straight to the evaluation.
+    assert not [r for r in twin.records_of("transform-job") if "production" in str(r.fields)]
 
     # The training job: DeepAR image, hyperparameters from SSM as strings, spot, test channel.
     job = twin.client("sagemaker").describe_training_job(TrainingJobName=meta["training_job"])
@@ -280,13 +318,14 @@ def test_given_two_days_of_minutes_when_a_build_runs_then_a_package_matches_a_re
     assert job["CheckpointConfig"]["S3Uri"].endswith("/checkpoints/")
     assert "forecasting-deepar" in job["AlgorithmSpecification"]["TrainingImage"]
 
-    # The notification carries both losses and says how to approve.
+    # The notification carries the backtest's numbers and says how to approve.
     (note,) = [
         m
         for m in registered_build["messages"]
         if package["ModelPackageArn"] in (m["message"] or "")
     ]
-    assert f"{mean:.4f}" in note["message"] and "naive baseline" in note["message"]
+    assert f"mean wQL {mean:.4f}" in note["message"] and "vs naive" in note["message"]
+    assert "backtest of 24 windows" in note["message"]
     assert "update-model-package" in note["message"]
     # EMF metrics from the functions reach CloudWatch (the build itself was started by this
     # test's process, which is no Lambda function: the schedule's StartBuildFunction joined it).
@@ -314,47 +353,62 @@ def test_given_duplicate_and_concurrent_triggers_then_one_execution_runs(
 
 
 @pytest.mark.slow
-def test_given_a_tiny_threshold_when_a_build_runs_then_it_is_rejected_and_notified(
+def test_given_a_production_model_and_a_tiny_loss_cap_then_both_are_compared_and_it_is_rejected(
     build_twin: Any, registered_build: dict[str, Any]
 ) -> None:
     twin = build_twin
-    packages_before = len(packages(twin))
-    before = len(twin.sns_messages())
-    put_parameter(
-        twin,
-        "validation",
-        {
-            "threshold": 0.0001,
-            "update_rate": 0.5,
-            "consecutive_breaches_to_alarm": 3,
-            "confidence": 90,
+    first = next(
+        p
+        for p in packages(twin)
+        if p["MetadataProperties"]["GeneratedBy"] == registered_build["arn"]
+    )
+    # What the deploy stage records when a model reaches production.
+    twin.client("dynamodb").put_item(
+        TableName=twin.outputs["StateTableName"],
+        Item={
+            "pk": {"S": "DEPLOY#production"},
+            "sk": {"S": "CURRENT"},
+            "stage": {"S": "production"},
+            "package_arn": {"S": first["ModelPackageArn"]},
+            "version": {"N": "1"},
+            "deployed_at": {"S": "2026-01-05T00:00:00+00:00"},
+            "execution": {"S": "it"},
         },
     )
+    packages_before = len(packages(twin))
+    before = len(twin.sns_messages())
+    put_parameter(twin, "validation", {**VALIDATION, "max_loss": 0.0001})
     put_parameter(twin, "hyperparameters", {**FAST_HYPERPARAMETERS, "epochs": 1})
     try:
         outcome = start(twin, "manual", "it-manual-rejected")
         assert outcome.status == "started"
         description = twin.wait_for_execution(outcome.execution_arn, timeout=600)
     finally:
-        put_parameter(
-            twin,
-            "validation",
-            {
-                "threshold": 0.24,
-                "update_rate": 0.5,
-                "consecutive_breaches_to_alarm": 3,
-                "confidence": 90,
-            },
-        )
+        put_parameter(twin, "validation", VALIDATION)
         put_parameter(twin, "hyperparameters", FAST_HYPERPARAMETERS)
+        twin.client("dynamodb").delete_item(
+            TableName=twin.outputs["StateTableName"],
+            Key={"pk": {"S": "DEPLOY#production"}, "sk": {"S": "CURRENT"}},
+        )
     assert description["status"] == "FAILED"
     assert description["error"] == "ModelRejected"
-    assert "threshold 0.0001" in description["cause"]
+    assert "sanity cap: backtest mean wQL" in description["cause"]
+    assert "> max_loss 0.0001" in description["cause"]
     assert len(packages(twin)) == packages_before
     (note,) = messages_since(twin, before)
     assert "did not pass the accuracy gate" in note["message"]
-    assert "mean wQL" in note["message"] and "naive baseline" in note["message"]
+    assert "vs production" in note["message"] and "vs naive" in note["message"]
     assert twin.metric_data("feecast", "ModelsRejected", {"service": "build"})
+    # The production model forecast the same origins, from its own artifact.
+    name = outcome.execution_arn.rsplit(":", 1)[-1]
+    bucket = twin.physical_id("ArtifactBucket")
+    evaluation = json.loads(read_s3(twin, f"s3://{bucket}/builds/{name}/evaluation.json"))
+    assert "candidate/production" in evaluation["feecast"]["backtest"]["comparisons"]
+    assert evaluation["feecast"]["production"]["package_arn"] == first["ModelPackageArn"]
+    lines = read_s3(
+        twin, f"s3://{bucket}/builds/{name}/transform/production/backtest.json.out"
+    ).splitlines()
+    assert len(lines) == 24
 
 
 # -- failure branches (no model is trained) ------------------------------------------------------
@@ -375,7 +429,7 @@ def test_given_too_little_data_then_the_build_fails_early_with_the_reason(build_
 
 
 def test_given_an_all_zero_series_then_the_build_fails_early(build_twin: Any) -> None:
-    now = build_twin.data_start - timedelta(days=5) + timedelta(minutes=400)
+    now = build_twin.data_start - timedelta(days=5) + timedelta(minutes=1100)
     description, notes = run_refused(build_twin, "it-all-zero", now)
     assert description["error"] == "DataRefused" and "all_zero" in description["cause"]
     assert "all_zero" in notes[0]["message"]

@@ -61,7 +61,7 @@ def stack(aws_env: None) -> Iterator[dict[str, str]]:
         for value in (0.24, 0.2):
             ssm.put_parameter(
                 Name="/feecast/validation",
-                Value=json.dumps({"threshold": value, "update_rate": 0.5}),
+                Value=json.dumps({"threshold": value}),
                 Type="String",
                 Overwrite=True,
             )

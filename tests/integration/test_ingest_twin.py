@@ -8,6 +8,7 @@ at a mirror). No branch for the twin anywhere: same handler, same urllib adapter
 from __future__ import annotations
 
 import json
+import statistics
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -94,7 +95,10 @@ def test_scheduled_collector_counts_once_per_event_minute_and_closes_into_both_s
     sink = FeatureStoreSink(GROUP, twin.client("sagemaker-featurestore-runtime"))
     first, empty = sink.get_minute("2026-01-05T12:00:00Z"), sink.get_minute("2026-01-05T12:01:00Z")
     assert (first.count, first.total_fee, first.avg_fee) == (3, 6000, 2000.0)
+    # The median fee and the vsize-weighted fee rate: weight 661 -> vsize 166 vB each.
+    assert (first.median_fee, first.fee_rate) == (2000.0, 6000 / (3 * 166))
     assert (empty.count, empty.total_fee, empty.avg_fee) == (0, 0, None)
+    assert (empty.median_fee, empty.fee_rate) == (None, None)
     assert source.requests == 6  # 3 runs x 2 polls
     assert total(twin, "TransactionsPolled") == 18
     assert total(twin, "DuplicatesDropped") == 15
@@ -125,6 +129,7 @@ def test_replay_of_a_synthetic_stream_writes_the_expected_minutes(make_twin, tmp
     )
     write_jsonl(path, config)
     expected: dict[int, list[int]] = {}
+    fees: dict[int, list[int]] = {}
     seen: set[str] = set()
     for line in path.read_text().splitlines():
         item = json.loads(line)
@@ -133,6 +138,7 @@ def test_replay_of_a_synthetic_stream_writes_the_expected_minutes(make_twin, tmp
             slot = expected.setdefault(item["time"] // 60 * 60, [0, 0])
             slot[0] += 1
             slot[1] += item["fee"]
+            fees.setdefault(item["time"] // 60 * 60, []).append(item["fee"])
 
     code = feecast(
         ["--region", twin.region, "ingest", "replay", str(path), "--flush", "--chunk-size", "200"]
@@ -144,6 +150,8 @@ def test_replay_of_a_synthetic_stream_writes_the_expected_minutes(make_twin, tmp
         record = sink.get_minute(datetime.fromtimestamp(minute, UTC).strftime("%Y-%m-%dT%H:%M:00Z"))
         count, fee = expected.get(minute, [0, 0])
         assert (record.count, record.total_fee) == (count, fee), minute
+        if count:  # the median of the minute's fees, each hash once, through DynamoDB
+            assert record.median_fee == statistics.median(fees[minute]), minute
     twin.settle()
     series = read_minutes(GROUP, T0, T0 + timedelta(minutes=40), "total_nb_trx_1min")
     assert list(series.values) == [float(expected.get(m, [0])[0]) for m in range(E0, E0 + 2400, 60)]

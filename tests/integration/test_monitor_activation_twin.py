@@ -37,13 +37,12 @@ def activations(twin: Any) -> list[Any]:
 def test_given_in_service_then_the_alarm_is_set_from_ssm_and_the_schedules_stay_as_deployed(
     twin: Any, load_event: Any
 ) -> None:
-    # The deploy stage lowered the threshold before the endpoint went InService.
+    # The deploy stage set the model's threshold before the endpoint went InService.
     twin.client("ssm").put_parameter(
         Name="/feecast/validation",
         Value=json.dumps(
             {
                 "threshold": 0.19,
-                "update_rate": 0.5,
                 "consecutive_breaches_to_alarm": 3,
                 "confidence": 90,
             }
@@ -62,8 +61,9 @@ def test_given_in_service_then_the_alarm_is_set_from_ssm_and_the_schedules_stay_
     assert set_alarm is not None
     assert set_alarm["Threshold"] == 0.19
     assert set_alarm["EvaluationPeriods"] == set_alarm["DatapointsToAlarm"] == 3
+    # The loss pooled over the last alarm_window_hours (issue 15), not one hour's window.
     assert (set_alarm["MetricName"], set_alarm["Statistic"], set_alarm["Period"]) == (
-        "WeightedQuantileLoss",
+        "RollingWeightedQuantileLoss",
         "Maximum",
         3600,
     )

@@ -168,10 +168,20 @@ def test_given_a_fee_regime_change_then_the_alarm_fires_after_3_breaches_and_one
         Overwrite=True,
     )
     # The tiny test model scores ~0.25 on normal fees: the alarm gets the threshold SSM holds
-    # when the endpoint goes InService.
+    # when the endpoint goes InService. A one-hour alarm pool keeps the test to seven hours (the
+    # template's six-hour pool is complete only after six runs: tests/unit/test_monitor_run.py);
+    # every alarm rebuilds here (the diagnosis itself: tests/unit/test_monitor_retrain.py).
     twin.client("ssm").put_parameter(
         Name="/feecast/validation",
-        Value=json.dumps({"threshold": 0.4, "consecutive_breaches_to_alarm": 3, "confidence": 90}),
+        Value=json.dumps(
+            {
+                "threshold": 0.4,
+                "consecutive_breaches_to_alarm": 3,
+                "confidence": 90,
+                "alarm_window_hours": 1,
+                "retrain_when": "any",
+            }
+        ),
         Overwrite=True,
     )
     put_minutes(twin, START - timedelta(days=2), START)
@@ -194,6 +204,9 @@ def test_given_a_fee_regime_change_then_the_alarm_fires_after_3_breaches_and_one
     before = [v for t, v in losses.items() if t <= regime_change]
     after = [v for t, v in losses.items() if t > regime_change]
     assert max(before) < 0.4 < min(after), losses
+    # The alarm's metric: with a one-hour pool, each hour's loss.
+    rolling = dict(twin.metric_data("feecast", "RollingWeightedQuantileLoss", DIMS))
+    assert rolling == pytest.approx(losses)
     # Three consecutive breaching hours (15:00, 16:00, 17:00 score 14:00-14:30 .. 16:00-16:30).
     assert alarm_at is not None and alarm_at >= regime_change + timedelta(hours=3)
 

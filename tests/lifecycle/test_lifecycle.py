@@ -1,7 +1,7 @@
 """The whole lifecycle on the twin (the CI version of `make demo`), checked from the twin itself.
 
 Given a day of synthetic history, a person's approvals through the operator commands, and a
-fee regime change an hour after production,
+fee regime change an hour after production (fees x4 an hour for three hours),
 when the twin's clock runs,
 then: one manual build, model v1 approved -> staging -> production, hourly losses published,
 the production alarm goes off after the drift, exactly one build starts from the alarm, model
@@ -31,7 +31,7 @@ def lifecycle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Scenar
     options = DemoOptions(
         history_days=1,
         drift_at=1,
-        drift_steps=2,
+        drift_steps=3,  # x4 three times: a climb the half-day model has not seen
         recovery_hours=3,  # single-hour losses are noisy: give the new model a few hours
         out=Path(tmp_path_factory.mktemp("demo-report")),
     )
@@ -140,7 +140,12 @@ def test_status_and_logs_tell_the_same_story(
     production = {e["stage"]: e for e in status["endpoints"]}["production"]
     assert production["status"] == "InService" and production["model_version"] == 2
     assert production["last_loss"] is not None
-    assert status["threshold"]["value"] < status["threshold"]["previous"]
+    # Each approved model brings its own threshold (its backtest's): v2's, not a ratchet.
+    sm = lifecycle[0].twin.client("sagemaker")
+    v2 = sm.describe_model_package(ModelPackageName=production["model_package"])
+    own = float(v2["CustomerMetadataProperties"]["alarm_threshold"])
+    assert status["threshold"]["value"] == pytest.approx(own)
+    assert status["threshold"]["value"] != status["threshold"]["previous"]
     assert status["running"] == [] and status["pending_approvals"] == []
 
     assert main(["logs", "--json", "--limit", "0"]) == 0

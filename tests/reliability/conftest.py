@@ -120,7 +120,11 @@ def _items(twin: Any, table_logical_id: str) -> list[str]:
     items, kwargs = [], {"TableName": twin.physical_id(table_logical_id), "ConsistentRead": True}
     while True:
         page = ddb.scan(**kwargs)
-        items += [json.dumps(item, sort_keys=True) for item in page["Items"]]
+        # Binary attributes (the ingest table's fees, issue 15) as their hex text.
+        items += [
+            json.dumps(item, sort_keys=True, default=lambda b: bytes(b).hex())
+            for item in page["Items"]
+        ]
         if "LastEvaluatedKey" not in page:
             return sorted(items)
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -72,7 +72,11 @@ def bring_to_the_wait(twin: Any, model_tar: bytes, key: str) -> Waiting:
             "SupportedContentTypes": ["application/json"],
             "SupportedResponseMIMETypes": ["application/json"],
         },
-        CustomerMetadataProperties={"mean_wql": "0.2", "baseline_wql": "0.25"},
+        CustomerMetadataProperties={
+            "mean_wql": "0.2",
+            "baseline_wql": "0.25",
+            "alarm_threshold": "0.22",
+        },
     )["ModelPackageArn"]
     sm.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
     table = twin.physical_id("StateTable")

@@ -102,6 +102,15 @@ DATA = {
     "quantiles": ["0.1", "0.5", "0.9"],
     "target_col": "avg_fee_1min",
     "hyperparameters": {"epochs": "5"},
+    # feecast.backtest.BacktestPlan.to_dict, as Prepare The Data returns it
+    "backtest": {
+        "origins": 24,
+        "skipped": 0,
+        "first_index": 720,
+        "spacing_steps": 30,
+        "prediction_length": 30,
+        "context_steps": 1440,
+    },
     "window": WINDOW,
 }
 DEPLOYMENT = {
@@ -259,6 +268,7 @@ ENTRIES = [
             "data.quantiles": LIST,
             "data.target_col": TEXT,
             "data.window": OBJECT,
+            "data.backtest": OBJECT,
         },
         optional={"trigger": TEXT},
         parse="EvaluateRequest",
@@ -276,9 +286,10 @@ ENTRIES = [
             "evaluation": {
                 "mean_wql": 0.2,
                 "baseline_wql": 0.25,
-                "threshold": 0.24,
+                "alarm_threshold": 0.3,
+                "windows": 24,
                 "evaluation_uri": f"s3://feecast-artifacts/builds/{EXECUTION}/evaluation.json",
-                "reason": "mean wQL 0.2000 <= threshold 0.2400",
+                "reason": "gate passed",
             },
         },
         required={
@@ -289,7 +300,6 @@ ENTRIES = [
             "data": OBJECT,
             "evaluation": OBJECT,
             "evaluation.mean_wql": NUMBER,
-            "evaluation.threshold": NUMBER,
             "evaluation.evaluation_uri": TEXT,
         },
         parse="RegisterRequest",

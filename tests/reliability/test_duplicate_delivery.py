@@ -286,9 +286,9 @@ def test_package_approval_repeated_starts_one_deployment(
     assert name.startswith("v1-") and status == "FAILED"
     # Each repeat answers with the first delivery's result (Idempotency) and acts no more.
     assert all(r["execution_name"] == name for r in results)
-    # The threshold moved once towards the better model (SSM keeps one new version).
+    # The threshold was set once to the model's own (SSM keeps one new version).
     [validation] = [p for p in effects["parameters"] if p[0] == "/feecast/validation"]
-    assert json.loads(validation[1])["threshold"] == pytest.approx(0.22) and validation[2] == 2
+    assert json.loads(validation[1])["threshold"] == pytest.approx(0.3) and validation[2] == 2
     assert [e[:2] for e in effects["endpoints"]] == [("feecast-staging", "Failed")]
     done = operations(aws_calls.calls)
     assert (done["StartExecution"], done["PutParameter"], done["CreateEndpoint"]) == (1, 1, 1)

@@ -47,7 +47,15 @@ pipeline = _integration_module("test_build_pipeline")
 HYPERPARAMETERS = {**pipeline.FAST_HYPERPARAMETERS, "epochs": 1, "num_cells": 10}
 TARGET = {**pipeline.TARGET, "history_days": 1}
 # A generous gate: these tests are about faults, not accuracy (a 1-epoch model must pass).
-GATE = {"threshold": 5.0, "update_rate": 0.5, "consecutive_breaches_to_alarm": 3, "confidence": 90}
+GATE = {
+    "threshold": 5.0,
+    "consecutive_breaches_to_alarm": 3,
+    "confidence": 90,
+    "backtest_days": 0.25,
+    "bootstrap_resamples": 200,
+    "naive_margin": -5.0,  # the gate's rules are unit-tested; a 2-epoch model must pass here
+    "production_tolerance": 5.0,
+}
 
 
 # -- fixtures -----------------------------------------------------------------------------------
@@ -242,7 +250,7 @@ def test_given_a_transform_job_that_fails_then_the_build_fails_notified_and_prod
         description,
         notes,
         threshold,
-        step="Forecast The Held-Out Window",
+        step="Forecast The Backtest Origins",
         error="TransformFailed",
         why=("AlgorithmError: the container was killed (OOM)",),
     )
@@ -354,7 +362,7 @@ def test_given_the_model_artifact_deleted_after_training_then_the_build_fails_cl
         description,
         notes,
         threshold,
-        step="Forecast The Held-Out Window",
+        step="Forecast The Backtest Origins",
         error="TransformFailed",
         why=("model.tar.gz",),
     )
@@ -466,7 +474,7 @@ def test_given_a_persistent_throttle_then_retries_run_out_and_the_build_fails_no
             "ResourceLimitExceeded",
             "The account-level service limit 'ml.m5.large for transform job usage' is 0 "
             "Instances, with current utilization of 0 Instances and a request delta of 1 Instances.",
-            "Forecast The Held-Out Window",
+            "Forecast The Backtest Origins",
             "SageMakerQuotaIsZero",
         ),
     ],
@@ -585,7 +593,8 @@ def test_given_sns_down_when_the_gate_has_decided_then_the_execution_ends_saying
     twin.faults.retry_scale = 0.01
     topic = twin.physical_id("NotificationTopic")
     if gate == "rejected":
-        pipeline.put_parameter(twin, "validation", {**GATE, "threshold": 0.0001})
+        # The sanity cap rejects (the threshold no longer gates: issue 15).
+        pipeline.put_parameter(twin, "validation", {**GATE, "max_loss": 0.0001})
     publish = twin.faults.fail(
         "sns", "Publish", code="Throttled", times=None, when=lambda p: p.get("TopicArn") == topic
     )

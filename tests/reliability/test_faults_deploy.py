@@ -7,8 +7,9 @@ Most tests bring production up with model v1 (the tiny local DeepAR of conftest.
 error, the notification, the endpoints (status, config, an answered invocation), the SSM
 threshold and its versions, and the StateTable records (THRESHOLD#, DEPLOY#production/CURRENT).
 
-The threshold (docs/deploy.md, "Known limits"): it is lowered before staging, once per model;
-a deployment that fails later keeps the lowered value and says so in its notification.
+The threshold (docs/deploy.md, "Known limits"): it is set to the model's own (the package's
+alarm_threshold) before staging, once per model; a deployment that fails later keeps that value
+and says so in its notification.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ def artifact_key(key: str) -> str:
     return f"models/{key}/model.tar.gz"
 
 
-def register(twin: Any, data: bytes, *, loss: float, key: str) -> str:
+def register(twin: Any, data: bytes, *, loss: float, threshold: float, key: str) -> str:
+    """A package as a build registers it: its backtest loss and the alarm threshold it earned."""
     bucket = twin.physical_id("ArtifactBucket")
     twin.client("s3").put_object(Bucket=bucket, Key=artifact_key(key), Body=data)
     return str(
@@ -61,7 +63,11 @@ def register(twin: Any, data: bytes, *, loss: float, key: str) -> str:
                 "SupportedContentTypes": ["application/json"],
                 "SupportedResponseMIMETypes": ["application/json"],
             },
-            CustomerMetadataProperties={"mean_wql": str(loss), "baseline_wql": "0.25"},
+            CustomerMetadataProperties={
+                "mean_wql": str(loss),
+                "baseline_wql": "0.25",
+                "alarm_threshold": str(threshold),
+            },
         )["ModelPackageArn"]
     )
 
@@ -111,8 +117,8 @@ def approve_promotion(twin: Any) -> None:
 
 
 def deploy_v1(twin: Any, model_tar: bytes) -> str:
-    """Production serves v1 (loss 0.2: the threshold goes 0.24 -> 0.22, SSM version 2)."""
-    arn = register(twin, model_tar, loss=0.2, key="v1")
+    """Production serves v1 (its threshold 0.22 replaces 0.24, SSM version 2)."""
+    arn = register(twin, model_tar, loss=0.2, threshold=0.22, key="v1")
     approve_package(twin, arn)
     approve_promotion(twin)
     assert run_of(twin, arn)["status"] == "SUCCEEDED"
@@ -189,7 +195,7 @@ def test_given_a_missing_model_artifact_when_staging_is_created_then_it_fails_pr
     assert "feecast-staging" not in [
         e["EndpointName"] for e in twin.client("sagemaker").list_endpoints()["Endpoints"]
     ]
-    v2 = register(twin, model_tar, loss=0.1, key="v2")
+    v2 = register(twin, model_tar, loss=0.1, threshold=0.16, key="v2")
     delete_artifact(twin, "v2")
     approve_package(twin, v2)
 
@@ -213,14 +219,14 @@ def test_given_a_missing_model_artifact_when_staging_is_created_then_it_fails_pr
     assert "Production was not touched" in failure["message"]
     assert deploy_metric(twin, "DeploymentsFailed") == 1
 
-    # The threshold was lowered once, before staging (the design), and the message says so.
+    # The threshold was set once, before staging (the design), and the message says so.
     assert threshold_now(twin) == (pytest.approx(0.16), 3)
     record = threshold_record(twin, v2)
     assert record is not None and record["state"] == "applied" and record["ssm_version"] == "3"
     assert float(record["old"]) == pytest.approx(0.22) and float(record["new"]) == pytest.approx(
         0.16
     )
-    assert "lowered for this model from 0.22 to 0.16" in failure["message"]
+    assert "set for this model from 0.22 to 0.16" in failure["message"]
     history = twin.client("ssm").get_parameter_history(Name=VALIDATION)["Parameters"]
     assert [json.loads(p["Value"])["threshold"] for p in history] == pytest.approx(
         [0.24, 0.22, 0.16]
@@ -241,7 +247,7 @@ def test_given_a_production_update_that_fails_then_sagemaker_keeps_v1_and_people
     blue/green update is rolled back, the deployment fails in its production phase."""
     twin = bound
     v1 = deploy_v1(twin, model_tar)
-    v2 = register(twin, model_tar, loss=0.1, key="v2")
+    v2 = register(twin, model_tar, loss=0.1, threshold=0.16, key="v2")
     approve_package(twin, v2)
     staging = twin.client("sagemaker").describe_endpoint(EndpointName="feecast-staging")
     assert staging["EndpointStatus"] == "InService" and "-v2-" in staging["EndpointConfigName"]
@@ -300,7 +306,7 @@ def test_given_a_missing_or_corrupt_ssm_parameter_then_the_deployment_fails_befo
         else:
             ssm.put_parameter(Name=name, Value=value, Overwrite=True)
         versions = ssm_versions(twin, VALIDATION)
-        arn = register(twin, model_tar, loss=0.1, key=f"v{version}")
+        arn = register(twin, model_tar, loss=0.1, threshold=0.16, key=f"v{version}")
         approve_package(twin, arn)
 
         final = run_of(twin, arn)
@@ -336,7 +342,7 @@ def test_given_staging_answers_500_when_smoke_tested_then_the_deployment_fails_b
         times=3,
         endpoint_name="feecast-staging",
     )
-    v2 = register(twin, model_tar, loss=0.1, key="v2")
+    v2 = register(twin, model_tar, loss=0.1, threshold=0.16, key="v2")
     approve_package(twin, v2)
 
     final = run_of(twin, v2)
@@ -375,7 +381,7 @@ def test_given_transient_throttling_everywhere_then_the_deployment_retries_and_s
             when=lambda p: "DeployEndpoint" in str(p.get("FunctionName")),
         ),
     ]
-    v2 = register(twin, model_tar, loss=0.1, key="v2")
+    v2 = register(twin, model_tar, loss=0.1, threshold=0.16, key="v2")
     approve_package(twin, v2)
     approve_promotion(twin)
 
@@ -398,7 +404,7 @@ def test_given_transient_throttling_everywhere_then_the_deployment_retries_and_s
     assert len(ask_endpoint(twin, "feecast-production")[0]) == 30
     current = outcome.current(twin.physical_id("StateTable"), "production")
     assert current is not None and current.package_arn == v2
-    assert threshold_now(twin) == (pytest.approx(0.16), 3)  # retried writes: lowered once
+    assert threshold_now(twin) == (pytest.approx(0.16), 3)  # retried writes: set once
     assert [m["subject"] for m in twin.sns_messages()].count(
         "feecast: production now serves model v2"
     ) == 1
@@ -411,7 +417,7 @@ def test_given_ssm_put_parameter_throttled_for_good_then_the_deployment_fails_be
     v1 = deploy_v1(twin, model_tar)
     twin.faults.retry_scale = 0.01
     fault = twin.faults.fail("ssm", "PutParameter", times=None)
-    v2 = register(twin, model_tar, loss=0.1, key="v2")
+    v2 = register(twin, model_tar, loss=0.1, threshold=0.16, key="v2")
     approve_package(twin, v2)
     final = run_of(twin, v2)
     fault.cancel()
@@ -439,7 +445,7 @@ def test_given_production_update_endpoint_throttled_for_good_then_production_kee
 ) -> None:
     twin = bound
     v1 = deploy_v1(twin, model_tar)
-    v2 = register(twin, model_tar, loss=0.1, key="v2")
+    v2 = register(twin, model_tar, loss=0.1, threshold=0.16, key="v2")
     approve_package(twin, v2)
     twin.faults.retry_scale = 0.01
     fault = twin.faults.fail(

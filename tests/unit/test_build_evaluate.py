@@ -1,4 +1,4 @@
-"""Evaluate The Model: losses, baseline, gate and evaluation.json composition."""
+"""Evaluate The Model: every model on the same backtest windows, intervals, gate, evaluation.json."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
+from feecast.backtest import plan_backtest
+from feecast.baseline import naive_forecast
 from feecast.build.artifacts import MemoryStore
 from feecast.build.evaluate import (
     EVALUATION_SCHEMA,
@@ -18,198 +20,234 @@ from feecast.build.evaluate import (
     final_metrics,
 )
 from feecast.build.layout import BuildLayout
+from feecast.build.production import ProductionModel
 from feecast.config import ValidationConfig
-from feecast.deepar import Forecast, to_jsonl, to_record
+from feecast.deepar import Forecast, to_record
+from feecast.metrics import weighted_quantile_loss
 from feecast.series import MinuteSeries
 
 START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
 Q = ["0.05", "0.5", "0.95"]
+PL = 30
 
 
-def context_series(n: int = 600) -> MinuteSeries:
-    rng = np.random.default_rng(3)
-    return MinuteSeries(START, 20 + np.cumsum(rng.normal(0, 0.3, n)).clip(-15, None))
+def fee_series(n: int = 1000, seed: int = 3) -> MinuteSeries:
+    """A positive random walk with minute noise: the naive forecast follows the noise."""
+    rng = np.random.default_rng(seed)
+    level = 20 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    return MinuteSeries(START, level * rng.lognormal(0, 0.3, n))
 
 
-def actuals_after(context: MinuteSeries, n: int = 4) -> MinuteSeries:
-    return MinuteSeries(context.end, np.array([10.0, 20.0, np.nan, 30.0][:n]))
+SERIES = fee_series()
+PLAN = plan_backtest(SERIES, holdout=360, spacing=30, prediction_length=PL, context=1440)
+NO_PRODUCTION = ProductionModel(present=False, reason="no model in production yet")
 
 
-def forecast(n: int = 4) -> Forecast:
-    return Forecast(
-        mean=np.array([11.0, 19.0, 15.0, 29.0][:n]),
-        quantiles={
-            "0.05": np.array([8.0, 15.0, 1.0, 25.0][:n]),
-            "0.5": np.array([11.0, 19.0, 15.0, 29.0][:n]),
-            "0.95": np.array([14.0, 25.0, 40.0, 35.0][:n]),
-        },
-    )
+def around(series: MinuteSeries, origins: tuple[int, ...], factor: float = 1.0) -> list[Forecast]:
+    """A good model: quantiles around the smoothed truth (what the noise cannot take away)."""
+    out = []
+    smooth = np.convolve(series.values, np.ones(15) / 15, mode="same")
+    for o in origins:
+        centre = smooth[o : o + PL] * factor
+        out.append(
+            Forecast(
+                mean=centre,
+                quantiles={"0.05": centre * 0.62, "0.5": centre, "0.95": centre * 1.6},
+            )
+        )
+    return out
 
 
-def hand_wql(y: list[float], q: list[float], tau: float) -> float:
-    num = sum((1 - tau) * (f - a) if f > a else tau * (a - f) for a, f in zip(y, q, strict=True))
-    return 2 * num / sum(abs(a) for a in y)
+def constant(origins: tuple[int, ...], value: float) -> list[Forecast]:
+    flat = np.full(PL, value)
+    return [Forecast(mean=flat, quantiles={q: flat for q in Q}) for _ in origins]
 
 
-def test_given_a_forecast_then_losses_match_the_definition_on_observed_minutes() -> None:
-    ctx = context_series()
-    doc, decision, model, baseline, note = compose_evaluation(
-        actuals=actuals_after(ctx),
-        context=ctx,
-        forecast=forecast(),
+def compose(forecasts: dict[str, list[Forecast]], **validation: object):
+    return compose_evaluation(
+        series=SERIES,
+        plan=PLAN,
+        forecasts=forecasts,
         quantiles=Q,
-        validation=ValidationConfig(threshold=0.5),
+        validation=ValidationConfig(**validation),  # type: ignore[arg-type]
+        production=NO_PRODUCTION,
         deepar_metrics={"test:mean_wQuantileLoss": 0.12},
         facts={"training_job": "job"},
     )
-    y = [10.0, 20.0, 30.0]  # the NaN minute is skipped
-    expected = {
-        "0.05": hand_wql(y, [8.0, 15.0, 25.0], 0.05),
-        "0.5": hand_wql(y, [11.0, 19.0, 29.0], 0.5),
-        "0.95": hand_wql(y, [14.0, 25.0, 35.0], 0.95),
-    }
-    assert model.per_quantile == pytest.approx(expected)
-    assert model.mean == pytest.approx(sum(expected.values()) / 3)
-    assert baseline is not None and baseline.defined and note is None
-    assert decision.passed and decision.loss == pytest.approx(model.mean)
-    assert decision.baseline_loss == pytest.approx(baseline.mean)
+
+
+def test_every_model_is_scored_on_the_same_windows_as_feecast_metrics_defines() -> None:
+    candidate = around(SERIES, PLAN.origins)
+    doc, decision, result, alarm = compose({"candidate": candidate})
+    actual = np.stack([SERIES.values[o : o + PL] for o in PLAN.origins])
+    stacked = {q: np.stack([f.quantiles[q] for f in candidate]) for q in Q}
+    assert result.pooled("candidate") == pytest.approx(weighted_quantile_loss(actual, stacked).mean)
+    naive = [naive_forecast(SERIES.values[:o], PL, Q) for o in PLAN.origins]
+    naive_stacked = {q: np.stack([f.quantiles[q] for f in naive]) for q in Q}
+    assert result.pooled("naive") == pytest.approx(
+        weighted_quantile_loss(actual, naive_stacked).mean
+    )
+    assert set(result.scores) == {"candidate", "naive", "robust"}
+    assert all(len(s) == 12 for s in result.scores.values())
+    vs_naive = result.ratio("naive")
+    assert vs_naive is not None and vs_naive.ci95 is not None
+    assert vs_naive.ratio == pytest.approx(result.pooled("candidate") / result.pooled("naive"))
+    assert vs_naive.ci95[0] <= vs_naive.ratio <= vs_naive.ci95[1] < 1
+    assert decision.passed, decision.reason
+    assert alarm is not None and alarm.pools == 2  # 6-hour pools of hourly windows: 12 - 10
     rm = doc["regression_metrics"]
-    assert rm["mean_wQuantileLoss"]["value"] == pytest.approx(model.mean)
-    assert rm["wQuantileLoss[0.5]"]["value"] == pytest.approx(expected["0.5"])
-    assert rm["baseline_mean_wQuantileLoss"]["value"] == pytest.approx(baseline.mean)
-    assert rm["mae"]["value"] == pytest.approx(1.0)
-    assert doc["schema"] == EVALUATION_SCHEMA
-    assert doc["feecast"]["deepar_training_metrics"] == {"test:mean_wQuantileLoss": 0.12}
+    assert doc["schema"] == EVALUATION_SCHEMA == "feecast.evaluation/2"
+    assert rm["mean_wQuantileLoss"]["value"] == pytest.approx(result.pooled("candidate"), abs=1e-6)
+    assert rm["ratio_to_naive"]["value"] == pytest.approx(vs_naive.ratio, abs=1e-5)
+    assert rm["ratio_to_naive"]["standard_deviation"] > 0
+    assert rm["ratio_to_naive_ci95_high"]["value"] == pytest.approx(vs_naive.ci95[1], abs=1e-5)
+    assert "windows_won_vs_robust" in rm and "naive_interval_coverage" in rm
+    windows = doc["feecast"]["windows"]
+    assert len(windows) == 12 and windows[0]["origin"] == "2026-01-05T10:40:00Z"
+    assert set(windows[0]) == {"origin", "candidate", "naive", "robust"}
+    assert doc["feecast"]["backtest"]["origins"] == 12
     assert doc["feecast"]["gate"]["passed"] is True
-    assert doc["feecast"]["actuals"]["values"][2] is None
-    json.dumps(doc, allow_nan=False)  # valid JSON for the model registry
 
 
-def test_given_a_tiny_threshold_then_the_gate_fails_with_both_numbers_in_the_reason() -> None:
-    ctx = context_series()
-    _, decision, model, baseline, _ = compose_evaluation(
-        actuals=actuals_after(ctx),
-        context=ctx,
-        forecast=forecast(),
-        quantiles=Q,
-        validation=ValidationConfig(threshold=0.001),
-        deepar_metrics={},
-        facts={},
+def test_a_model_no_better_than_naive_is_rejected_by_the_naive_rule_with_numbers() -> None:
+    flat = float(np.nanmean(SERIES.values[:640]))
+    _, decision, result, _ = compose({"candidate": constant(PLAN.origins, flat * 1.3)})
+    assert decision.passed is False
+    assert [c.rule for c in decision.failed] == ["naive"]
+    upper = result.ratio("naive").ci95[1]  # type: ignore[union-attr]
+    assert f"upper 95% bound {upper:.3f} >= 1.200 (1 - naive_margin -0.2)" in decision.reason
+
+
+def test_the_sanity_cap_rejects_on_the_same_quantiles() -> None:
+    _, decision, result, _ = compose({"candidate": around(SERIES, PLAN.origins)}, max_loss=0.01)
+    assert decision.passed is False
+    assert decision.reasons == [
+        f"sanity cap: backtest mean wQL {result.pooled('candidate'):.4f} > max_loss 0.01"
+    ]
+
+
+def test_the_production_model_is_compared_on_the_same_windows() -> None:
+    good = around(SERIES, PLAN.origins)
+    _, worse_prod, result, _ = compose(
+        {"candidate": good, "production": around(SERIES, PLAN.origins, 1.4)}
     )
-    assert not decision.passed
-    assert f"{model.mean:.4f} > threshold 0.0010" in decision.reason
-    assert baseline is not None and f"naive baseline {baseline.mean:.4f}" in decision.reason
-
-
-def test_given_a_baseline_margin_the_model_must_beat_the_baseline() -> None:
-    ctx = context_series()
-    bad = Forecast(mean=np.full(4, 100.0), quantiles={q: np.full(4, 100.0) for q in Q})
-    _, decision, *_ = compose_evaluation(
-        actuals=actuals_after(ctx),
-        context=ctx,
-        forecast=bad,
-        quantiles=Q,
-        validation=ValidationConfig(threshold=100.0, baseline_margin=0.0),
-        deepar_metrics={},
-        facts={},
+    assert worse_prod.passed and result.ratio("production").ratio < 1  # type: ignore[union-attr]
+    _, better_prod, _, _ = compose(
+        {"candidate": around(SERIES, PLAN.origins, 1.15), "production": good}
     )
-    assert not decision.passed and "naive baseline" in decision.reason
+    assert [c.rule for c in better_prod.failed] == ["production"]
 
 
-def test_given_too_little_context_for_the_baseline_then_it_is_reported_unavailable() -> None:
-    ctx = context_series(20)
-    doc, decision, _, baseline, note = compose_evaluation(
-        actuals=actuals_after(ctx),
-        context=ctx,
-        forecast=forecast(),
-        quantiles=Q,
-        validation=ValidationConfig(threshold=0.5),
-        deepar_metrics={},
-        facts={},
-    )
-    assert baseline is None and note and "too little history" in note
-    assert doc["feecast"]["baseline"]["defined"] is False
-    assert decision.passed  # no margin configured: the baseline is informative only
+@pytest.mark.parametrize(
+    ("forecasts", "message"),
+    [
+        (lambda: around(SERIES, PLAN.origins)[:5], "returned 5 forecasts for 12 backtest origins"),
+        (
+            lambda: [
+                Forecast(mean=f.mean[:10], quantiles={k: v[:10] for k, v in f.quantiles.items()})
+                for f in around(SERIES, PLAN.origins)
+            ],
+            "has 10 points, expected 30",
+        ),
+        (
+            lambda: [
+                Forecast(mean=f.mean, quantiles={"0.5": f.quantiles["0.5"]})
+                for f in around(SERIES, PLAN.origins)
+            ],
+            "lacks quantiles",
+        ),
+    ],
+)
+def test_forecasts_that_do_not_match_the_plan_are_an_evaluation_error(forecasts, message) -> None:
+    with pytest.raises(EvaluationError, match=message):
+        compose({"candidate": forecasts()})
 
 
-def test_given_a_forecast_of_the_wrong_length_or_quantiles_then_evaluation_errors() -> None:
-    ctx = context_series()
-    with pytest.raises(EvaluationError, match="forecast has 3 points"):
-        compose_evaluation(
-            actuals=actuals_after(ctx), context=ctx, forecast=forecast(3), quantiles=Q,
-            validation=ValidationConfig(), deepar_metrics={}, facts={},
-        )  # fmt: skip
-    with pytest.raises(EvaluationError, match=r"lacks quantiles \['0.25'\]"):
-        compose_evaluation(
-            actuals=actuals_after(ctx), context=ctx, forecast=forecast(), quantiles=["0.25"],
-            validation=ValidationConfig(), deepar_metrics={}, facts={},
-        )  # fmt: skip
+# -- the step, with objects in a fake S3 -----------------------------------------------------
+def batch_output(forecasts: list[Forecast]) -> str:
+    return "".join(json.dumps(f.to_dict()) + "\n" for f in forecasts)
 
 
-# -- the whole step with a memory store -------------------------------------------------------
-WINDOW = {
-    "requested_start": "2026-01-04T00:00:00Z",
-    "requested_end": "2026-01-05T10:04:00Z",
-    "first_minute": "2026-01-05T00:00:00Z",
-    "last_minute": "2026-01-05T10:03:00Z",
-    "holdout_start": "2026-01-05T10:00:00Z",
-    "points": 604,
-    "observed": 603,
-    "missing": 1,
-    "gap_count": 1,
-    "longest_gap_minutes": 1,
-    "offline_points": 600,
-    "online_points": 3,
-    "offline_last_minute": "2026-01-05T09:59:00Z",
-}
-
-
-def stored_build(store: MemoryStore) -> EvaluateRequest:
-    ctx = context_series()
-    layout = BuildLayout(store.bucket, "manual-x")
-    store.put_text(layout.transform_input_key, to_jsonl([ctx]))
-    store.put_text(layout.actuals_key, json.dumps(to_record(actuals_after(ctx))))
-    store.put_text(layout.transform_output_key, json.dumps(forecast().to_dict()) + "\n")
+def stored_build(store: MemoryStore, *, production: bool = False) -> EvaluateRequest:
+    layout = BuildLayout("artifacts", "manual-x")
+    store.put_text(layout.series_key, json.dumps(to_record(SERIES)))
+    store.put_text(layout.transform_output_key, batch_output(around(SERIES, PLAN.origins)))
+    if production:
+        store.put_text(
+            layout.production_output_key, batch_output(around(SERIES, PLAN.origins, 1.2))
+        )
     return EvaluateRequest.model_validate(
         {
             "execution_arn": "arn:aws:states:eu-west-1:1:execution:sm:manual-x",
-            "trigger": "manual",
-            "training_job_name": "feecast-manual-x-12345678",
+            "training_job_name": "feecast-manual-x-1234abcd",
             "data": {
                 "execution_name": "manual-x",
-                "prediction_length": 4,
+                "prediction_length": PL,
                 "quantiles": Q,
                 "target_col": "avg_fee_1min",
-                "window": WINDOW,
+                "backtest": PLAN.to_dict(SERIES.start),
+                "production": {"present": production, "version": 2 if production else None},
+                "window": {
+                    "requested_start": "2026-01-04T00:00:00Z",
+                    "requested_end": "2026-01-05T16:40:00Z",
+                    "first_minute": "2026-01-05T00:00:00Z",
+                    "last_minute": "2026-01-05T16:39:00Z",
+                    "holdout_start": "2026-01-05T10:40:00Z",
+                    "points": 1000,
+                    "observed": 1000,
+                    "missing": 0,
+                    "gap_count": 0,
+                    "longest_gap_minutes": 0,
+                    "offline_points": 1000,
+                    "online_points": 0,
+                    "offline_last_minute": None,
+                },
             },
         }
     )
 
 
-def test_given_stored_forecast_and_actuals_then_evaluation_json_is_written() -> None:
+SETTINGS = EvaluateSettings(
+    project_name="feecast", ssm_prefix="/feecast", artifact_bucket="artifacts"
+)
+
+
+def test_given_the_transform_outputs_then_evaluation_json_and_the_decision_are_written() -> None:
     store = MemoryStore("artifacts")
-    req = stored_build(store)
+    req = stored_build(store, production=True)
     result = evaluate_model(
         req,
-        EvaluateSettings(
-            project_name="feecast", ssm_prefix="/feecast", artifact_bucket="artifacts"
-        ),
-        validation=ValidationConfig(threshold=0.5),
+        SETTINGS,
+        validation=ValidationConfig(),
         store=store,
         training_metrics=lambda job: (
             {"test:mean_wQuantileLoss": 0.2} if job == req.training_job_name else {}
         ),
-        now=datetime(2026, 1, 5, 10, 30, tzinfo=UTC),
+        now=datetime(2026, 1, 5, 17, 0, tzinfo=UTC),
     )
     doc = json.loads(store.objects["builds/manual-x/evaluation.json"])
     assert result.evaluation_uri == "s3://artifacts/builds/manual-x/evaluation.json"
-    assert result.passed and result.mean_wql == pytest.approx(
-        doc["regression_metrics"]["mean_wQuantileLoss"]["value"]
+    assert result.passed, result.reason
+    assert result.mean_wql == pytest.approx(
+        doc["regression_metrics"]["mean_wQuantileLoss"]["value"], abs=1e-6
     )
-    assert result.deepar_test_wql == 0.2 and result.baseline_wql is not None
-    assert "naive baseline" in result.summary and "0.2000" in result.summary
-    assert doc["feecast"]["window"]["holdout_start"] == "2026-01-05T10:00:00Z"
-    assert doc["feecast"]["evaluated_at"] == "2026-01-05T10:30:00Z"
+    assert result.windows == 12 and result.vs_naive is not None and result.vs_production is not None
+    assert result.vs_production.ratio < 1 and result.production_wql is not None
+    assert result.alarm_threshold == pytest.approx(doc["feecast"]["alarm"]["threshold"])
+    assert result.backtest_start == "2026-01-05T10:40:00Z"
+    assert result.backtest_end == "2026-01-05T16:40:00Z"
+    assert result.deepar_test_wql == 0.2
+    assert "backtest of 12 windows" in result.summary and "vs naive" in result.summary
+    assert "beats naive" in result.naive_verdict
+    assert doc["feecast"]["evaluated_at"] == "2026-01-05T17:00:00Z"
+    assert set(doc["feecast"]["windows"][0]) == {
+        "origin",
+        "candidate",
+        "naive",
+        "robust",
+        "production",
+    }
+    json.dumps(result.model_dump(mode="json"))  # what the state machine keeps is plain JSON
 
 
 def test_given_no_transform_output_then_the_error_says_so() -> None:
@@ -218,11 +256,19 @@ def test_given_no_transform_output_then_the_error_says_so() -> None:
     del store.objects[BuildLayout("artifacts", "manual-x").transform_output_key]
     with pytest.raises(EvaluationError, match="did the transform job write its output"):
         evaluate_model(
-            req,
-            EvaluateSettings(project_name="f", ssm_prefix="/f", artifact_bucket="artifacts"),
-            validation=ValidationConfig(),
-            store=store,
-            training_metrics=lambda job: {},
+            req, SETTINGS, validation=ValidationConfig(), store=store, training_metrics=lambda j: {}
+        )
+
+
+def test_given_a_production_model_without_its_output_then_the_error_says_so() -> None:
+    store = MemoryStore("artifacts")
+    req = stored_build(store)
+    req = req.model_copy(
+        update={"data": req.data.model_copy(update={"production": ProductionModel(present=True)})}
+    )
+    with pytest.raises(EvaluationError, match=r"transform/production/backtest\.json\.out"):
+        evaluate_model(
+            req, SETTINGS, validation=ValidationConfig(), store=store, training_metrics=lambda j: {}
         )
 
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
+import json
+import re
+from pathlib import Path
 from typing import Any
 
+import botocore
 from feecast.build.register import (
     RegisterRequest,
     RegisterSettings,
@@ -31,13 +36,24 @@ WINDOW = {
 
 
 def request(**evaluation: Any) -> RegisterRequest:
+    ratio = {"ratio": 0.8, "ci_low": 0.72, "ci_high": 0.9, "windows_won": 0.7, "windows": 144}
     ev = {
         "mean_wql": 0.2,
         "baseline_wql": 0.25,
-        "threshold": 0.24,
+        "robust_wql": 0.19,
+        "production_wql": None,
+        "vs_naive": ratio,
+        "vs_robust": {**ratio, "ratio": 1.05, "ci_low": 0.98, "ci_high": 1.12},
+        "vs_production": None,
+        "coverage": 0.87,
+        "naive_verdict": "beats naive (20% lower loss)",
+        "alarm_threshold": 0.31,
+        "windows": 144,
+        "backtest_start": "2026-01-02T12:00:00Z",
+        "backtest_end": "2026-01-05T12:00:00Z",
         "deepar_test_wql": None,
         "evaluation_uri": "s3://artifacts/builds/manual-x/evaluation.json",
-        "reason": "mean wQL 0.2000 <= threshold 0.2400",
+        "reason": "passed: naive: upper 95% bound 0.900 < 1.000 (1 - naive_margin 0)",
     }
     ev.update(evaluation)
     return RegisterRequest.model_validate(
@@ -82,7 +98,13 @@ def test_given_a_passing_evaluation_then_the_package_is_pending_with_metrics_and
     assert body["MetadataProperties"] == {"GeneratedBy": EXECUTION}
     meta = body["CustomerMetadataProperties"]
     assert meta["mean_wql"] == "0.2" and meta["baseline_wql"] == "0.25"
-    assert meta["threshold_at_build"] == "0.24" and meta["deepar_test_wql"] == "undefined"
+    assert meta["alarm_threshold"] == "0.31" and meta["deepar_test_wql"] == "undefined"
+    assert (meta["ratio_to_naive"], meta["ratio_to_naive_ci95_low"]) == ("0.8", "0.72")
+    assert meta["ratio_to_naive_ci95_high"] == "0.9" and meta["windows_won_vs_naive"] == "0.7"
+    assert meta["ratio_to_robust"] == "1.05" and meta["ratio_to_production"] == "undefined"
+    assert meta["naive_verdict"] == "beats naive" and meta["interval_coverage"] == "0.87"
+    assert meta["backtest_windows"] == "144" and meta["quantiles"] == "0.05 0.5 0.95"
+    assert meta["dynamic_features"] == "none"
     assert (
         meta["data_start"] == "2026-01-03T12:00:00Z" and meta["data_end"] == "2026-01-05T11:59:00Z"
     )
@@ -146,3 +168,46 @@ def test_given_the_template_defaults_then_each_instance_type_is_listed_once() ->
         assert len(types) == len(set(types)), (key, types)
     assert spec["SupportedRealtimeInferenceInstanceTypes"][0] == defaults["EndpointInstanceType"]
     assert "ml.m5.large" in spec["SupportedRealtimeInferenceInstanceTypes"]
+
+
+# -- what CreateModelPackage accepts (botocore's service model) ------------------------------
+def _sagemaker_shapes() -> dict[str, Any]:
+    root = Path(botocore.__file__).parent / "data" / "sagemaker"
+    (model,) = sorted(root.glob("*/service-2.json*"))[-1:]
+    raw = gzip.decompress(model.read_bytes()) if model.suffix == ".gz" else model.read_bytes()
+    return dict(json.loads(raw)["shapes"])
+
+
+def _ascii_pattern(java: str) -> re.Pattern[str]:
+    """The model's \\p{L}/\\p{Z}/\\p{N} classes, for the ASCII text the build writes."""
+    body = java.split("]")[0].lstrip("([")
+    body = body.replace("\\p{L}", "A-Za-z").replace("\\p{Z}", " ").replace("\\p{N}", "0-9")
+    return re.compile(f"[{body}]*")
+
+
+def test_the_request_meets_create_model_package_limits() -> None:
+    shapes = _sagemaker_shapes()
+    key_shape, value_shape = shapes["CustomerMetadataKey"], shapes["CustomerMetadataValue"]
+    key_re, value_re = _ascii_pattern(key_shape["pattern"]), _ascii_pattern(value_shape["pattern"])
+    awkward = request(
+        naive_verdict="barely beats naive (3% lower loss, 95% CI up to 0.99)",
+        deepar_test_wql=1e-5,
+    )
+    for req in (request(), awkward):
+        body = package_request(req, SETTINGS)
+        meta = body["CustomerMetadataProperties"]
+        assert (
+            shapes["CustomerMetadataMap"]["min"]
+            <= len(meta)
+            <= shapes["CustomerMetadataMap"]["max"]
+        )
+        for key, value in meta.items():
+            assert key_shape["min"] <= len(key) <= key_shape["max"] and key_re.fullmatch(key), key
+            assert value_shape["min"] <= len(value) <= value_shape["max"], key
+            assert value_re.fullmatch(value), (key, value)
+        description = body["ModelPackageDescription"]
+        assert len(description) <= shapes["EntityDescription"]["max"]
+        assert len(body["ClientToken"]) <= shapes["ClientToken"]["max"]
+    assert package_request(awkward, SETTINGS)["CustomerMetadataProperties"]["naive_verdict"] == (
+        "barely beats naive"
+    )

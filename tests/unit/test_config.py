@@ -57,10 +57,13 @@ def test_given_no_values_when_building_hyperparameters_then_seed_defaults_apply(
 
 def test_given_no_values_when_building_validation_then_seed_defaults_apply() -> None:
     v = ValidationConfig()
-    assert (v.threshold, v.update_rate, v.consecutive_breaches_to_alarm) == (0.24, 0.5, 3)
+    assert v.threshold == 0.24
     assert v.confidence == 90
-    assert v.baseline_margin is None
     assert v.quantiles == ("0.05", "0.5", "0.95")
+    # 7 days held out, an origin every 30 minutes: 336 backtest windows of 30 minutes.
+    assert v.backtest_origins(30) == 336
+    assert v.robust_tolerance is None  # the robust baseline is reported, not required
+    assert v.retrain_when == "model_degraded" and v.degraded_ratio == 1.0
 
 
 def test_given_default_parameters_then_each_parses_back_to_the_model_defaults() -> None:
@@ -72,12 +75,22 @@ def test_given_default_parameters_then_each_parses_back_to_the_model_defaults() 
 
 def test_given_default_validation_json_then_it_reads_as_the_conventions_document_it() -> None:
     data = json.loads(DEFAULT_PARAMETERS["validation"])
-    assert data == {
-        "threshold": 0.24,
-        "update_rate": 0.5,
-        "consecutive_breaches_to_alarm": 3,
-        "confidence": 90,
-    }
+    assert set(data) == {
+        "threshold",
+        "consecutive_breaches_to_alarm",
+        "confidence",
+        "backtest_days",
+        "origin_spacing_minutes",
+        "bootstrap_block_hours",
+        "bootstrap_resamples",
+        "naive_margin",
+        "production_tolerance",
+        "max_loss",
+        "threshold_quantile",
+        "alarm_window_hours",
+        "retrain_when",
+        "degraded_ratio",
+    }  # robust_tolerance (None) is left out
     assert isinstance(data["confidence"], int)  # 90, not 90.0, when written back to SSM
 
 
@@ -189,13 +202,15 @@ def test_given_bad_hyperparameter_when_parsing_then_rule_is_named(raw: str, expe
     [
         ('{"threshold": 0}', "threshold=0 must be > 0.0"),
         ('{"threshold": -0.1}', "threshold=-0.1 must be > 0.0"),
-        ('{"update_rate": -0.1}', "update_rate=-0.1 must be >= 0.0"),
-        ('{"update_rate": 1.5}', "update_rate=1.5 must be <= 1.0"),
+        ('{"backtest_days": 0}', "backtest_days=0 must be > 0.0"),
+        ('{"threshold_quantile": 0.3}', "threshold_quantile=0.3 must be >= 0.5"),
+        ('{"retrain_when": "never"}', 'retrain_when="never" must be one of'),
+        ('{"bootstrap_resamples": 10}', "bootstrap_resamples=10 must be >= 200"),
         ('{"consecutive_breaches_to_alarm": 0}', "consecutive_breaches_to_alarm=0 must be >= 1"),
         ('{"confidence": 0}', "confidence=0 must be > 0"),
         ('{"confidence": 100}', "confidence=100 must be < 100"),
-        ('{"baseline_margin": 1.0}', "baseline_margin=1.0 must be < 1.0"),
-        ('{"baseline_margin": -0.5}', "baseline_margin=-0.5 must be >= 0.0"),
+        ('{"naive_margin": 1.0}', "naive_margin=1.0 must be < 1.0"),
+        ('{"production_tolerance": -0.5}', "production_tolerance=-0.5 must be >= 0.0"),
         ('{"consecutive_breach_to_alarm": 3}', "unknown key 'consecutive_breach_to_alarm'"),
     ],
 )
@@ -442,3 +457,20 @@ def test_given_a_ready_message_when_raising_config_error_then_parameter_is_its_p
     assert err.parameter == "/feecast/target"
     assert str(err) == "/feecast/target: parameter missing or unreadable (boom)"
     assert err.problems == ("parameter missing or unreadable (boom)",)
+
+
+def test_given_a_backtest_longer_than_the_history_allows_then_both_parameters_are_named() -> None:
+    raw = dict(DEFAULT_PARAMETERS, target='{"history_days": 7}')
+    with pytest.raises(ConfigError) as caught:
+        FeecastConfig.from_parameters(raw)
+    assert str(caught.value) == (
+        "/feecast/validation: target.history_days=7 minus validation.backtest_days=7.0 leaves "
+        "0 training points, fewer than target.min_train_points=300"
+    )
+
+
+def test_given_extra_series_then_they_must_differ_from_the_target() -> None:
+    with pytest.raises(ConfigError, match="extra_series must not repeat target_col"):
+        parse_parameter(TARGET, '{"extra_series": ["avg_fee_1min"]}', TargetConfig)
+    ok = parse_parameter(TARGET, '{"extra_series": ["median_fee_1min"]}', TargetConfig)
+    assert ok.extra_series == ["median_fee_1min"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from feecast_demo.report import monitoring_means, summary_markdown, write_report
+from feecast_demo.report import monitoring_means, plainly, summary_markdown, write_report
 from feecast_demo.run import FAILED, OK, DemoRun, ForecastBand, LossPoint, Marker, ModelInfo
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
@@ -60,7 +60,13 @@ def synthetic_run(history_days: int = 2, hours: int = 12) -> DemoRun:
             "manual",
             loss=0.21,
             baseline_loss=0.23,
-            threshold_at_gate=0.24,
+            windows=336,
+            ratio_to_naive=0.913,
+            naive_ci=(0.85, 0.99),
+            windows_won=0.7,
+            ratio_to_robust=1.08,
+            robust_ci=(1.01, 1.15),
+            alarm_threshold=0.24,
             status="Approved",
             production_at=production,
         ),
@@ -70,7 +76,11 @@ def synthetic_run(history_days: int = 2, hours: int = 12) -> DemoRun:
             "alarm",
             loss=0.19,
             baseline_loss=0.22,
-            threshold_at_gate=0.225,
+            windows=336,
+            ratio_to_naive=0.86,
+            naive_ci=(0.8, 0.93),
+            windows_won=0.74,
+            alarm_threshold=0.225,
             status="Approved",
             production_at=v2_prod,
         ),
@@ -130,6 +140,11 @@ def test_given_a_finished_run_when_written_then_every_file_is_there(tmp_path: Pa
     assert "Every phase happened as expected" in md
     assert "![" in md and "forecast.png" in md
     assert "\\|" in md  # a | inside a cell is escaped
+    # The backtest, with intervals, and plain words when a model barely beats naive.
+    assert "| v1 | manual | 336 | 0.210 | 0.913 (0.85-0.99) | 70% | 1.080 (1.01-1.15) |" in md
+    assert "v1 barely beats the naive forecast: 9% lower loss, interval up to 0.99" in md
+    assert "the cheap baseline does better" in md
+    assert "v2 beats the naive forecast by 14% (interval 0.80-0.93)" in md
 
 
 def test_given_a_failed_phase_then_the_summary_names_it() -> None:
@@ -162,4 +177,12 @@ def test_monitoring_means_split_by_the_model_serving() -> None:
     assert means[2] < means[1]
     assert means[2] == pytest.approx(
         np.mean([p.loss for p in run.losses if p.time > run.models[1].production_at])
+    )
+
+
+def test_plainly_says_when_a_model_is_no_better_than_naive() -> None:
+    model = ModelInfo(3, "arn:x/3", ratio_to_naive=0.97, naive_ci=(0.9, 1.04))
+    assert plainly(model) == (
+        "v3 is no better than the naive forecast: its loss is 0.97 x naive's and the 95% "
+        "interval 0.90-1.04 includes 1."
     )

@@ -10,34 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from feecast.deploy import endpoint_config as ec
-from feecast.deploy import names, smoke, thresholds
+from feecast.deploy import names, smoke
 from feecast.deploy.history import DeploymentRecord, NothingToRollBackTo, rollback_target
 from feecast.deploy.start import PackageStateChange
-from feecast.threshold import updated_threshold
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 # -- threshold ---------------------------------------------------------------------------------
-def test_given_a_better_model_when_deciding_then_the_threshold_moves_towards_its_loss() -> None:
-    d = thresholds.decide(0.20, 0.24, 0.5)
-    assert d.lowered
-    assert d.new == pytest.approx(updated_threshold(0.20, 0.24, 0.5)) == pytest.approx(0.22)
-    assert d.old == 0.24
-
-
-@pytest.mark.parametrize("loss", [0.24, 0.3])
-def test_given_a_model_not_better_than_the_threshold_when_deciding_then_it_is_unchanged(
-    loss: float,
-) -> None:
-    d = thresholds.decide(loss, 0.24, 0.5)
-    assert not d.lowered and d.new == d.old == 0.24
-
-
-@pytest.mark.parametrize("loss", [float("nan"), float("inf"), -0.1])
-def test_given_an_invalid_loss_when_deciding_then_it_refuses(loss: float) -> None:
-    with pytest.raises(ValueError, match="loss"):
-        thresholds.decide(loss, 0.24, 0.5)
+# (tests/unit/test_threshold.py: the approved model's own threshold replaces the old one)
 
 
 # -- endpoint configs --------------------------------------------------------------------------

@@ -52,6 +52,19 @@ SAM_POLICY_TEMPLATES: dict[str, tuple[list[str], list[str]]] = {
             "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${TableName}/index/*",
         ],
     ),
+    "DynamoDBReadPolicy": (
+        [
+            "dynamodb:GetItem",
+            "dynamodb:Scan",
+            "dynamodb:Query",
+            "dynamodb:BatchGetItem",
+            "dynamodb:DescribeTable",
+        ],
+        [
+            "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${TableName}",
+            "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${TableName}/index/*",
+        ],
+    ),
     "SSMParameterReadPolicy": (
         ["ssm:GetParameters", "ssm:GetParameter", "ssm:GetParametersByPath"],
         ["arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${ParameterName}"],
@@ -319,11 +332,13 @@ NEEDS: dict[str, list[Need]] = {
     "PrepareDataFunction": [
         *_config("target", "hyperparameters", "validation"),
         *_history("feecast.adapters.feature_history"),
-        Need("s3:PutObject", BUILD_OBJECT, "DeepAR channels, actuals, transform input"),
+        Need("s3:PutObject", BUILD_OBJECT, "DeepAR channels, the history, backtest input"),
+        Need("dynamodb:GetItem", _table("StateTable"), "DEPLOY#production/CURRENT"),
+        Need("sagemaker:DescribeModelPackage", PACKAGE, "the production model to compare"),
     ],
     "EvaluateModelFunction": [
         *_config("validation"),
-        Need("s3:GetObject", BUILD_OBJECT, "transform output, actuals, context"),
+        Need("s3:GetObject", BUILD_OBJECT, "both transforms' output, the history"),
         Need("s3:PutObject", BUILD_OBJECT, "evaluation.json"),
         Need("sagemaker:DescribeTrainingJob", TRAINING_JOB, "DeepAR's own final metrics"),
     ],
@@ -362,7 +377,7 @@ NEEDS: dict[str, list[Need]] = {
         Need("sagemaker:AddTags", _sm("model/feecast-x"), "Create The Model (tagged)"),
         Need("sagemaker:DescribeModel", _sm("model/feecast-x"), "Find The Existing Model"),
         *[
-            Need(f"sagemaker:{a}", _sm("transform-job/feecast-x"), "Forecast The Held-Out Window")
+            Need(f"sagemaker:{a}", _sm("transform-job/feecast-x"), "Forecast The Backtest Origins")
             for a in ("CreateTransformJob", "DescribeTransformJob", "StopTransformJob", "AddTags")
         ],
         *[
@@ -528,12 +543,15 @@ NEEDS: dict[str, list[Need]] = {
         Need("sagemaker:InvokeEndpoint", STAGING, "the next hour's forecast"),
         Need("sagemaker:InvokeEndpoint", PRODUCTION, "the next hour's forecast"),
         Need("dynamodb:GetItem", _table("StateTable"), "FORECAST# made an hour ago"),
-        Need("dynamodb:PutItem", _table("StateTable"), "FORECAST# for the next run"),
+        Need("dynamodb:PutItem", _table("StateTable"), "FORECAST# for the next run, SCORE#"),
+        Need("dynamodb:Query", _table("StateTable"), "SCORE# of the last hours (rolling loss)"),
         Need("cloudwatch:PutMetricData", ANY, "the loss at the scheduled hour (namespace-bound)"),
     ],
     # ---- 5 Retrain
     "RetrainOnAlarmFunction": [
         *_idempotency("once per alarm transition"),
+        *_config("validation"),
+        Need("dynamodb:Query", _table("StateTable"), "the newest SCORE#: model or fees?"),
         Need("dynamodb:GetItem", _table("StateTable"), "episode, build claim, lock"),
         Need("dynamodb:PutItem", _table("StateTable"), "open an episode (conditional)"),
         Need("dynamodb:UpdateItem", _table("StateTable"), "record the episode's build"),

@@ -334,11 +334,13 @@ def test_a_racing_writer_makes_the_batch_retry_without_double_counting():
     class RacingStore(InMemoryIngestStore):
         raced = False
 
-        def add(self, minute, expected_version, keys, count, total_fee, expires_at):
+        def add(self, minute, expected_version, keys, count, total_fee, expires_at, **sizes):
             if not self.raced:
                 self.raced = True
-                super().add(minute, expected_version, keys, count, total_fee, expires_at)
-            return super().add(minute, expected_version, keys, count, total_fee, expires_at)
+                super().add(minute, expected_version, keys, count, total_fee, expires_at, **sizes)
+            return super().add(
+                minute, expected_version, keys, count, total_fee, expires_at, **sizes
+            )
 
     store = RacingStore()
     counts = ingest_transactions([Transaction("a", 10, T0)], store, expires_at=0)
@@ -407,8 +409,27 @@ def test_property_any_order_any_repeats_gives_the_reference_minutes(spec, polls,
     assert set(written) == {minute_id(m) for m in range(first, last + 60, 60)}
     for m in range(first, last + 60, 60):
         want = expected.get(m, MinuteRecord(m, 0, 0))
-        assert (written[minute_id(m)].count, written[minute_id(m)].total_fee) == (
-            want.count,
-            want.total_fee,
-        )
+        assert written[minute_id(m)] == want  # count, total, median fee and fee rate
     assert report.accepted == len(stream) and report.late_transactions == 0
+
+
+def test_each_minute_gets_its_median_fee_and_its_vsize_weighted_fee_rate():
+    store, sink = InMemoryIngestStore(), InMemorySink()
+    stream = [
+        Transaction("a", 1000, T0 + 1, vsize=100),
+        Transaction("b", 3000, T0 + 2, vsize=200),
+        Transaction("c", 50_000, T0 + 3),  # no size: in the median, not in the fee rate
+        Transaction("a", 1000, T0 + 4, vsize=100),  # a repeat counts once
+    ]
+    ingest_transactions(stream, store, expires_at=0)
+    ingest_transactions([Transaction("d", 2000, T0 + 30, vsize=100)], store, expires_at=0)
+    close_minutes(store, sink, now=T0 + 180, expires_at=0)
+    record = sink.latest[minute_id(T0)]
+    assert (record.count, record.total_fee) == (4, 56_000)
+    assert record.median_fee == 2500.0  # of 1000, 2000, 3000, 50000
+    assert record.fee_rate == pytest.approx((1000 + 3000 + 2000) / 400)  # sat/vB
+    features = {f["FeatureName"]: f["ValueAsString"] for f in record.to_features()}
+    assert features["median_fee_1min"] == "2500.0" and features["fee_rate_1min"] == "15.0"
+    assert minutes_of([*stream, Transaction("d", 2000, T0 + 30, vsize=100)])[T0] == record
+    empty = sink.latest[minute_id(T0 + 60)]
+    assert empty.median_fee is None and "median_fee_1min" not in str(empty.to_features())

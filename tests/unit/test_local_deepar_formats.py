@@ -186,3 +186,52 @@ def test_given_a_malformed_line_when_reading_a_channel_then_client_error_names_f
         read_channel("train", [("train.json", _series([1.0]) + b"\n{nope")])
     with pytest.raises(ClientError, match="No data found in channel 'test'"):
         read_channel("test", [])
+
+
+# -- dynamic_feat: DeepAR's length rules ------------------------------------------------------
+def _with_features(length: int, width: int, features: int = 1) -> SeriesRecord:
+    from datetime import datetime
+
+    return SeriesRecord(
+        datetime(2026, 1, 5),
+        np.arange(1.0, length + 1.0),
+        dynamic_feat=np.zeros((features, width)),
+    )
+
+
+def test_training_features_must_be_as_long_as_the_target_in_both_channels() -> None:
+    check_training_data([_with_features(400, 400)], [_with_features(404, 404)], PL)
+    with pytest.raises(
+        ClientError, match="train series 0: dynamic_feat has 404 points, target has 400"
+    ):
+        check_training_data([_with_features(400, 404)], None, PL)
+    with pytest.raises(ClientError, match="test series 0: dynamic_feat has 400 points"):
+        check_training_data([_with_features(400, 400)], [_with_features(404, 400)], PL)
+    with pytest.raises(ClientError, match="both channels must carry the same features"):
+        check_training_data([_with_features(400, 400)], [_with_features(404, 404, 2)], PL)
+
+
+class FeatureModelStub(StubForecaster):
+    """A stub that takes features the way the trained model does (training._entries)."""
+
+    def predict_samples(
+        self, records: Sequence[SeriesRecord], num_samples: int
+    ) -> list[np.ndarray]:
+        from feecast_twin.deepar.training import FeatureLayout, _entries
+
+        _entries(records, "1min", FeatureLayout((), 1), horizon=PL)
+        return super().predict_samples(records, num_samples)
+
+
+def test_inference_refuses_features_that_do_not_cover_the_horizon() -> None:
+    good = {
+        "start": "2026-01-05 00:00:00",
+        "target": [1.0, 2.0],
+        "dynamic_feat": [[0.0] * (2 + PL)],
+    }
+    short = {**good, "dynamic_feat": [[0.0] * 2]}
+    invoke(FeatureModelStub(), json.dumps({"instances": [good]}).encode())
+    with pytest.raises(InferenceError, match=r"needs 'dynamic_feat' with 1 rows of 6 values"):
+        invoke(FeatureModelStub(), json.dumps({"instances": [short]}).encode())
+    with pytest.raises(ClientError, match="needs 'dynamic_feat'"):
+        batch_transform(FeatureModelStub(), (json.dumps(short) + "\n").encode())

@@ -14,7 +14,8 @@ def test_the_alarm_follows_the_validation_config() -> None:
         project="feecast", stage="staging", threshold=0.21, breaches=3, topic_arn=TOPIC
     )
     assert alarm["AlarmName"] == "feecast-staging-accuracy"
-    assert (alarm["Namespace"], alarm["MetricName"]) == ("feecast", "WeightedQuantileLoss")
+    # The loss pooled over the last hours: the scale of the threshold the backtest gave.
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("feecast", "RollingWeightedQuantileLoss")
     assert alarm["Dimensions"] == [
         {"Name": "Stage", "Value": "staging"},
         {"Name": "EndpointName", "Value": "feecast-staging"},

@@ -10,9 +10,13 @@ from typing import Any
 
 import pytest
 from feecast.build.start import BuildStart
+from feecast.config import ValidationConfig
+from feecast.monitor.aws import LatestScore
 from feecast.monitor.episode import Episode, Verdict, classify
 from feecast.monitor.events import parse_alarm_event
 from feecast.monitor.retrain import RetrainPorts, decide_and_start
+from feecast.monitor.rolling import RollingScore, WindowRecord, rolling_score
+from feecast.monitor.rolling import classify as classify_ratio
 from feecast.monitor.settings import RetrainSettings
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -186,3 +190,88 @@ def test_a_build_joined_by_start_build_is_reported_as_joined() -> None:
     ports.start_build = joined
     assert decide(ports, alarm_event(T0))["outcome"] == "joined"
     assert "joined running build" in sent[0][1] and "(schedule-1)" in sent[0][2]
+
+
+# -- the diagnosis: model degraded or fees unpredictable -------------------------------------
+def latest(ratio: float | None, loss: float = 0.4, baseline: float | None = 0.5) -> LatestScore:
+    record = WindowRecord(T0, loss, baseline, 100.0, "config-v2")
+    return LatestScore(record, RollingScore(3, 3, loss, baseline, ratio), "2026-01-05T15:00:00Z")
+
+
+def test_given_the_model_still_beats_naive_then_fees_became_unpredictable_and_nothing_is_built() -> (
+    None
+):
+    ports, builds, sent = make_ports()
+    ports.latest_score = lambda endpoint: latest(0.8, 0.4, 0.5)
+    result = decide(ports, alarm_event(T0))
+    assert result["outcome"] == "not_rebuilt"
+    assert result["diagnosis"]["verdict"] == "fees_unpredictable"
+    assert builds.keys == [] and ports.episodes.get(ALARM) is None  # no episode opened
+    subject, message = sent[0][1], sent[0][2]
+    assert "fees became unpredictable, no rebuild" in subject
+    assert "the model's loss is 0.80 x the naive forecast's (0.4000 vs 0.5000)" in message
+    assert 'retrain_when to "any"' in message
+
+
+def test_given_the_model_lost_its_edge_then_it_degraded_and_a_build_starts() -> None:
+    ports, builds, sent = make_ports()
+    ports.latest_score = lambda endpoint: latest(1.25, 0.5, 0.4)
+    result = decide(ports, alarm_event(T0))
+    assert result["outcome"] == "started" and len(builds.executions) == 1
+    assert result["diagnosis"]["verdict"] == "model_degraded"
+    assert "the model degraded: over the last 3 h the model's loss is 1.25 x" in sent[0][2]
+
+
+def test_with_retrain_when_any_every_alarm_rebuilds() -> None:
+    ports, _, sent = make_ports()
+    ports.latest_score = lambda endpoint: latest(0.8)
+    ports.validation = lambda: ValidationConfig(retrain_when="any")
+    assert decide(ports, alarm_event(T0))["outcome"] == "started"
+    assert "Diagnosis: fees became unpredictable" in sent[0][2]
+
+
+def test_without_a_naive_loss_the_cause_is_unknown_and_a_build_starts() -> None:
+    ports, builds, _ = make_ports()
+    ports.latest_score = lambda endpoint: latest(None, 0.4, None)
+    result = decide(ports, alarm_event(T0))
+    assert result["diagnosis"]["verdict"] == "unknown" and result["outcome"] == "started"
+    assert len(builds.executions) == 1
+
+
+@pytest.mark.parametrize(
+    ("ratio", "limit", "verdict"),
+    [
+        (0.99, 1.0, "fees_unpredictable"),
+        (1.0, 1.0, "fees_unpredictable"),
+        (1.01, 1.0, "model_degraded"),
+        (0.95, 0.9, "model_degraded"),
+        (None, 1.0, "unknown"),
+    ],
+)
+def test_the_ratio_rule(ratio: float | None, limit: float, verdict: str) -> None:
+    assert classify_ratio(ratio, limit) == verdict
+
+
+def test_the_rolling_score_pools_windows_by_their_weight() -> None:
+    hour = timedelta(hours=1)
+    records = [
+        WindowRecord(T0 - 3 * hour, 9.0, 9.0, 10.0, "a"),  # outside the 2 hours
+        WindowRecord(T0 - 2 * hour, 0.2, 0.4, 100.0, "a"),
+        WindowRecord(T0 - hour, 0.6, None, 300.0, "a"),  # no naive loss: not in the ratio
+        WindowRecord(T0, 0.4, 0.2, 100.0, "b"),  # another model
+    ]
+    got = rolling_score(records, until=T0 - hour, hours=2, config="a")
+    assert got.windows == 2 and got.complete  # both hours scored for model a
+    assert got.loss == pytest.approx((0.2 * 100 + 0.6 * 300) / 400)
+    assert got.baseline_loss == pytest.approx(0.4) and got.ratio == pytest.approx(0.5)
+
+
+def test_a_pool_with_another_models_hour_or_a_missed_hour_is_not_complete() -> None:
+    hour = timedelta(hours=1)
+    mixed = [
+        WindowRecord(T0 - hour, 0.2, 0.3, 10.0, "old"),
+        WindowRecord(T0, 0.2, 0.3, 10.0, "new"),
+    ]
+    assert rolling_score(mixed, until=T0, hours=2, config="new").complete is False
+    missed = [WindowRecord(T0, 0.2, 0.3, 10.0, "new")]
+    assert rolling_score(missed, until=T0, hours=2, config="new").complete is False

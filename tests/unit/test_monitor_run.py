@@ -14,6 +14,7 @@ from feecast.config import FeecastConfig
 from feecast.deepar import Forecast, from_record
 from feecast.monitor.aws import EndpointState, StoredForecast
 from feecast.monitor.events import MonitorRunRequest
+from feecast.monitor.rolling import RollingScore, WindowRecord
 from feecast.monitor.run import RunPorts, run_hour
 from feecast.monitor.window import evaluation_window, score_window
 from feecast.series import MINUTE, MinuteSeries
@@ -112,6 +113,8 @@ class FakeAws:
     stored: dict[tuple[str, datetime], StoredForecast] = field(default_factory=dict)
     published: list[tuple[str, str, str, datetime, dict[str, float]]] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    windows: dict[datetime, WindowRecord] = field(default_factory=dict)
+    rolling: list[RollingScore] = field(default_factory=list)
 
     def read(self, start: datetime, end: datetime) -> MinuteSeries:
         return self.history.window(start, end)
@@ -136,7 +139,17 @@ class FakeAws:
             put_forecast=self.put,
             publish=lambda *args: self.published.append(args),
             now=lambda: T + timedelta(seconds=5),
+            get_windows=lambda endpoint, a, b: [
+                r for o, r in sorted(self.windows.items()) if a <= o <= b
+            ],
+            put_window=self.put_window,
         )
+
+    def put_window(
+        self, endpoint: str, record: WindowRecord, rolling: RollingScore, at: datetime
+    ) -> None:
+        self.windows[record.origin] = record
+        self.rolling.append(rolling)
 
 
 REQUEST = MonitorRunRequest(stage="staging", endpoint_name="feecast-staging", scheduled_time=T)
@@ -156,9 +169,19 @@ def test_given_a_stored_forecast_from_the_current_model_then_it_is_scored_and_pu
     assert result["forecast_source"] == "stored"
     ((namespace, stage, endpoint, at, values),) = fake.published
     assert (namespace, stage, endpoint, at) == ("feecast", "staging", "feecast-staging", T)
-    assert set(values) == {"WeightedQuantileLoss", "BaselineWeightedQuantileLoss", "Threshold"}
+    # The model's first scored hour: its pool is not complete, so the alarm's metric waits.
+    assert set(values) == {
+        "WeightedQuantileLoss",
+        "BaselineWeightedQuantileLoss",
+        "RollingBaselineWeightedQuantileLoss",
+        "ModelToNaiveRatio",
+        "Threshold",
+    }
     assert values["Threshold"] == 0.24
     assert values["WeightedQuantileLoss"] == pytest.approx(result["loss"])
+    assert result["rolling"]["complete"] is False and result["rolling"]["windows"] == 1
+    assert values["ModelToNaiveRatio"] == pytest.approx(result["loss"] / result["baseline_loss"])
+    assert fake.windows[ORIGIN].config == "config-v2" and fake.windows[ORIGIN].weight > 0
     # The next forecast: asked with history up to T, in quantiles of the confidence, stored.
     assert result["next_forecast"]["stored"] is True
     stored_next = fake.stored[("feecast-staging", T)]
@@ -234,3 +257,36 @@ def test_given_no_endpoint_and_nothing_stored_then_the_run_is_skipped_without_re
     result = run_hour(REQUEST, CONFIG, ports, namespace="feecast")
     assert result["skipped"] == "endpoint feecast-staging does not exist"
     assert result["published"] == [] and fake.published == [] and fake.requests == []
+
+
+def test_the_rolling_loss_pools_the_last_hours_of_the_current_model_only() -> None:
+    fake = FakeAws(fees(T - timedelta(days=2), 2880))
+    hour = timedelta(hours=1)
+    # Earlier windows of the current model, one of the previous model, one too old (6 hours).
+    fake.windows[ORIGIN - hour] = WindowRecord(ORIGIN - hour, 0.5, 0.4, 100.0, "config-v2")
+    fake.windows[ORIGIN - 2 * hour] = WindowRecord(ORIGIN - 2 * hour, 0.1, 0.2, 300.0, "config-v1")
+    fake.windows[ORIGIN - 6 * hour] = WindowRecord(ORIGIN - 6 * hour, 9.0, 9.0, 100.0, "config-v2")
+    result = run(fake)
+    own = fake.windows[ORIGIN]
+    expected = (0.5 * 100 + own.loss * own.weight) / (100 + own.weight)  # type: ignore[operator]
+    assert result["rolling"]["windows"] == 2 and result["rolling"]["complete"] is False
+    assert result["rolling"]["loss"] == pytest.approx(expected)
+    ratio = (0.5 * 100 + own.loss * own.weight) / (0.4 * 100 + own.baseline_loss * own.weight)  # type: ignore[operator]
+    assert result["rolling"]["ratio"] == pytest.approx(ratio)
+    ((_, _, _, _, values),) = fake.published
+    assert "RollingWeightedQuantileLoss" not in values  # the previous model's hour is in the pool
+
+
+def test_a_complete_pool_of_the_current_model_is_published_for_the_alarm() -> None:
+    fake = FakeAws(fees(T - timedelta(days=2), 2880))
+    hour = timedelta(hours=1)
+    for k in range(1, 6):  # the five hours before: all scored for the current model
+        fake.windows[ORIGIN - k * hour] = WindowRecord(
+            ORIGIN - k * hour, 0.2, 0.25, 100.0, "config-v2"
+        )
+    result = run(fake)
+    own = fake.windows[ORIGIN]
+    expected = (0.2 * 500 + own.loss * own.weight) / (500 + own.weight)  # type: ignore[operator]
+    assert result["rolling"]["complete"] is True and result["rolling"]["windows"] == 6
+    ((_, _, _, _, values),) = fake.published
+    assert values["RollingWeightedQuantileLoss"] == pytest.approx(expected)

@@ -1,8 +1,9 @@
 """Every request the product builds, checked against what AWS accepts (botocore's service
 models, through the twin's contract checker): package registration, endpoint configurations and
-deployment guardrails, the accuracy alarm, metric data, notifications, SSM
-parameters and Feature Store records. The twin refuses the same requests at run time; these
-catch a violation before any twin runs, with the builder's own inputs at their extremes."""
+deployment guardrails, the accuracy alarm, metric data, notifications, SSM parameters and
+Feature Store records (the monitoring schedules are the template's: nothing updates them). The
+twin refuses the same requests at run time; these catch a violation before any twin runs, with
+the builder's own inputs at their extremes."""
 
 from __future__ import annotations
 
@@ -121,7 +122,7 @@ def test_notification_subjects(subject: str) -> None:
 
 def test_the_validation_parameter_written_on_approval() -> None:
     value = ValidationConfig(
-        threshold=0.123456789, update_rate=0.5, baseline_margin=0.05
+        threshold=0.123456789, robust_tolerance=0.05, retrain_when="any"
     ).model_dump_json(exclude_none=True)
     accepted(
         "ssm",

@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from feecast.deepar_spec import DEEPAR_MIN_OBSERVATIONS, quantile_key
+from feecast.features import DynamicFeature
 
 __all__ = [
     "DEEPAR_DEFAULTS",
@@ -40,7 +41,9 @@ __all__ = [
     "to_parameter_json",
 ]
 
-TargetColumn = Literal["avg_fee_1min", "total_fee_1min", "total_nb_trx_1min"]
+TargetColumn = Literal[
+    "avg_fee_1min", "total_fee_1min", "total_nb_trx_1min", "median_fee_1min", "fee_rate_1min"
+]
 Likelihood = Literal["student-T", "gaussian", "beta", "negative-binomial", "deterministic-L1"]
 
 # DeepAR time_freq: an optional positive multiple of M, W, D, H or min ("5min", "2H", "D").
@@ -98,6 +101,24 @@ class TargetConfig(_Parameter):
     validation_windows: int = Field(4, ge=1)
     min_train_points: int = Field(DEEPAR_MIN_OBSERVATIONS, ge=DEEPAR_MIN_OBSERVATIONS)
     history_days: int = Field(14, gt=0)
+    # Known-in-advance DeepAR features written into every series (`dynamic_feat`).
+    dynamic_features: list[DynamicFeature] = Field(default_factory=list)
+    # Related series DeepAR also trains on (more examples of the same process); it still
+    # forecasts only target_col.
+    extra_series: list[TargetColumn] = Field(default_factory=list)
+
+    @field_validator("dynamic_features", "extra_series")
+    @classmethod
+    def _distinct(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("must not repeat a name")
+        return v
+
+    @model_validator(mode="after")
+    def _extra_is_not_the_target(self) -> TargetConfig:
+        if self.target_col in self.extra_series:
+            raise ValueError(f"extra_series must not repeat target_col {self.target_col!r}")
+        return self
 
     @field_validator("freq")
     @classmethod
@@ -273,21 +294,63 @@ def _check_horizon(prediction_length: int, time_freq: str, where: str) -> None:
         raise ValueError(f"{where}: time_freq={time_freq!r} {FREQ_RULE}")
 
 
-class ValidationConfig(_Parameter):
-    """`${SSM_PREFIX}/validation`: the accuracy gate and the monitoring alarm."""
+RetrainWhen = Literal["model_degraded", "any"]
 
+
+class ValidationConfig(_Parameter):
+    """`${SSM_PREFIX}/validation`: the backtest, the gate, the alarm and the retraining rule.
+
+    docs/build.md (the backtest and the gate) and docs/monitoring.md (the threshold and the
+    alarm) explain each value in plain words.
+    """
+
+    # The alarm threshold: pooled mean wQL of the last `alarm_window_hours` hourly monitoring
+    # windows. Every approved model sets it from its own backtest (`threshold_quantile` of its
+    # rolling pooled loss); this is the value before the first approval.
     threshold: float = Field(0.24, gt=0.0)
-    update_rate: float = Field(0.5, ge=0.0, le=1.0)
-    consecutive_breaches_to_alarm: int = Field(3, ge=1)
+    consecutive_breaches_to_alarm: int = Field(2, ge=1)
     # int | float keeps 90 as 90 when written back to SSM.
     confidence: Annotated[int | float, Field(gt=0, lt=100)] = 90
-    baseline_margin: float | None = Field(None, ge=0.0, lt=1.0)
+    # The backtest: the last `backtest_days` of a build's history are held out, and forecast
+    # from an origin every `origin_spacing_minutes` (7 days every 30 minutes: 336 windows).
+    backtest_days: float = Field(7.0, gt=0.0)
+    origin_spacing_minutes: int = Field(30, ge=1, le=1440)
+    bootstrap_block_hours: float = Field(6.0, gt=0.0)
+    bootstrap_resamples: int = Field(2000, ge=200, le=20000)
+    # The gate, on the 95% interval of each pooled ratio: candidate/naive below 1 - naive_margin,
+    # candidate/production below 1 + production_tolerance, candidate/robust below
+    # 1 + robust_tolerance when that is set (None: reported, not required); and the backtest
+    # loss at most max_loss (a sanity cap, on the same quantiles). The defaults let models of
+    # equal quality through (bench: gate_simulation; docs/build.md says why naive_margin is
+    # negative on noisy minutes, and when to raise it).
+    naive_margin: float = Field(-0.2, gt=-10.0, lt=1.0)
+    production_tolerance: float = Field(0.15, ge=0.0)
+    robust_tolerance: float | None = Field(None, gt=-1.0)
+    max_loss: float = Field(0.5, gt=0.0)
+    # Threshold and alarm.
+    threshold_quantile: float = Field(0.99, ge=0.5, lt=1.0)
+    alarm_window_hours: int = Field(6, ge=1, le=24)
+    # Retraining on an alarm: "model_degraded" rebuilds only when the model lost its edge over
+    # the naive forecast (pooled model/naive ratio over the alarm window above degraded_ratio);
+    # "any" rebuilds on every alarm.
+    retrain_when: RetrainWhen = "model_degraded"
+    degraded_ratio: float = Field(1.0, gt=0.0)
 
     @property
     def quantiles(self) -> tuple[str, str, str]:
         """(lower, median, upper) quantile keys of the central interval: 90 -> 0.05/0.5/0.95."""
         tail = (100 - self.confidence) / 200
         return quantile_key(tail), "0.5", quantile_key(1 - tail)
+
+    @property
+    def backtest_minutes(self) -> int:
+        return round(self.backtest_days * 1440)
+
+    def backtest_origins(self, prediction_length: int, step_minutes: int = 1) -> int:
+        """How many origins the backtest holds (before any is skipped for missing data)."""
+        steps = self.backtest_minutes // step_minutes
+        spacing = max(1, self.origin_spacing_minutes // step_minutes)
+        return 0 if steps < prediction_length else (steps - prediction_length) // spacing + 1
 
 
 class FeecastConfig(BaseModel):
@@ -299,6 +362,30 @@ class FeecastConfig(BaseModel):
     hyperparameters: Hyperparameters = Field(default_factory=Hyperparameters)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
 
+    @model_validator(mode="after")
+    def _backtest_fits_history(self) -> FeecastConfig:
+        # A build holds out the backtest from its history: both must fit, or every build fails.
+        step = freq_minutes(self.target.freq)
+        steps = self.target.history_days * 1440 // step
+        held = self.validation.backtest_minutes // step
+        origins = self.validation.backtest_origins(self.target.prediction_length, step)
+        problems = []
+        if origins < 1:
+            problems.append(
+                f"validation.backtest_days={self.validation.backtest_days} holds no "
+                f"{self.target.prediction_length}-step window: no origin to backtest"
+            )
+        if steps - held < self.target.min_train_points:
+            problems.append(
+                f"target.history_days={self.target.history_days} minus "
+                f"validation.backtest_days={self.validation.backtest_days} leaves "
+                f"{max(steps - held, 0)} training points, fewer than target.min_train_points="
+                f"{self.target.min_train_points}"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
     @classmethod
     def from_parameters(cls, values: Mapping[str, str], prefix: str = "/feecast") -> FeecastConfig:
         """Build from raw SSM values keyed by full name ("/feecast/target") or by suffix."""
@@ -309,7 +396,16 @@ class FeecastConfig(BaseModel):
             if raw is None:
                 raise ConfigError(name, ["parameter is missing"])
             parsed[suffix] = parse_parameter(name, raw, model)
-        return cls.model_validate(parsed)
+        return cls.assemble(parsed, prefix)
+
+    @classmethod
+    def assemble(cls, parsed: Mapping[str, BaseModel], prefix: str = "/feecast") -> FeecastConfig:
+        """The three parsed parameters together; the rules across them (the backtest must fit
+        in the history) raise ConfigError naming the validation parameter."""
+        try:
+            return cls.model_validate(dict(parsed))
+        except ValidationError as exc:
+            raise ConfigError(f"{prefix.rstrip('/')}/validation", _problems(exc, cls)) from None
 
     def to_parameters(self, prefix: str = "/feecast") -> dict[str, str]:
         """Full parameter name -> JSON string, the form written to SSM."""

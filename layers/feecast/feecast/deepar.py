@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from feecast.deepar_spec import DEEPAR_MIN_OBSERVATIONS, quantile_key
+from feecast.features import dynamic_features
 from feecast.series import MINUTE, MinuteSeries
 
 __all__ = [
@@ -69,10 +70,22 @@ def _quantile_keys(quantiles: Iterable[float | str]) -> list[str]:
 
 
 # -- training records -----------------------------------------------------------------------
-def to_record(series: MinuteSeries) -> dict[str, Any]:
-    """The DeepAR JSON object for one series; missing minutes are the string "NaN"."""
+def to_record(
+    series: MinuteSeries, *, dynamic_feat: Sequence[Sequence[float]] | None = None
+) -> dict[str, Any]:
+    """The DeepAR JSON object for one series; missing minutes are the string "NaN".
+
+    `dynamic_feat` (feecast.features) is written as given: for training each row has as many
+    values as the target, for inference len(target) + prediction_length (the caller's rule).
+    """
     target: list[float | str] = ["NaN" if math.isnan(v) else v for v in series.values.tolist()]
-    return {"start": series.start.strftime(START_FORMAT), "target": target}
+    record: dict[str, Any] = {"start": series.start.strftime(START_FORMAT), "target": target}
+    if dynamic_feat:
+        rows = [list(row) for row in dynamic_feat]
+        if any(not math.isfinite(v) for row in rows for v in row):
+            raise ValueError("dynamic_feat must be finite: DeepAR does not accept missing features")
+        record["dynamic_feat"] = rows
+    return record
 
 
 def _parse_start(raw: object) -> datetime:
@@ -124,12 +137,22 @@ def from_record(record: Mapping[str, Any]) -> MinuteSeries:
     return MinuteSeries(start, values)
 
 
-def to_jsonl(series_list: Sequence[MinuteSeries]) -> str:
-    """One JSON object per line, each line ending with a newline ("" for no series)."""
+def to_jsonl(
+    series_list: Sequence[MinuteSeries], *, features: Sequence[str] = (), horizon: int = 0
+) -> str:
+    """One JSON object per line, each line ending with a newline ("" for no series).
+
+    `features`: feecast.features names written as `dynamic_feat`, covering each series plus
+    `horizon` minutes after it (0 for training channels, prediction_length for inference).
+    """
     if isinstance(series_list, MinuteSeries):
         # A MinuteSeries is itself indexable; iterating it would write floats, not records.
         raise TypeError("to_jsonl takes a list of MinuteSeries; wrap a single series in [ ]")
-    return "".join(json.dumps(to_record(s), allow_nan=False) + "\n" for s in series_list)
+    lines = []
+    for s in series_list:
+        dyn = dynamic_features(s.start, len(s) + horizon, features) if features else None
+        lines.append(json.dumps(to_record(s, dynamic_feat=dyn), allow_nan=False) + "\n")
+    return "".join(lines)
 
 
 _T = TypeVar("_T")
@@ -184,11 +207,16 @@ class SeriesRejected(ValueError):
 
 
 def check_trainable(
-    series: MinuteSeries, *, prediction_length: int, min_points: int = DEEPAR_MIN_OBSERVATIONS
+    series: MinuteSeries,
+    *,
+    prediction_length: int,
+    min_points: int = DEEPAR_MIN_OBSERVATIONS,
+    holdout_required: bool = True,
 ) -> None:
     """Raise SeriesRejected unless DeepAR can train on the series and score the held-out tail.
 
-    Codes: "too_short", "all_missing", "all_zero", "holdout_missing". Observed points are
+    Codes: "too_short", "all_missing", "all_zero", "holdout_missing" (only when
+    holdout_required: a build scores its backtest windows instead). Observed points are
     counted in the train part, because that is what DeepAR fits on.
     """
     if prediction_length < 1:
@@ -219,7 +247,7 @@ def check_trainable(
             f"at least {min_points} are needed",
         )
     holdout = series.tail(prediction_length)
-    if holdout.observed_count == 0:
+    if holdout_required and holdout.observed_count == 0:
         raise SeriesRejected(
             "holdout_missing",
             f"the held-out last {prediction_length} minutes are all missing "
@@ -292,17 +320,30 @@ class Channels:
 
 
 def build_channels(
-    series: MinuteSeries, prediction_length: int, min_points: int = DEEPAR_MIN_OBSERVATIONS
+    series: MinuteSeries,
+    prediction_length: int,
+    min_points: int = DEEPAR_MIN_OBSERVATIONS,
+    *,
+    features: Sequence[str] = (),
+    holdout_required: bool = True,
 ) -> Channels:
-    """Check the series (SeriesRejected if unusable), split it and render both channels."""
-    check_trainable(series, prediction_length=prediction_length, min_points=min_points)
+    """Check the series (SeriesRejected if unusable), split it and render both channels.
+
+    `features` (feecast.features names) adds `dynamic_feat` to both channels.
+    """
+    check_trainable(
+        series,
+        prediction_length=prediction_length,
+        min_points=min_points,
+        holdout_required=holdout_required,
+    )
     train, test = train_test_split(series, prediction_length)
     return Channels(
         train=train,
         test=test,
         gaps=gap_report(series),
-        train_jsonl=to_jsonl([train]),
-        test_jsonl=to_jsonl([test]),
+        train_jsonl=to_jsonl([train], features=features),
+        test_jsonl=to_jsonl([test], features=features),
     )
 
 
@@ -335,8 +376,16 @@ def inference_request(
     num_samples: int,
     quantiles: Sequence[float | str],
     output_types: Sequence[str] = ("mean", "quantiles"),
+    features: Sequence[str] = (),
+    prediction_length: int = 0,
 ) -> dict[str, Any]:
-    """The JSON body for a DeepAR endpoint (application/json): instances + configuration."""
+    """The JSON body for a DeepAR endpoint (application/json): instances + configuration.
+
+    A model trained with `dynamic_feat` needs them in every instance, covering the target and
+    the `prediction_length` minutes to forecast: pass the model's `features` and horizon.
+    """
+    if features and prediction_length < 1:
+        raise ValueError("features need the prediction_length they must cover")
     if isinstance(series_list, MinuteSeries):
         raise TypeError("inference_request takes a list of MinuteSeries; wrap one in [ ]")
     if not series_list:
@@ -345,7 +394,17 @@ def inference_request(
         if s.observed_count == 0:
             raise ValueError(f"series {i} has no observed value to forecast from")
     return {
-        "instances": [to_record(s) for s in series_list],
+        "instances": [
+            to_record(
+                s,
+                dynamic_feat=(
+                    dynamic_features(s.start, len(s) + prediction_length, features)
+                    if features
+                    else None
+                ),
+            )
+            for s in series_list
+        ],
         "configuration": inference_config(
             num_samples=num_samples, quantiles=quantiles, output_types=output_types
         ),

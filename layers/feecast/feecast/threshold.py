@@ -1,13 +1,17 @@
-"""The accuracy gate and the threshold update policy.
+"""The accuracy gate: the rules a candidate's backtest must meet to be registered for approval.
 
-A model passes when its mean weighted quantile loss is at or below the threshold (and, when a
-baseline margin is configured, beats the naive baseline by that margin). When an approved
-model is better than the threshold, the threshold moves towards its loss:
+Each rule reads a 95% interval, never a single number (feecast.stats, feecast.backtest):
+- naive: the upper bound of candidate/naive is below 1 - naive_margin (the candidate beats the
+  naive forecast, and not by luck);
+- production: when a model is in production, the upper bound of candidate/production is below
+  1 + production_tolerance (the candidate is not worse than what it would replace; the
+  tolerance lets an equally good model through, which the interval of a tie always straddles);
+- robust: reported; with robust_tolerance set, the upper bound of candidate/robust is below
+  1 + robust_tolerance;
+- sanity cap: the pooled backtest loss is at most max_loss (same quantiles as everything else).
 
-    new = loss + |loss - threshold| * update_rate        (seed system's rule)
-
-update_rate 0 sets the threshold to the new loss; 1 leaves it unchanged. Keeping some slack
-(rate > 0) matters: the seed system's retrained models breached their own new threshold at once.
+Every rule gives a sentence with its numbers; a rejection lists the rules that failed. Plain
+Python: the deploy functions import this package without numpy.
 """
 
 from __future__ import annotations
@@ -16,137 +20,200 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # feecast.metrics imports numpy; the deploy functions gate plain numbers
-    from feecast.metrics import LossResult
+if TYPE_CHECKING:
+    from feecast.stats import Comparison
 
-__all__ = ["GateDecision", "gate", "updated_threshold"]
+__all__ = ["GateDecision", "RuleCheck", "gate"]
+
+
+@dataclass(frozen=True)
+class RuleCheck:
+    rule: str  # "naive" | "production" | "robust" | "max_loss"
+    passed: bool
+    gating: bool  # False: reported, does not decide
+    text: str
+    ratio: float | None = None
+    upper: float | None = None
+    limit: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "passed": self.passed,
+            "gating": self.gating,
+            "text": self.text,
+            "ratio": self.ratio,
+            "upper": self.upper,
+            "limit": self.limit,
+        }
 
 
 @dataclass(frozen=True)
 class GateDecision:
-    """Whether the model may be registered for approval, and why, with the numbers used."""
+    """Whether the candidate may be registered, and every rule's verdict with its numbers."""
 
     passed: bool
-    reason: str
+    checks: tuple[RuleCheck, ...]
     loss: float | None
-    threshold: float
-    baseline_loss: float | None = None
-    baseline_margin: float | None = None
-    required_loss: float | None = None  # the bound the loss had to meet (min of both rules)
+
+    @property
+    def failed(self) -> list[RuleCheck]:
+        return [c for c in self.checks if c.gating and not c.passed]
+
+    @property
+    def reasons(self) -> list[str]:
+        """The failed rules when rejected; every rule's sentence when passed."""
+        failed = self.failed
+        return [c.text for c in (failed or self.checks)]
+
+    @property
+    def reason(self) -> str:
+        prefix = "passed: " if self.passed else "rejected: "
+        return prefix + "; ".join(self.reasons)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "passed": self.passed,
             "reason": self.reason,
+            "reasons": self.reasons,
             "loss": self.loss,
-            "threshold": self.threshold,
-            "baseline_loss": self.baseline_loss,
-            "baseline_margin": self.baseline_margin,
-            "required_loss": self.required_loss,
+            "checks": [c.to_dict() for c in self.checks],
         }
 
 
-def _positive_finite(value: float, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+def _ci(comparison: Comparison | None) -> tuple[float, float, float, int] | None:
+    if comparison is None or comparison.ratio is None or comparison.ci95 is None:
+        return None
+    low, high = comparison.ci95
+    if not (math.isfinite(comparison.ratio) and math.isfinite(high)):
+        return None
+    return comparison.ratio, low, high, comparison.windows
+
+
+def _interval_rule(
+    rule: str,
+    label: str,
+    comparison: Comparison | None,
+    limit: float,
+    how: str,
+    *,
+    gating: bool = True,
+    missing: str,
+) -> RuleCheck:
+    values = _ci(comparison)
+    if values is None:
+        return RuleCheck(rule, False, gating, f"{label}: {missing}", limit=limit)
+    ratio, low, high, windows = values
+    passed = high < limit
+    verdict = "<" if passed else ">="
+    text = (
+        f"{label}: upper 95% bound {high:.3f} {verdict} {limit:.3f} {how} (ratio {ratio:.3f}, "
+        f"95% CI {low:.3f}-{high:.3f}, {windows} windows)"
+    )
+    if not gating:
+        text += "; reported, not required"
+    return RuleCheck(rule, passed, gating, text, ratio, high, limit)
+
+
+def _number(value: float, name: str, *, low: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if low is not None and value <= low:
+        raise ValueError(f"{name} must be > {low}, got {value!r}")
     return float(value)
 
 
-def _loss_value(loss: LossResult | float | None) -> tuple[float | None, str | None]:
-    """(value, why-undefined)."""
-    if loss is None:
-        return None, "no loss was computed"
-    if isinstance(loss, bool) or not isinstance(loss, int | float):
-        from feecast.metrics import LossResult
-
-        if not isinstance(loss, LossResult):
-            raise ValueError(f"loss must be a LossResult, a number or None, got {loss!r}")
-        if not loss.defined or loss.mean is None:
-            return None, loss.reason or "the loss is undefined"
-        return loss.mean, None
-    if not math.isfinite(loss):
-        return None, f"the loss is {loss}"
-    if loss < 0:
-        raise ValueError(f"loss must be >= 0 (a weighted quantile loss), got {loss}")
-    return float(loss), None
-
-
 def gate(
-    loss: LossResult | float | None,
-    threshold: float,
     *,
-    baseline_loss: float | None = None,
-    baseline_margin: float | None = None,
+    loss: float | None,
+    vs_naive: Comparison | None,
+    vs_production: Comparison | None = None,
+    vs_robust: Comparison | None = None,
+    naive_margin: float = 0.0,
+    production_tolerance: float = 0.1,
+    robust_tolerance: float | None = None,
+    max_loss: float = 0.5,
+    production_note: str | None = None,
 ) -> GateDecision:
-    """Decide whether a model is good enough; `reason` is a sentence with the numbers.
+    """Apply the rules (module doc) to a candidate's backtest comparisons.
 
-    Fails (never raises) when the loss is undefined, and when baseline_margin is set but there
-    is no usable baseline loss to compare with: a rule that cannot be checked is not met.
+    `vs_production` None means there is no model in production (production_note may say why
+    it was not compared); the rule is then reported as not applicable. A gating rule that
+    cannot be checked (no interval) fails: a rule that cannot be checked is not met.
     """
-    threshold = _positive_finite(threshold, "threshold")
-    if baseline_margin is not None and (
-        isinstance(baseline_margin, bool)
-        or not isinstance(baseline_margin, int | float)
-        or not 0 <= baseline_margin < 1
-    ):
-        raise ValueError(f"baseline_margin must be in [0, 1), got {baseline_margin!r}")
-    baseline: float | None = None
-    if baseline_loss is not None:
-        baseline, _ = _loss_value(baseline_loss)
+    _number(naive_margin, "naive_margin", low=-10.0)
+    _number(production_tolerance, "production_tolerance", low=-1.0)
+    _number(max_loss, "max_loss", low=0.0)
+    checks: list[RuleCheck] = []
 
-    value, undefined = _loss_value(loss)
-
-    def decision(passed: bool, reason: str, required: float | None) -> GateDecision:
-        return GateDecision(passed, reason, value, threshold, baseline, baseline_margin, required)
-
-    if value is None:
-        return decision(
-            False, f"mean wQL is undefined ({undefined}): the model cannot be judged", None
+    if loss is None or not math.isfinite(loss):
+        checks.append(
+            RuleCheck("max_loss", False, True, "backtest loss undefined: nothing to judge")
+        )
+    else:
+        ok = loss <= max_loss
+        checks.append(
+            RuleCheck(
+                "max_loss",
+                ok,
+                True,
+                f"sanity cap: backtest mean wQL {loss:.4f} {'<=' if ok else '>'} max_loss "
+                f"{max_loss:g}",
+                upper=loss,
+                limit=max_loss,
+            )
         )
 
-    passed = value <= threshold
-    reason = f"mean wQL {value:.4f} {'<=' if passed else '>'} threshold {threshold:.4f}"
-    if baseline_margin is None:
-        if baseline is not None:
-            reason += f" (naive baseline {baseline:.4f}, not required)"
-        return decision(passed, reason, threshold)
-    if baseline is None:
-        return decision(
-            False,
-            f"{reason}; baseline_margin {baseline_margin:g} is set but no naive baseline "
-            "loss is available to compare with",
-            None,
+    checks.append(
+        _interval_rule(
+            "naive",
+            "naive",
+            vs_naive,
+            1 - naive_margin,
+            f"(1 - naive_margin {naive_margin:g})",
+            missing="no interval against the naive forecast: the candidate cannot be judged",
         )
-    bound = baseline * (1 - baseline_margin)
-    beats = value <= bound
-    reason += (
-        f"; {value:.4f} {'<=' if beats else '>'} {bound:.4f} required by the naive baseline "
-        f"{baseline:.4f} x (1 - margin {baseline_margin:g})"
     )
-    return decision(passed and beats, reason, min(threshold, bound))
 
+    if vs_production is None:
+        note = production_note or "no model in production"
+        checks.append(RuleCheck("production", True, False, f"production: {note}, not compared"))
+    else:
+        checks.append(
+            _interval_rule(
+                "production",
+                "production",
+                vs_production,
+                1 + production_tolerance,
+                f"(1 + production_tolerance {production_tolerance:g})",
+                missing="no interval against the production model on the same windows",
+            )
+        )
 
-def updated_threshold(loss: float, threshold: float, update_rate: float) -> float | None:
-    """The lowered threshold after a better model is approved, or None if it does not change.
+    if robust_tolerance is None:
+        checks.append(
+            _interval_rule(
+                "robust",
+                "robust",
+                vs_robust,
+                1.0,
+                "(1: as good as the robust baseline)",
+                gating=False,
+                missing="no interval against the robust baseline",
+            )
+        )
+    else:
+        _number(robust_tolerance, "robust_tolerance", low=-1.0)
+        checks.append(
+            _interval_rule(
+                "robust",
+                "robust",
+                vs_robust,
+                1 + robust_tolerance,
+                f"(1 + robust_tolerance {robust_tolerance:g})",
+                missing="no interval against the robust baseline",
+            )
+        )
 
-    Only when loss < threshold; the result is always in [loss, threshold). update_rate 1 (or a
-    loss so close that rounding leaves the threshold as is) gives None: nothing to update.
-    """
-    if isinstance(loss, bool) or not isinstance(loss, int | float) or not math.isfinite(loss):
-        raise ValueError(f"loss must be a finite number, got {loss!r}")
-    if loss < 0:
-        raise ValueError(f"loss must be >= 0, got {loss}")
-    threshold = _positive_finite(threshold, "threshold")
-    if (
-        isinstance(update_rate, bool)
-        or not isinstance(update_rate, int | float)
-        or not 0 <= update_rate <= 1
-    ):
-        raise ValueError(f"update_rate must be in [0, 1], got {update_rate!r}")
-    if loss >= threshold:
-        return None
-    new = loss + abs(loss - threshold) * update_rate
-    # Rounding can land on (or a hair past) the old threshold: that is not a lower threshold.
-    return new if new < threshold else None
+    passed = all(c.passed for c in checks if c.gating)
+    return GateDecision(passed, tuple(checks), None if loss is None else float(loss))

@@ -199,6 +199,18 @@ def check_training_data(
                 f"prediction_length={prediction_length} (the last prediction_length points are scored)"
             )
     _check_features(train, "train")
+    if test:
+        # The test series are forecast like inference instances, with the features of training.
+        _check_features(test, "test")
+        widths = {
+            channel: {0 if r.dynamic_feat is None else r.dynamic_feat.shape[0] for r in records}
+            for channel, records in (("train", train), ("test", test))
+        }
+        if widths["train"] != widths["test"]:
+            raise ClientError(
+                f"test series have {sorted(widths['test'])} dynamic feature(s), train series "
+                f"{sorted(widths['train'])}: both channels must carry the same features"
+            )
 
 
 def _check_features(records: Sequence[SeriesRecord], channel: str) -> None:

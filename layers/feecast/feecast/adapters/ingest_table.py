@@ -2,7 +2,10 @@
 
 Items (pk, sk; TTL attribute `expires_at`):
 - minute   pk "MINUTE", sk "YYYY-MM-DDTHH:MM:00Z": count, fee, version, seen (string set of
-           64-bit keys), late_seen, late_count, closed_at, written_at;
+           64-bit keys), fees (binary: each counted transaction's fee as a little-endian
+           uint64, for the median; one attribute is ~8 bytes a fee where a DynamoDB list costs
+           more, and is far cheaper to serialise), vsize and vsize_fee (the fee rate),
+           late_seen, late_count, closed_at, written_at;
 - cursor   pk "CURSOR", sk "CLOSER": last_closed (epoch seconds), last_closed_minute.
 
 All minutes share one partition so the closer can find the first one with a Query; at a few
@@ -11,7 +14,8 @@ writes per poll that is far below a partition's 1,000 writes/s.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import struct
+from collections.abc import Collection, Sequence
 from functools import cache
 from typing import Any
 
@@ -42,6 +46,14 @@ def _n(value: int) -> dict[str, str]:
     return {"N": str(value)}
 
 
+def pack_fees(fees: Sequence[int]) -> bytes:
+    return struct.pack(f"<{len(fees)}Q", *fees)
+
+
+def unpack_fees(data: bytes) -> tuple[int, ...]:
+    return struct.unpack(f"<{len(data) // 8}Q", data)
+
+
 def _state(item: dict[str, Any]) -> MinuteState:
     def number(name: str) -> int:
         return int(item[name]["N"]) if name in item else 0
@@ -55,6 +67,9 @@ def _state(item: dict[str, Any]) -> MinuteState:
         late_seen=frozenset(item.get("late_seen", {}).get("SS", ())),
         closed="closed_at" in item,
         written="written_at" in item,
+        fees=unpack_fees(bytes(item["fees"]["B"])) if "fees" in item else (),
+        vsize_total=number("vsize"),
+        vsize_fee=number("vsize_fee"),
     )
 
 
@@ -99,6 +114,10 @@ class DynamoIngestStore:
         count: int,
         total_fee: int,
         expires_at: int,
+        *,
+        fees: Sequence[int] = (),
+        vsize_total: int = 0,
+        vsize_fee: int = 0,
     ) -> bool:
         if expected_version is None:
             condition = "attribute_not_exists(pk)"
@@ -108,7 +127,12 @@ class DynamoIngestStore:
             values = {":expected": _n(expected_version)}
         return self._conditional_update(
             Key=_key(minute),
-            UpdateExpression="SET version = :next, expires_at = :exp ADD #count :c, fee :f, seen :k",
+            # `fees` is the minute's whole list after this batch (read under the version this
+            # write is conditional on), so it is set, not appended.
+            UpdateExpression=(
+                "SET version = :next, expires_at = :exp, fees = :fees "
+                "ADD #count :c, fee :f, seen :k, vsize :v, vsize_fee :vf"
+            ),
             ConditionExpression=condition,
             ExpressionAttributeNames={"#count": "count"},
             ExpressionAttributeValues={
@@ -118,6 +142,9 @@ class DynamoIngestStore:
                 ":c": _n(count),
                 ":f": _n(total_fee),
                 ":k": {"SS": sorted(keys)},
+                ":fees": {"B": pack_fees(fees)},
+                ":v": _n(vsize_total),
+                ":vf": _n(vsize_fee),
             },
         )
 

@@ -16,10 +16,9 @@ from aws_lambda_powertools.utilities import parameters
 
 from feecast.adapters.errors import AwsThrottled, is_transient
 from feecast.config import (
+    PARAMETER_MODELS,
     ConfigError,
     FeecastConfig,
-    Hyperparameters,
-    TargetConfig,
     ValidationConfig,
     parse_parameter,
 )
@@ -51,23 +50,11 @@ def _get(name: str, max_age: int) -> str:
 
 def load_config(prefix: str, *, max_age: int = DEFAULT_MAX_AGE) -> FeecastConfig:
     """Read and validate the three parameters under `prefix` (for example "/feecast")."""
-    return FeecastConfig(
-        target=parse_parameter(
-            parameter_name(prefix, "target"),
-            _get(parameter_name(prefix, "target"), max_age),
-            TargetConfig,
-        ),
-        hyperparameters=parse_parameter(
-            parameter_name(prefix, "hyperparameters"),
-            _get(parameter_name(prefix, "hyperparameters"), max_age),
-            Hyperparameters,
-        ),
-        validation=parse_parameter(
-            parameter_name(prefix, "validation"),
-            _get(parameter_name(prefix, "validation"), max_age),
-            ValidationConfig,
-        ),
-    )
+    parsed = {}
+    for suffix, model in PARAMETER_MODELS.items():  # target, hyperparameters, validation
+        name = parameter_name(prefix, suffix)
+        parsed[suffix] = parse_parameter(name, _get(name, max_age), model)
+    return FeecastConfig.assemble(parsed, prefix)
 
 
 @cache

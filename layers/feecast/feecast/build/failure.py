@@ -27,7 +27,9 @@ STEPS = {
     "prepare": "Prepare The Data",
     "train": "Train The Model",
     "create_model": "Create The Model",
-    "transform": "Forecast The Held-Out Window",
+    "transform": "Forecast The Backtest Origins",
+    "production_model": "Copy The Production Model",
+    "production_transform": "Forecast The Backtest With The Production Model",
     "evaluate": "Evaluate The Model",
     "register": "Register The Model",
 }
@@ -38,6 +40,8 @@ STEP_ERRORS = {
     "train": "TrainingFailed",
     "create_model": "ModelCreationFailed",
     "transform": "TransformFailed",
+    "production_model": "ModelCreationFailed",
+    "production_transform": "TransformFailed",
     "evaluate": "EvaluationFailed",
     "register": "RegistrationFailed",
 }

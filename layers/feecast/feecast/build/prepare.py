@@ -1,27 +1,34 @@
-"""Prepare The Data: the feature's history -> DeepAR channels, transform input and actuals.
+"""Prepare The Data: the feature's history -> DeepAR channels and the backtest's input.
 
 Called by functions/prepare_data once per build execution. It reads the configuration, reads
 `history_days` of minutes up to the build's "now", refuses data DeepAR cannot learn from (with
-the reason), writes the artifacts (layout.py) and returns what the next states need: S3 URIs,
-the SageMaker job name, the hyperparameters as strings, the transform's inference
-configuration and a summary of the data window. Everything big stays in S3.
+the reason), plans the backtest (feecast.backtest: the last `backtest_days` are held out and
+forecast from an origin every `origin_spacing_minutes`), finds the model in production to
+compare with (if any, and if it forecasts the same thing), writes the artifacts (layout.py) and
+returns what the next states need: S3 URIs, the SageMaker job names, the hyperparameters as
+strings, the transform's inference configuration, the backtest plan, the production model and
+a summary of the data window. Everything big stays in S3.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from feecast.backtest import BacktestPlan, plan_backtest, transform_input
 from feecast.config import ConfigError, FeecastConfig, freq_minutes
 from feecast.deepar import (
     Channels,
+    GapReport,
     SeriesRejected,
     build_channels,
+    gap_report,
     inference_config,
     to_jsonl,
     to_record,
@@ -31,6 +38,7 @@ from feecast.settings import BaseSettings
 
 from .artifacts import ArtifactStore
 from .layout import BuildLayout, sagemaker_name
+from .production import ProductionModel
 from .window import DataWindow
 
 __all__ = [
@@ -39,6 +47,7 @@ __all__ = [
     "PrepareRequest",
     "PrepareResult",
     "PrepareSettings",
+    "PreparedSeries",
     "choose_training_series",
     "prepare_data",
     "stopping_condition",
@@ -52,6 +61,9 @@ _ISO = "%Y-%m-%dT%H:%M:%SZ"
 SPOT_MAX_WAIT_SECONDS = 3600
 # StoppingCondition.MaxRuntimeInSeconds: at most 28 days (API_StoppingCondition).
 MAX_RUNTIME_SECONDS = 28 * 86400
+# Minutes of history each forecast is made from (also what monitoring sends an endpoint:
+# feecast.monitor.settings.RunSettings.history_minutes).
+INFERENCE_HISTORY_MINUTES = 1440
 
 
 class DataRefused(ValueError):
@@ -76,6 +88,9 @@ class PrepareSettings(BaseSettings):
     max_wait_seconds: int = Field(SPOT_MAX_WAIT_SECONDS, ge=60, le=SPOT_MAX_WAIT_SECONDS)
     max_missing_fraction: float = Field(0.5, ge=0.0, le=1.0)
     max_data_age_minutes: int = Field(60, ge=1)
+    # Where the deploy stage records what production serves (None: never compare).
+    state_table: str | None = None
+    production_stage_name: str = "production"
 
 
 class BuildInput(BaseModel):
@@ -119,10 +134,33 @@ class PrepareResult(BaseModel):
     target_col: str
     prediction_length: int
     quantiles: list[str]
+    dynamic_features: list[str] = Field(default_factory=list)
+    extra_series: list[str] = Field(default_factory=list)  # trained on besides the target
+    extra_series_notes: list[str] = Field(default_factory=list)  # why one was left out
+    backtest: dict[str, Any]  # feecast.backtest.BacktestPlan.to_dict + the settings used
+    production: ProductionModel
     window: DataWindow
 
 
 HistoryReader = Callable[[str, datetime, datetime, str], Any]  # read_history-like
+# (target_col, prediction_length, dynamic features) -> the model in production, if comparable
+ProductionFinder = Callable[[str, int, Sequence[str]], ProductionModel]
+
+
+def no_production(
+    target_col: str, prediction_length: int, features: Sequence[str]
+) -> ProductionModel:
+    return ProductionModel(present=False, reason="no production comparison configured")
+
+
+@dataclass(frozen=True)
+class PreparedSeries:
+    """What a build trains and backtests on."""
+
+    series: MinuteSeries  # the history, empty minutes at both ends trimmed
+    channels: Channels  # train = series before the backtest; test = train + one window
+    plan: BacktestPlan
+    gaps: GapReport  # of the whole (trimmed) history
 
 
 def stopping_condition(
@@ -162,11 +200,17 @@ def choose_training_series(
     min_points: int,
     max_missing_fraction: float,
     max_data_age: timedelta,
-) -> Channels:
-    """Trim leading/trailing empty minutes, refuse stale or gappy data, build the channels.
+    holdout: int,
+    spacing: int,
+    context: int,
+    features: Sequence[str] = (),
+) -> PreparedSeries:
+    """Trim leading/trailing empty minutes, refuse stale or gappy data, plan the backtest and
+    build the channels from the part before it.
 
-    Raises DataRefused with a stable code: all_missing, stale, too_short, all_zero,
-    holdout_missing (from feecast.deepar.check_trainable) or gaps.
+    Raises DataRefused with a stable code: all_missing, stale, too_short, all_zero (from
+    feecast.deepar.check_trainable), gaps or backtest_missing (no backtest window with an
+    observed minute).
     """
     last = series.last_observed
     if last is None:
@@ -186,11 +230,32 @@ def choose_training_series(
         )
     observed = np.flatnonzero(~np.isnan(series.values))
     trimmed = series[int(observed[0]) : int(observed[-1]) + 1]
+    if len(trimmed) <= holdout:
+        raise DataRefused(
+            "too_short",
+            f"the history has {len(trimmed)} minutes with values from the first to the last; "
+            f"the backtest alone holds out {holdout}",
+        )
+    plan = plan_backtest(
+        trimmed,
+        holdout=holdout,
+        spacing=spacing,
+        prediction_length=prediction_length,
+        context=context,
+    )
     try:
-        channels = build_channels(trimmed, prediction_length, min_points=min_points)
+        # The test channel: the training part plus the first backtest window (DeepAR scores
+        # the last prediction_length points of a test series).
+        channels = build_channels(
+            trimmed.head(plan.first + prediction_length),
+            prediction_length,
+            min_points=min_points,
+            features=features,
+            holdout_required=False,
+        )
     except SeriesRejected as exc:
         raise DataRefused(exc.code, exc.reason) from None
-    gaps = channels.gaps
+    gaps = gap_report(trimmed)
     if gaps.fraction_missing > max_missing_fraction:
         longest = "" if gaps.longest_gap_start is None else f"{gaps.longest_gap_start:{_ISO}}"
         raise DataRefused(
@@ -199,7 +264,13 @@ def choose_training_series(
             f"({gaps.fraction_missing:.0%} > {max_missing_fraction:.0%}); {gaps.gap_count} gaps, "
             f"the longest {gaps.longest_gap} minutes from {longest}",
         )
-    return channels
+    if not plan.origins:
+        raise DataRefused(
+            "backtest_missing",
+            f"none of the {len(plan.skipped)} backtest windows from "
+            f"{trimmed.start + plan.first * MINUTE:{_ISO}} has an observed minute to score",
+        )
+    return PreparedSeries(trimmed, channels, plan, gaps)
 
 
 def prepare_data(
@@ -209,6 +280,7 @@ def prepare_data(
     config: FeecastConfig,
     read_history: HistoryReader,
     store: ArtifactStore,
+    find_production: ProductionFinder = no_production,
 ) -> PrepareResult:
     """Read, check and write the build's data; see the module docstring."""
     target = config.target
@@ -228,32 +300,73 @@ def prepare_data(
     start = end - timedelta(days=target.history_days)
     history = read_history(settings.feature_group_name, start, end, target.target_col)
 
-    channels = choose_training_series(
+    validation = config.validation
+    hyper = config.hyperparameters
+    features = list(target.dynamic_features)
+    # Each backtest line carries what a monitoring request carries: a day of history, or the
+    # context length if longer (DeepAR reads context_length points plus lags of the target).
+    context = max(
+        INFERENCE_HISTORY_MINUTES, hyper.effective_context_length(target.prediction_length)
+    )
+    prepared = choose_training_series(
         history.series,
         now=now,
         prediction_length=target.prediction_length,
         min_points=target.min_train_points,
         max_missing_fraction=settings.max_missing_fraction,
         max_data_age=timedelta(minutes=settings.max_data_age_minutes),
+        holdout=validation.backtest_minutes,
+        spacing=validation.origin_spacing_minutes,
+        context=context,
+        features=features,
     )
-    hyperparameters = config.hyperparameters.to_sagemaker(target.prediction_length, target.freq)
-    quantiles = list(config.validation.quantiles)
+    channels, plan, series = prepared.channels, prepared.plan, prepared.series
+    hyperparameters = hyper.to_sagemaker(target.prediction_length, target.freq)
+    quantiles = list(validation.quantiles)
     inference = inference_config(
-        num_samples=config.hyperparameters.num_eval_samples,
+        num_samples=hyper.num_eval_samples,
         quantiles=quantiles,
         output_types=("mean", "quantiles"),
     )
 
-    layout = BuildLayout(store.bucket, request.execution_name)
-    holdout = channels.test.tail(target.prediction_length)
-    store.put_text(layout.train_key, channels.train_jsonl)
-    store.put_text(layout.test_key, channels.test_jsonl)
-    store.put_text(layout.actuals_key, json.dumps(to_record(holdout)))
-    # The transform forecasts the held-out window from the training context.
-    store.put_text(layout.transform_input_key, to_jsonl([channels.train]))
+    # Related series: more training examples of the same process, over the same minutes.
+    extra_lines, extra_used, extra_notes = "", [], []
+    train_end = series.start + plan.first * MINUTE
+    for column in target.extra_series:
+        part = read_history(settings.feature_group_name, start, end, column).series.window(
+            series.start, train_end
+        )
+        observed = part.values[~np.isnan(part.values)]
+        if observed.size == 0 or not np.any(observed):
+            extra_notes.append(f"{column}: no non-zero value before {train_end:{_ISO}}, left out")
+            continue
+        extra_lines += to_jsonl([part], features=features)
+        extra_used.append(column)
 
-    series = channels.test
-    gaps = channels.gaps
+    layout = BuildLayout(store.bucket, request.execution_name)
+    store.put_text(layout.train_key, channels.train_jsonl + extra_lines)
+    store.put_text(layout.test_key, channels.test_jsonl)
+    # The whole history: the evaluation scores the backtest windows and forms the baselines.
+    store.put_text(layout.series_key, json.dumps(to_record(series), allow_nan=False))
+    # One line per backtest origin: one batch transform forecasts them all.
+    store.put_text(layout.transform_input_key, transform_input(series, plan, features))
+
+    production = find_production(target.target_col, target.prediction_length, features)
+    if production.present:
+        production = production.model_copy(
+            update={
+                "model_name": sagemaker_name(
+                    settings.project_name,
+                    request.execution_name,
+                    request.execution_arn,
+                    role="production",
+                ),
+                "transform_output": layout.uri(layout.production_output_prefix),
+            }
+        )
+
+    gaps = prepared.gaps
+    holdout_start = series.start + plan.first * MINUTE
     return PrepareResult(
         execution_name=request.execution_name,
         job_name=sagemaker_name(
@@ -270,12 +383,21 @@ def prepare_data(
         target_col=target.target_col,
         prediction_length=target.prediction_length,
         quantiles=quantiles,
+        dynamic_features=features,
+        extra_series=extra_used,
+        extra_series_notes=extra_notes,
+        backtest={
+            **plan.to_dict(series.start),
+            "backtest_days": validation.backtest_days,
+            "spacing_minutes": validation.origin_spacing_minutes,
+        },
+        production=production,
         window=DataWindow(
             requested_start=f"{start:{_ISO}}",
             requested_end=f"{end:{_ISO}}",
             first_minute=f"{series.start:{_ISO}}",
             last_minute=f"{series.end - MINUTE:{_ISO}}",
-            holdout_start=f"{holdout.start:{_ISO}}",
+            holdout_start=f"{holdout_start:{_ISO}}",
             points=len(series),
             observed=series.observed_count,
             missing=series.missing_count,

@@ -15,8 +15,8 @@ class DataWindow(BaseModel):
     requested_start: str
     requested_end: str
     first_minute: str  # first minute of the series (train starts here)
-    last_minute: str  # last minute of the series (end of the held-out window)
-    holdout_start: str  # first held-out minute
+    last_minute: str  # last minute of the series (end of the backtest)
+    holdout_start: str  # first minute of the backtest (the training data ends before it)
     points: int  # minutes in the series
     observed: int
     missing: int

@@ -134,7 +134,7 @@ def request_approval(
         f"threshold before approval: {record.threshold}"
         + (
             f"   new threshold: {threshold.get('new_threshold')}"
-            if threshold.get("lowered")
+            if threshold.get("changed", threshold.get("lowered"))
             else ""
         ),
         f"Smoke test context: {smoke.get('context_source', 'n/a')}",

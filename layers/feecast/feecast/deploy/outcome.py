@@ -118,15 +118,15 @@ _PRODUCTION_AFTER = {
 
 
 def _threshold_note(threshold: Any, failed_step: str | None) -> str:
-    """A failure after "Update The Threshold" lowered it: say so (docs/deploy.md, Known limits)."""
+    """A failure after "Update The Threshold" changed it: say so (docs/deploy.md, Known limits)."""
     if failed_step == "after-production" or not isinstance(threshold, dict):
         return ""
-    if not threshold.get("lowered"):
+    if not threshold.get("changed", threshold.get("lowered")):
         return ""
     return (
-        f" The validation threshold was lowered for this model from "
+        f" The alarm threshold was set for this model from "
         f"{threshold.get('old_threshold')} to {threshold.get('new_threshold')} before staging "
-        f"and stays lowered (SSM version "
+        f"and stays so (SSM version "
         f"{threshold.get('ssm_version')}; the parameter's history and the THRESHOLD# record "
         "keep the old value)."
     )

@@ -1,6 +1,8 @@
-"""Step "Update The Threshold": lower the SSM threshold once per approved model, recoverably.
+"""Step "Update The Threshold": set the SSM threshold to the approved model's own, recoverably.
 
-The model's loss is the package's CustomerMetadataProperties["mean_wql"] (written by the build).
+The model's threshold is the package's CustomerMetadataProperties["alarm_threshold"], which the
+build computed from the model's backtest (deploy/thresholds.py says why it replaces, rather
+than lowers, the old value); "mean_wql" and "baseline_wql" are its backtest losses.
 Order of work, safe under retries and duplicate executions:
 1. read the current validation parameter (fresh, not cached);
 2. claim THRESHOLD#<package arn> with the decided old/new values (conditional put: only the
@@ -25,42 +27,59 @@ from feecast.observability import logger
 
 LOSS_KEY = "mean_wql"
 BASELINE_KEY = "baseline_wql"
+THRESHOLD_KEY = "alarm_threshold"
+RATIO_KEY = "ratio_to_naive"
 
 
 class MissingModelLoss(ValueError):
-    """The package carries no usable loss: the build did not record its metrics."""
+    """The package carries no usable loss or threshold: the build did not record its metrics."""
 
 
 class ThresholdResult(BaseModel):
     model_package_arn: str
     loss: float
     baseline_loss: float | None
+    ratio_to_naive: float | None = None
     old_threshold: float
     new_threshold: float
+    changed: bool
     lowered: bool
     already_applied: bool
     ssm_version: int | None = None
 
 
+def _meta_float(meta: dict[str, str], key: str) -> float | None:
+    try:
+        value = float(meta[key]) if key in meta else math.nan
+    except ValueError:
+        value = math.nan
+    return value if math.isfinite(value) else None
+
+
 def package_losses(package: dict[str, Any]) -> tuple[float, float | None]:
     """(mean_wql, baseline_wql or None) from the package's customer metadata."""
     meta = aws.package_metadata(package)
-    raw = meta.get(LOSS_KEY)
-    try:
-        loss = float(raw) if raw is not None else math.nan
-    except ValueError:
-        loss = math.nan
-    if not math.isfinite(loss) or loss < 0:
+    loss = _meta_float(meta, LOSS_KEY)
+    if loss is None or loss < 0:
         raise MissingModelLoss(
             f"package {package.get('ModelPackageArn')} has no valid CustomerMetadataProperties"
-            f"[{LOSS_KEY!r}] (got {raw!r}); the build stage records it when registering"
+            f"[{LOSS_KEY!r}] (got {meta.get(LOSS_KEY)!r}); the build stage records it when "
+            "registering"
         )
-    baseline = None
-    try:
-        baseline = float(meta[BASELINE_KEY]) if BASELINE_KEY in meta else None
-    except ValueError:
-        baseline = None
-    return loss, baseline
+    return loss, _meta_float(meta, BASELINE_KEY)
+
+
+def package_threshold(package: dict[str, Any]) -> float:
+    """The alarm threshold the model's backtest gave (CustomerMetadataProperties)."""
+    meta = aws.package_metadata(package)
+    value = _meta_float(meta, THRESHOLD_KEY)
+    if value is None or value <= 0:
+        raise MissingModelLoss(
+            f"package {package.get('ModelPackageArn')} has no valid CustomerMetadataProperties"
+            f"[{THRESHOLD_KEY!r}] (got {meta.get(THRESHOLD_KEY)!r}): it was registered before "
+            "builds calibrated thresholds on a backtest; rebuild it"
+        )
+    return value
 
 
 @retry_throttling
@@ -68,6 +87,8 @@ def update_threshold(model_package_arn: str, settings: DeploySettings) -> Thresh
     table = aws.StateTable(settings.state_table)
     package = aws.describe_package(model_package_arn)
     loss, baseline = package_losses(package)
+    model_threshold = package_threshold(package)
+    ratio = _meta_float(aws.package_metadata(package), RATIO_KEY)
     pk, sk = f"{names.THRESHOLD_PREFIX}{model_package_arn}", "THRESHOLD"
 
     existing = table.get(pk, sk)
@@ -77,20 +98,20 @@ def update_threshold(model_package_arn: str, settings: DeploySettings) -> Thresh
             model_package_arn=model_package_arn,
             loss=loss,
             baseline_loss=baseline,
+            ratio_to_naive=ratio,
             old_threshold=float(existing["old"]),
             new_threshold=float(existing["new"]),
-            lowered=bool(existing["lowered"]),
+            changed=float(existing["new"]) != float(existing["old"]),
+            lowered=float(existing["new"]) < float(existing["old"]),
             already_applied=True,
             ssm_version=existing.get("ssm_version"),
         )
 
     validation = load_config(settings.ssm_prefix, max_age=0).validation
     if existing:  # our own earlier attempt: finish it with the values it claimed
-        decision = thresholds.ThresholdDecision(
-            loss, float(existing["old"]), float(existing["new"]), float(existing["update_rate"])
-        )
+        decision = thresholds.ThresholdDecision(float(existing["old"]), float(existing["new"]))
     else:
-        decision = thresholds.decide(loss, validation.threshold, validation.update_rate)
+        decision = thresholds.decide(model_threshold, validation.threshold)
         claimed = table.put(
             {
                 "pk": pk,
@@ -107,11 +128,11 @@ def update_threshold(model_package_arn: str, settings: DeploySettings) -> Thresh
             return update_threshold(model_package_arn, settings)
 
     version = None
-    if decision.lowered:
+    if decision.changed:
         version = write_validation(
             settings.ssm_prefix, validation.model_copy(update={"threshold": decision.new})
         )
-        logger.info("threshold lowered", extra={**decision.to_dict(), "ssm_version": version})
+        logger.info("threshold set", extra={**decision.to_dict(), "ssm_version": version})
     table.put(
         {
             "pk": pk,
@@ -128,8 +149,10 @@ def update_threshold(model_package_arn: str, settings: DeploySettings) -> Thresh
         model_package_arn=model_package_arn,
         loss=loss,
         baseline_loss=baseline,
+        ratio_to_naive=ratio,
         old_threshold=decision.old,
         new_threshold=decision.new,
+        changed=decision.changed,
         lowered=decision.lowered,
         already_applied=False,
         ssm_version=version,

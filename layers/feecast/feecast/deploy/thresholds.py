@@ -1,8 +1,11 @@
-"""Threshold policy on approval (pure): lower the SSM threshold when the approved model is better.
+"""Threshold policy on approval (pure): the approved model brings its own alarm threshold.
 
-new = feecast.threshold.updated_threshold(loss, threshold, update_rate), applied only when the
-model's loss beats the current threshold. The decision records old and new so the change can be
-explained and undone.
+The build computed it from the model's backtest (feecast.backtest.alarm_calibration: a high
+quantile of its rolling pooled loss, never below the median) and wrote it into the package's
+CustomerMetadataProperties["alarm_threshold"]. Approving the model sets the SSM threshold to
+that value, up or down: a threshold belongs to the model it was measured on, so it no longer
+ratchets down from one model to the next. The decision records old and new so the change can
+be explained and undone (the SSM parameter's history keeps every value too).
 """
 
 from __future__ import annotations
@@ -11,15 +14,15 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from feecast.threshold import updated_threshold
-
 
 @dataclass(frozen=True)
 class ThresholdDecision:
-    loss: float
     old: float
     new: float
-    update_rate: float
+
+    @property
+    def changed(self) -> bool:
+        return self.new != self.old
 
     @property
     def lowered(self) -> bool:
@@ -27,17 +30,18 @@ class ThresholdDecision:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "loss": self.loss,
             "old": self.old,
             "new": self.new,
-            "update_rate": self.update_rate,
+            "changed": self.changed,
             "lowered": self.lowered,
         }
 
 
-def decide(loss: float, threshold: float, update_rate: float) -> ThresholdDecision:
-    if not math.isfinite(loss) or loss < 0:
-        raise ValueError(f"the model's loss {loss!r} must be a finite number >= 0")
-    # None: the model is not better (or the change rounds away): the threshold stays.
-    new = updated_threshold(loss, threshold, update_rate)
-    return ThresholdDecision(loss, threshold, threshold if new is None else float(new), update_rate)
+def decide(model_threshold: float, current: float) -> ThresholdDecision:
+    """The threshold after approving a model whose backtest gave `model_threshold`."""
+    for name, value in (("model threshold", model_threshold), ("current threshold", current)):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"the {name} must be a number, got {value!r}")
+        if not math.isfinite(value) or value <= 0:
+            raise ValueError(f"the {name} {value!r} must be a finite number > 0")
+    return ThresholdDecision(float(current), float(model_threshold))

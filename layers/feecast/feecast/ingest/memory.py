@@ -6,10 +6,10 @@ stream yields without any AWS call (`minutes_of`), e.g. for a demo's expected va
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
-from feecast.ingest.model import MinuteRecord, Transaction
+from feecast.ingest.model import MinuteRecord, Transaction, fee_rate, median_fee
 from feecast.ingest.store import MinuteState
 
 
@@ -30,6 +30,10 @@ class InMemoryIngestStore:
         count: int,
         total_fee: int,
         expires_at: int,
+        *,
+        fees: Sequence[int] = (),
+        vsize_total: int = 0,
+        vsize_fee: int = 0,
     ) -> bool:
         current = self.minutes.get(minute)
         if expected_version is None:
@@ -45,6 +49,9 @@ class InMemoryIngestStore:
             count=current.count + count,
             total_fee=current.total_fee + total_fee,
             seen=current.seen | frozenset(keys),
+            fees=tuple(fees),
+            vsize_total=current.vsize_total + vsize_total,
+            vsize_fee=current.vsize_fee + vsize_fee,
         )
         self.expires[minute] = expires_at
         return True
@@ -97,12 +104,24 @@ class InMemorySink:
 def minutes_of(transactions: Iterable[Transaction]) -> dict[int, MinuteRecord]:
     """Reference aggregation: each transaction id once, in the minute of its own time."""
     seen: set[str] = set()
-    counts: dict[int, list[int]] = {}
+    fees: dict[int, list[int]] = {}
+    sized: dict[int, list[int]] = {}  # [vsize total, fees of the sized transactions]
     for tx in transactions:
         if tx.tx_id in seen:
             continue
         seen.add(tx.tx_id)
-        slot = counts.setdefault(tx.minute, [0, 0])
-        slot[0] += 1
-        slot[1] += tx.fee
-    return {m: MinuteRecord(minute=m, count=c, total_fee=f) for m, (c, f) in counts.items()}
+        fees.setdefault(tx.minute, []).append(tx.fee)
+        slot = sized.setdefault(tx.minute, [0, 0])
+        if tx.vsize is not None:
+            slot[0] += round(tx.vsize)
+            slot[1] += tx.fee
+    return {
+        m: MinuteRecord(
+            minute=m,
+            count=len(f),
+            total_fee=sum(f),
+            median_fee=median_fee(f),
+            fee_rate=fee_rate(sized[m][1], sized[m][0]),
+        )
+        for m, f in fees.items()
+    }

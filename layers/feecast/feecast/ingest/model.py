@@ -7,6 +7,8 @@ as the record identifier `YYYY-MM-DDTHH:MM:00Z` (docs/conventions.md, "the featu
 from __future__ import annotations
 
 import hashlib
+import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +21,11 @@ EVENT_TIME = "event_time"
 COUNT = "total_nb_trx_1min"
 TOTAL_FEE = "total_fee_1min"
 AVG_FEE = "avg_fee_1min"
+# Less noisy companions of the average (docs/ingest.md): the median fee of the minute's
+# transactions (satoshi) and the vsize-weighted fee rate, total fee / total vsize (sat/vB),
+# over the transactions whose size the source gives.
+MEDIAN_FEE = "median_fee_1min"
+FEE_RATE = "fee_rate_1min"
 
 
 def minute_of(epoch_seconds: int) -> int:
@@ -80,13 +87,26 @@ class Transaction:
         return dedup_key(self.tx_id)
 
 
+def median_fee(fees: Sequence[int]) -> float | None:
+    """The median fee (satoshi) of a minute's transactions; None without any."""
+    return float(statistics.median(fees)) if fees else None
+
+
+def fee_rate(vsize_fee: int, vsize_total: int) -> float | None:
+    """sat/vB over the transactions with a known size; None without any."""
+    return vsize_fee / vsize_total if vsize_total > 0 else None
+
+
 @dataclass(frozen=True, slots=True)
 class MinuteRecord:
-    """One closed minute, as written to the feature group (avg absent when count is 0)."""
+    """One closed minute, as written to the feature group (avg, median and fee rate absent when
+    they are undefined: no transaction, or none with a size)."""
 
     minute: int
     count: int
     total_fee: int
+    median_fee: float | None = None
+    fee_rate: float | None = None
 
     @property
     def tx_minute(self) -> str:
@@ -106,6 +126,10 @@ class MinuteRecord:
         }
         if self.avg_fee is not None:
             features[AVG_FEE] = repr(self.avg_fee)
+        if self.median_fee is not None:
+            features[MEDIAN_FEE] = repr(float(self.median_fee))
+        if self.fee_rate is not None:
+            features[FEE_RATE] = repr(float(self.fee_rate))
         return [{"FeatureName": name, "ValueAsString": value} for name, value in features.items()]
 
     @classmethod
@@ -116,6 +140,8 @@ class MinuteRecord:
             minute=parse_minute_id(values[RECORD_ID]),
             count=int(values[COUNT]),
             total_fee=round(float(values[TOTAL_FEE])),
+            median_fee=float(values[MEDIAN_FEE]) if MEDIAN_FEE in values else None,
+            fee_rate=float(values[FEE_RATE]) if FEE_RATE in values else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -124,5 +150,7 @@ class MinuteRecord:
             COUNT: self.count,
             TOTAL_FEE: float(self.total_fee),
             AVG_FEE: self.avg_fee,
+            MEDIAN_FEE: self.median_fee,
+            FEE_RATE: self.fee_rate,
             EVENT_TIME: self.tx_minute,
         }

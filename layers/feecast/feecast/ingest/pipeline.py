@@ -181,6 +181,7 @@ def ingest_transactions(
                     counts.duplicates += len(txs) - len(fresh)
                     late_minutes.append(minute)
             else:
+                sized = [tx for tx in fresh if tx.vsize is not None]
                 done = store.add(
                     minute,
                     None if state is None else state.version,
@@ -188,6 +189,9 @@ def ingest_transactions(
                     len(fresh),
                     sum(tx.fee for tx in fresh),
                     expires_at,
+                    fees=[*(state.fees if state is not None else ()), *(tx.fee for tx in fresh)],
+                    vsize_total=sum(round(tx.vsize or 0) for tx in sized),
+                    vsize_fee=sum(tx.fee for tx in sized),
                 )
                 if done:
                     counts.accepted += len(fresh)

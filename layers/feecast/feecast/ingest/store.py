@@ -15,11 +15,11 @@ Implementations: `feecast.adapters.ingest_table.DynamoIngestStore` (AWS, and the
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from feecast.ingest.model import MinuteRecord
+from feecast.ingest.model import MinuteRecord, fee_rate, median_fee
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,9 @@ class MinuteState:
     late_seen: frozenset[str] = frozenset()
     closed: bool = False
     written: bool = False
+    fees: tuple[int, ...] = ()  # each counted transaction's fee (the median)
+    vsize_total: int = 0  # vsize of the counted transactions that have one
+    vsize_fee: int = 0  # and their fees (the fee rate)
 
     @property
     def exists(self) -> bool:
@@ -43,7 +46,13 @@ class MinuteState:
         return key in self.seen or key in self.late_seen
 
     def record(self) -> MinuteRecord:
-        return MinuteRecord(minute=self.minute, count=self.count, total_fee=self.total_fee)
+        return MinuteRecord(
+            minute=self.minute,
+            count=self.count,
+            total_fee=self.total_fee,
+            median_fee=median_fee(self.fees),
+            fee_rate=fee_rate(self.vsize_fee, self.vsize_total),
+        )
 
 
 class IngestStore(Protocol):
@@ -59,8 +68,17 @@ class IngestStore(Protocol):
         count: int,
         total_fee: int,
         expires_at: int,
+        *,
+        fees: Sequence[int] = (),
+        vsize_total: int = 0,
+        vsize_fee: int = 0,
     ) -> bool:
-        """Count transactions in an open minute; False if the version moved or it closed."""
+        """Count transactions in an open minute; False if the version moved or it closed.
+
+        `fees` is the minute's list of fees after this batch (those read with
+        `expected_version` plus the new transactions'): set in the same conditional write, so
+        it is right whenever the write succeeds. `vsize_total`/`vsize_fee` are the vsize and
+        fees of the new transactions with a known size, added."""
         ...
 
     def add_late(self, minute: int, expected_version: int, keys: Collection[str]) -> bool:

@@ -79,6 +79,7 @@ def apply_change(
             threshold=validation.threshold,
             breaches=validation.consecutive_breaches_to_alarm,
             topic_arn=topic,
+            window_hours=validation.alarm_window_hours,
         )
         ports.put_alarm(definition)
         result |= {
@@ -92,8 +93,8 @@ def apply_change(
             f"feecast: monitoring of {change.endpoint_name} active",
             f"Endpoint {change.endpoint_name} is InService: the hourly accuracy run "
             f"({schedule}) scores it and alarm {alarm} fires after "
-            f"{validation.consecutive_breaches_to_alarm} "
-            f"consecutive hours above {validation.threshold:g}.",
+            f"{validation.consecutive_breaches_to_alarm} consecutive hours with the loss of "
+            f"the last {validation.alarm_window_hours} hours above {validation.threshold:g}.",
             result,
         )
     elif change.action is Action.REPORT_FAILURE:

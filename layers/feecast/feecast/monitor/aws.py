@@ -22,13 +22,16 @@ from feecast.monitor.names import (
     STAGE_DIMENSION,
     episode_key,
     forecast_key,
+    score_key,
 )
+from feecast.monitor.rolling import RollingScore, WindowRecord
 from feecast.observability import logger
 
 if TYPE_CHECKING:  # feecast.deepar imports numpy: only the monitoring run needs it at run time
     from feecast.deepar import Forecast
 
 FORECAST_TTL = timedelta(days=7)
+SCORE_TTL = timedelta(days=14)
 EPISODE_TTL = timedelta(days=90)
 
 
@@ -209,6 +212,109 @@ class ForecastStore:
                 return False
             raise
         return True
+
+
+# -- StateTable: scored windows -----------------------------------------------------------------
+def _num(value: float | None) -> dict[str, str] | None:
+    return None if value is None else {"N": repr(float(value))}
+
+
+def _opt_float(item: dict[str, Any], name: str) -> float | None:
+    return float(item[name]["N"]) if name in item else None
+
+
+@dataclass(frozen=True)
+class LatestScore:
+    """The newest scored window of an endpoint with the rolling pool computed at that run."""
+
+    record: WindowRecord
+    rolling: RollingScore
+    scheduled_time: str
+
+
+class ScoreStore:
+    """SCORE#<endpoint> / WINDOW#<iso origin>: each hourly window's losses and weight, and the
+    rolling pool computed when it was scored (the retraining decision reads the newest)."""
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+
+    def window_records(self, endpoint: str, since: datetime, until: datetime) -> list[WindowRecord]:
+        """The windows with origin in [since, until], oldest first."""
+        response = client("dynamodb").query(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :a AND :b",
+            ExpressionAttributeValues={
+                ":pk": {"S": score_key(endpoint)},
+                ":a": {"S": f"WINDOW#{_iso(since)}"},
+                ":b": {"S": f"WINDOW#{_iso(until)}"},
+            },
+            ConsistentRead=True,
+        )
+        return [self._record(item) for item in response.get("Items", [])]
+
+    @staticmethod
+    def _record(item: dict[str, Any]) -> WindowRecord:
+        return WindowRecord(
+            origin=datetime.fromisoformat(
+                item["sk"]["S"].removeprefix("WINDOW#").replace("Z", "+00:00")
+            ),
+            loss=_opt_float(item, "loss"),
+            baseline_loss=_opt_float(item, "baseline_loss"),
+            weight=float(item.get("weight", {}).get("N", "0")),
+            config=item.get("endpoint_config_name", {}).get("S") or None,
+        )
+
+    def put(
+        self, endpoint: str, record: WindowRecord, rolling: RollingScore, scheduled: datetime
+    ) -> None:
+        """Write (or rewrite: a retried run computes the same) one window's score."""
+        item: dict[str, Any] = {
+            "pk": {"S": score_key(endpoint)},
+            "sk": {"S": f"WINDOW#{_iso(record.origin)}"},
+            "weight": {"N": repr(float(record.weight))},
+            "scheduled_time": {"S": _iso(scheduled)},
+            "rolling_hours": {"N": str(rolling.hours)},
+            "rolling_windows": {"N": str(rolling.windows)},
+            "rolling_complete": {"BOOL": rolling.complete},
+            "expires_at": {"N": str(int((scheduled + SCORE_TTL).timestamp()))},
+        }
+        for name, value in (
+            ("loss", record.loss),
+            ("baseline_loss", record.baseline_loss),
+            ("rolling_loss", rolling.loss),
+            ("rolling_baseline_loss", rolling.baseline_loss),
+            ("rolling_ratio", rolling.ratio),
+        ):
+            number = _num(value)
+            if number is not None:
+                item[name] = number
+        if record.config:
+            item["endpoint_config_name"] = {"S": record.config}
+        client("dynamodb").put_item(TableName=self.table, Item=item)
+
+    def latest(self, endpoint: str) -> LatestScore | None:
+        response = client("dynamodb").query(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :w)",
+            ExpressionAttributeValues={":pk": {"S": score_key(endpoint)}, ":w": {"S": "WINDOW#"}},
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
+        )
+        items = response.get("Items", [])
+        if not items:
+            return None
+        item = items[0]
+        rolling = RollingScore(
+            hours=int(item.get("rolling_hours", {}).get("N", "0")),
+            windows=int(item.get("rolling_windows", {}).get("N", "0")),
+            loss=_opt_float(item, "rolling_loss"),
+            baseline_loss=_opt_float(item, "rolling_baseline_loss"),
+            ratio=_opt_float(item, "rolling_ratio"),
+            complete=bool(item.get("rolling_complete", {}).get("BOOL", True)),
+        )
+        return LatestScore(self._record(item), rolling, item.get("scheduled_time", {}).get("S", ""))
 
 
 # -- StateTable: alarm episodes -----------------------------------------------------------------

@@ -6,7 +6,7 @@ from typing import Any
 
 from feecast.monitor.names import (
     ENDPOINT_DIMENSION,
-    LOSS_METRIC,
+    ROLLING_LOSS_METRIC,
     STAGE_DIMENSION,
     alarm_name,
     endpoint_name,
@@ -24,12 +24,15 @@ def accuracy_alarm(
     threshold: float,
     breaches: int,
     topic_arn: str,
+    window_hours: int = 6,
 ) -> dict[str, Any]:
     """PutMetricAlarm arguments for `${project}-${stage}-accuracy`.
 
-    Maximum over one hour: the run publishes one datapoint per hour, and Maximum never hides a
-    bad one. N of N consecutive hours above the threshold alarm (the seed system's rule);
-    missing hours (no run, loss undefined) are not breaches, so gaps never start a build.
+    The metric is the loss pooled over the last `window_hours` hourly windows (rolling.py),
+    on the same scale as the threshold the model's backtest gave. Maximum over one hour: the
+    run publishes one datapoint per hour, and Maximum never hides a bad one. N of N
+    consecutive hours above the threshold alarm; missing hours (no run, loss undefined) are
+    not breaches, so gaps never start a build.
     """
     if breaches < 1:
         raise ValueError(f"consecutive breaches must be >= 1, got {breaches}")
@@ -39,14 +42,16 @@ def accuracy_alarm(
     return {
         "AlarmName": alarm_name(project, stage),
         "AlarmDescription": (
-            f"The {stage} endpoint's hourly weighted quantile loss stayed above the threshold "
-            f"({threshold:g}) for {breaches} consecutive hours: retraining starts. "
-            "Set by feecast monitoring when the endpoint goes InService; see docs/monitoring.md."
+            f"The {stage} endpoint's weighted quantile loss pooled over the last {window_hours} "
+            f"hours stayed above the threshold ({threshold:g}) for {breaches} consecutive "
+            "hours. The retraining function decides whether the model degraded (rebuild) or "
+            "fees became unpredictable. Set by feecast monitoring when the endpoint goes "
+            "InService; see docs/monitoring.md."
         ),
         "ActionsEnabled": True,
         "AlarmActions": [topic_arn],
         "Namespace": project,
-        "MetricName": LOSS_METRIC,
+        "MetricName": ROLLING_LOSS_METRIC,
         "Dimensions": [
             {"Name": STAGE_DIMENSION, "Value": stage},
             {"Name": ENDPOINT_DIMENSION, "Value": endpoint},

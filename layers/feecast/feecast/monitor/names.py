@@ -10,6 +10,10 @@ from collections.abc import Iterable
 # CloudWatch metrics published by the hourly run (namespace = the project name).
 LOSS_METRIC = "WeightedQuantileLoss"
 BASELINE_METRIC = "BaselineWeightedQuantileLoss"
+# Pooled over the last `alarm_window_hours` windows: what the accuracy alarm watches.
+ROLLING_LOSS_METRIC = "RollingWeightedQuantileLoss"
+ROLLING_BASELINE_METRIC = "RollingBaselineWeightedQuantileLoss"
+RATIO_METRIC = "ModelToNaiveRatio"
 THRESHOLD_METRIC = "Threshold"
 STAGE_DIMENSION = "Stage"
 ENDPOINT_DIMENSION = "EndpointName"
@@ -23,6 +27,7 @@ RETRAININGS_SUPPRESSED = "RetrainingsSuppressed"
 
 # StateTable key prefixes owned by monitoring (docs/conventions.md).
 FORECAST_PREFIX = "FORECAST#"
+SCORE_PREFIX = "SCORE#"
 MONITOR_PREFIX = "MONITOR#"
 
 
@@ -61,6 +66,10 @@ def stage_of_alarm(project: str, stages: Iterable[str], alarm: str) -> str | Non
 
 def forecast_key(endpoint: str) -> str:
     return f"{FORECAST_PREFIX}{endpoint}"
+
+
+def score_key(endpoint: str) -> str:
+    return f"{SCORE_PREFIX}{endpoint}"
 
 
 def episode_key(alarm: str) -> str:

@@ -1,4 +1,10 @@
-"""Accuracy alarm -> exactly one build per alarm episode (RetrainOnAlarmFunction).
+"""Accuracy alarm -> a diagnosis, and exactly one build per episode (RetrainOnAlarmFunction).
+
+First the diagnosis (rolling.py): the loss pooled over the alarm window is high, but is the
+model to blame? If its loss is still at most `degraded_ratio` times the naive forecast's on the
+same windows, fees became unpredictable: a new model would not do better, so by default
+(`retrain_when` "model_degraded") no build starts and the notification says so; with a higher
+ratio the model degraded and a build starts ("any": every alarm starts one).
 
 Three layers keep it to one build (docs/monitoring.md):
 1. duplicate deliveries of one transition (same alarm, same state timestamp) run once
@@ -20,6 +26,7 @@ from typing import Any, Protocol
 from feecast.adapters.idempotency import run_once
 from feecast.adapters.notify import notify
 from feecast.build.start import BuildStart, StartBuildSettings, start_build
+from feecast.config import ValidationConfig
 from feecast.monitor import aws
 from feecast.monitor.episode import Episode, Verdict, classify
 from feecast.monitor.events import AlarmChange
@@ -29,10 +36,11 @@ from feecast.monitor.names import (
     endpoint_name,
     stage_of_alarm,
 )
+from feecast.monitor.rolling import classify as classify_ratio
 from feecast.monitor.settings import RetrainSettings
 from feecast.observability import logger, metrics
 
-__all__ = ["RetrainPorts", "build_facts", "decide_and_start", "retrain_on_alarm"]
+__all__ = ["RetrainPorts", "build_facts", "decide_and_start", "diagnose", "retrain_on_alarm"]
 
 TRIGGER = "alarm"
 _DUPLICATE_WINDOW_SECONDS = 86400
@@ -44,12 +52,57 @@ class EpisodeStorePort(Protocol):
     def record_build(self, episode: Episode, status: str, execution_arn: str | None) -> None: ...
 
 
+def _no_score(endpoint: str) -> aws.LatestScore | None:
+    return None
+
+
 @dataclass
 class RetrainPorts:
     episodes: EpisodeStorePort
     start_build: Callable[[str, str], BuildStart]  # (trigger, dedup_key)
     alarm_actions_enabled: Callable[[str], bool | None] = aws.alarm_actions_enabled
     notify: Callable[[str, str, str, dict[str, Any]], str] = notify
+    # The newest scored window of an endpoint, with its rolling pool (monitor/aws.ScoreStore).
+    latest_score: Callable[[str], aws.LatestScore | None] = _no_score
+    validation: Callable[[], ValidationConfig] = ValidationConfig
+
+
+def diagnose(latest: aws.LatestScore | None, validation: ValidationConfig) -> dict[str, Any]:
+    """What the alarm means: the rolling model/naive ratio against `degraded_ratio`."""
+    rolling = latest.rolling if latest is not None else None
+    ratio = rolling.ratio if rolling is not None else None
+    verdict = classify_ratio(ratio, validation.degraded_ratio)
+    return {
+        "verdict": verdict,
+        "ratio": ratio,
+        "rolling_loss": rolling.loss if rolling is not None else None,
+        "rolling_baseline_loss": rolling.baseline_loss if rolling is not None else None,
+        "hours": rolling.hours if rolling is not None else validation.alarm_window_hours,
+        "windows": rolling.windows if rolling is not None else 0,
+        "scored_at": latest.scheduled_time if latest is not None else None,
+        "degraded_ratio": validation.degraded_ratio,
+        "retrain_when": validation.retrain_when,
+    }
+
+
+def _diagnosis_text(d: dict[str, Any]) -> str:
+    ratio, hours = d["ratio"], d["hours"]
+    if d["verdict"] == "unknown":
+        return (
+            "the cause is unknown (no naive loss over the last hours to compare with): "
+            "treated as a degraded model"
+        )
+    numbers = (
+        f"over the last {hours} h the model's loss is {ratio:.2f} x the naive forecast's "
+        f"({d['rolling_loss']:.4f} vs {d['rolling_baseline_loss']:.4f})"
+    )
+    if d["verdict"] == "model_degraded":
+        return f"the model degraded: {numbers}, above degraded_ratio {d['degraded_ratio']:g}"
+    return (
+        f"fees became unpredictable: {numbers}, at most degraded_ratio "
+        f"{d['degraded_ratio']:g}; the naive forecast suffers as much, so a new model "
+        "would not do better"
+    )
 
 
 def build_facts(result: BuildStart) -> dict[str, Any]:
@@ -81,6 +134,21 @@ def decide_and_start(
     if enabled is False:
         metrics.add_metric(name=RETRAININGS_SUPPRESSED, unit="Count", value=1)
         return result | {"outcome": "skipped", "reason": "the alarm's actions are disabled"}
+
+    validation = ports.validation()
+    diagnosis = diagnose(
+        ports.latest_score(endpoint_name(settings.project_name, stage)), validation
+    )
+    result["diagnosis"] = diagnosis
+    if validation.retrain_when == "model_degraded" and diagnosis["verdict"] == "fees_unpredictable":
+        # No episode is opened: if the model degrades later, the next ALARM can rebuild.
+        metrics.add_metric(name=RETRAININGS_SUPPRESSED, unit="Count", value=1)
+        result |= {
+            "outcome": "not_rebuilt",
+            "reason": "fees became unpredictable (retrain_when=model_degraded)",
+        }
+        _notify_outcome(settings, ports, result, stage)
+        return result
 
     episode = ports.episodes.get(alarm)
     verdict = classify(change.transitioned_at, episode, cooldown)
@@ -134,7 +202,13 @@ def _notify_outcome(
     )
     build = result.get("build") or {}
     running = build.get("execution_name")
+    diagnosis = result.get("diagnosis")
+    cause = f" Diagnosis: {_diagnosis_text(diagnosis)}." if diagnosis else ""
     short, what = {
+        "not_rebuilt": (
+            "fees became unpredictable, no rebuild",
+            'no new build (set retrain_when to "any" in /validation to rebuild on every alarm)',
+        ),
         "started": ("build started", f"a new build started ({running})"),
         "joined": ("joined running build", f"joined the build already running ({running})"),
         "duplicate": ("build already started", f"its build was already started ({running})"),
@@ -148,7 +222,7 @@ def _notify_outcome(
         settings.notification_topic_arn,
         f"feecast: {result['alarm_name']} ALARM - {short}",
         f"The {stage} endpoint {endpoint_name(settings.project_name, stage)} breached its "
-        f"accuracy threshold ({numbers}): {what}.",
+        f"accuracy threshold ({numbers}).{cause} Outcome: {what}.",
         result,
     )
 
@@ -162,6 +236,8 @@ def retrain_on_alarm(
 ) -> dict[str, Any]:
     """The handler's one call: `decide_and_start` once per alarm transition."""
     if ports is None:
+        from feecast.adapters.parameters import load_config
+
         build_settings = StartBuildSettings(
             model_build_state_machine_arn=settings.model_build_state_machine_arn,
             state_table=settings.state_table,
@@ -170,6 +246,8 @@ def retrain_on_alarm(
             episodes=aws.EpisodeStore(settings.state_table),
             # The build stage's single entry point: dedup on the key, join a running build.
             start_build=lambda trigger, key: start_build(trigger, key, build_settings),
+            latest_score=aws.ScoreStore(settings.state_table).latest,
+            validation=lambda: load_config(settings.ssm_prefix, max_age=0).validation,
         )
     if (
         change.state != "ALARM"

@@ -8,8 +8,13 @@ thing), for the stage's endpoint:
    (first hour, a missed run, a new model deployed since) the endpoint is asked now for the same
    window with the same history before T-60, so a new model is scored from its first hour;
 2. ask the endpoint for the next forecast (history up to T) and store it for the next run;
-3. publish WeightedQuantileLoss, BaselineWeightedQuantileLoss (each only when defined) and
-   Threshold, timestamped T, with dimensions Stage and EndpointName.
+3. keep the window's score (SCORE#<endpoint>/WINDOW#<origin>) and pool it with the previous
+   windows of the same model over the last `alarm_window_hours` (rolling.py); the pooled loss
+   is published only when every hour of the pool was scored for the current model;
+4. publish WeightedQuantileLoss, BaselineWeightedQuantileLoss (the window's), the rolling
+   RollingWeightedQuantileLoss (what the alarm watches), RollingBaselineWeightedQuantileLoss
+   and ModelToNaiveRatio (each only when defined) and Threshold, timestamped T, with
+   dimensions Stage and EndpointName.
 Publishing comes last, so a run that fails before it publishes nothing and its retry starts
 clean; `monitor_endpoint` runs this once per (endpoint, T).
 
@@ -37,9 +42,13 @@ from feecast.monitor.names import (
     LOSS_METRIC,
     MISSING_ACTUAL_MINUTES,
     MONITORING_RUNS,
+    RATIO_METRIC,
+    ROLLING_BASELINE_METRIC,
+    ROLLING_LOSS_METRIC,
     THRESHOLD_METRIC,
     endpoint_name,
 )
+from feecast.monitor.rolling import HOUR, RollingScore, WindowRecord, rolling_score
 from feecast.monitor.settings import RunSettings
 from feecast.monitor.window import (
     EvaluationWindow,
@@ -72,6 +81,9 @@ class RunPorts:
     invoke: Callable[[str, dict[str, Any]], list[Forecast]] = aws.invoke_deepar
     get_forecast: Callable[[str, datetime], aws.StoredForecast | None] | None = None
     put_forecast: Callable[[aws.StoredForecast], bool] | None = None
+    # (endpoint, since, until) -> the scored windows with origins in [since, until]
+    get_windows: Callable[[str, datetime, datetime], list[WindowRecord]] | None = None
+    put_window: Callable[[str, WindowRecord, RollingScore, datetime], None] | None = None
     publish: Callable[[str, str, str, datetime, dict[str, float]], None] = aws.publish_metrics
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
@@ -159,16 +171,39 @@ def run_hour(
     # 1. the forecast to score: stored by the previous run, or asked now for the same window.
     forecast: Forecast | None = None
     source = "none"
+    made_by: str | None = None
     if (
         stored is not None
         and _has_quantiles(stored.forecast, quantiles)
         and (state is None or stored.endpoint_config_name in (None, state.config_name))
     ):
         forecast, source = stored.forecast, "stored"
+        made_by = stored.endpoint_config_name or (state.config_name if state else None)
     elif serving:
         forecast = forecaster.at(history, window.origin)
         source = "recomputed" if forecast is not None else "none"
+        made_by = state.config_name if state else None
     score: WindowScore = score_window(history, window, forecast, quantiles)
+
+    # The rolling pool: this window and the previous ones of the same model.
+    hours = config.validation.alarm_window_hours
+    record = WindowRecord(
+        origin=window.origin,
+        loss=score.loss,
+        baseline_loss=score.baseline_loss,
+        weight=score.weight,
+        config=made_by,
+    )
+    earlier = (
+        ports.get_windows(endpoint, window.origin - (hours - 1) * HOUR, window.origin)
+        if ports.get_windows is not None
+        else []
+    )
+    records = [r for r in earlier if r.origin != window.origin] + [record]
+    current_config = made_by or (state.config_name if state else None)
+    rolling = rolling_score(records, until=window.origin, hours=hours, config=current_config)
+    if ports.put_window is not None:
+        ports.put_window(endpoint, record, rolling, scheduled)
 
     # 2. the next forecast, kept for the next run.
     next_forecast: dict[str, Any] = {"origin": _iso(scheduled), "stored": False}
@@ -197,6 +232,12 @@ def run_hour(
         values[LOSS_METRIC] = score.loss
     if score.baseline_loss is not None:
         values[BASELINE_METRIC] = score.baseline_loss
+    if rolling.loss is not None and rolling.complete:
+        values[ROLLING_LOSS_METRIC] = rolling.loss
+    if rolling.baseline_loss is not None:
+        values[ROLLING_BASELINE_METRIC] = rolling.baseline_loss
+    if rolling.ratio is not None:
+        values[RATIO_METRIC] = rolling.ratio
     ports.publish(namespace, request.stage, endpoint, scheduled, values)
 
     if score.missing_minutes:
@@ -227,6 +268,7 @@ def run_hour(
         "threshold": threshold,
         "published": sorted(values),
         **score.to_dict(),
+        "rolling": rolling.to_dict(),
         "next_forecast": next_forecast,
         "forecast_failures": list(forecaster.failures),
         "replayed": False,
@@ -259,7 +301,14 @@ def monitor_endpoint(
             return read_feature(settings.feature_group_name, start, end, target_col)
 
     store = aws.ForecastStore(settings.state_table)
-    ports = RunPorts(read_minutes=read_minutes, get_forecast=store.get, put_forecast=store.put)
+    scores = aws.ScoreStore(settings.state_table)
+    ports = RunPorts(
+        read_minutes=read_minutes,
+        get_forecast=store.get,
+        put_forecast=store.put,
+        get_windows=scores.window_records,
+        put_window=scores.put,
+    )
     return run_once(
         table=settings.idempotency_table,
         name="monitor-endpoint",

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
+
 from feecast.baseline import naive_forecast
 from feecast.deepar import Forecast
 from feecast.metrics import LossResult, wql_from_forecasts
@@ -95,6 +97,7 @@ class WindowScore:
     missing_minutes: int
     missing_at: tuple[datetime, ...]  # the first MAX_LISTED_MISSING missing minutes
     notes: tuple[str, ...] = field(default=())
+    weight: float = 0.0  # sum of |actual| over the observed minutes (pools windows: rolling.py)
 
     @property
     def loss(self) -> float | None:
@@ -112,6 +115,7 @@ class WindowScore:
             "evaluated_minutes": self.window.minutes - self.missing_minutes,
             "missing_minutes": self.missing_minutes,
             "missing_at": [_iso(m) for m in self.missing_at],
+            "weight": self.weight,
             "model": None if self.model is None else self.model.to_dict(),
             "baseline": None if self.baseline is None else self.baseline.to_dict(),
             "notes": list(self.notes),
@@ -153,6 +157,7 @@ def score_window(
         if not baseline.defined:
             notes.append(f"baseline loss undefined: {baseline.reason}")
 
+    observed = actual.values[~np.isnan(actual.values)]
     return WindowScore(
         window=window,
         model=model,
@@ -160,4 +165,5 @@ def score_window(
         missing_minutes=len(missing),
         missing_at=tuple(missing[:MAX_LISTED_MISSING]),
         notes=tuple(notes),
+        weight=float(np.abs(observed).sum()),
     )
