@@ -51,7 +51,8 @@ LAMBDA_PRELOAD = (
     # numpy with one BLAS thread (no thread pool may exist at fork); the functions' math is
     # small vectors, where threads change nothing but the start time.
     "numpy",
-    # boto3's default session with the API models read (the bulk of a cold start otherwise).
+    # botocore's JSON files (API models, endpoints) read once for every session of a worker
+    # (the bulk of a cold start otherwise).
     "feecast_twin.procs.lambda_zygote",
 )
 LAMBDA_ZYGOTE_ENV = {
