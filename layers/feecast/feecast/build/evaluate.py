@@ -47,6 +47,7 @@ from feecast.stats import Comparison
 from feecast.threshold import GateDecision, gate
 
 from .artifacts import ArtifactStore
+from .comparison import RatioSummary
 from .layout import BuildLayout
 from .production import ProductionModel
 from .window import DataWindow
@@ -94,19 +95,6 @@ class EvaluateRequest(BaseModel):
     trigger: str = "manual"
     training_job_name: str
     data: EvaluateData
-
-
-class RatioSummary(BaseModel):
-    """One comparison of the candidate with another model, as the registry keeps it."""
-
-    ratio: float
-    ci_low: float
-    ci_high: float
-    std: float | None = None
-    median_window_ratio: float | None = None
-    windows_won: float | None = None
-    ratio_without_worst: float | None = None
-    windows: int
 
 
 class EvaluationResult(BaseModel):

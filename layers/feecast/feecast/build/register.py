@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 
 from feecast.settings import BaseSettings
 
+from .comparison import RatioSummary
 from .window import DataWindow
 
 __all__ = [
@@ -55,24 +56,14 @@ class RegisterSettings(BaseSettings):
     transform_instance_types: str = "ml.m5.large,ml.m5.xlarge"
 
 
-class RatioFacts(BaseModel):
-    ratio: float
-    ci_low: float
-    ci_high: float
-    windows_won: float | None = None
-    median_window_ratio: float | None = None
-    ratio_without_worst: float | None = None
-    windows: int
-
-
 class RegisterEvaluation(BaseModel):
     mean_wql: float
     baseline_wql: float | None
     robust_wql: float | None = None
     production_wql: float | None = None
-    vs_naive: RatioFacts | None = None
-    vs_robust: RatioFacts | None = None
-    vs_production: RatioFacts | None = None
+    vs_naive: RatioSummary | None = None
+    vs_robust: RatioSummary | None = None
+    vs_production: RatioSummary | None = None
     coverage: float | None = None
     naive_verdict: str = ""
     alarm_threshold: float | None = None
@@ -138,7 +129,7 @@ def _clean(value: str) -> str:
     return text or "none"
 
 
-def _ratio_metadata(name: str, facts: RatioFacts | None) -> dict[str, str]:
+def _ratio_metadata(name: str, facts: RatioSummary | None) -> dict[str, str]:
     if facts is None:
         return {f"ratio_to_{name}": "undefined"}
     out = {
