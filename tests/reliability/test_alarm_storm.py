@@ -129,7 +129,8 @@ def test_concurrent_invocations_for_one_transition_start_one_build(
     from aws_lambda_powertools.utilities.idempotency.exceptions import (
         IdempotencyAlreadyInProgressError,
     )
-    from feecast.adapters.idempotency import _persistence
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+    from feecast.adapters import idempotency
     from feecast.adapters.notify import _sns
     from feecast.monitor import aws as monitor_aws
     from feecast.monitor.events import parse_alarm_event
@@ -148,13 +149,19 @@ def test_concurrent_invocations_for_one_transition_start_one_build(
     for service in ("dynamodb", "cloudwatch"):
         monitor_aws.client(service)
     _sns()
-    _persistence(settings.idempotency_table)
+    # Each container has its own Powertools persistence layer: one shared by 12 threads races in
+    # its own lazy configure() (a thread sees `configured` before the key's JMESPath is compiled:
+    # "'NoneType' object has no attribute 'search'"), which no Lambda container can do.
+    layers = [DynamoDBPersistenceLayer(table_name=settings.idempotency_table) for _ in range(12)]
+    container_state = threading.local()
+    monkeypatch.setattr(idempotency, "_persistence", lambda table: container_state.persistence)
 
     change = parse_alarm_event(load_event("retrain-accuracy-alarm.json"))
     aws_calls.clear()
     barrier, outcomes, lock = threading.Barrier(12), [], threading.Lock()
 
-    def container() -> None:
+    def container(persistence: DynamoDBPersistenceLayer) -> None:
+        container_state.persistence = persistence
         barrier.wait()
         for _ in range(50):  # Lambda retries an invocation refused as "in progress"
             try:
@@ -166,7 +173,7 @@ def test_concurrent_invocations_for_one_transition_start_one_build(
                 outcomes.append(result)
             return
 
-    threads = [threading.Thread(target=container) for _ in range(12)]
+    threads = [threading.Thread(target=container, args=(layer,)) for layer in layers]
     for thread in threads:
         thread.start()
     for thread in threads:
