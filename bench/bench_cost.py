@@ -36,11 +36,12 @@ def measure_collector(
     runs: int = RUNS,
 ) -> dict[str, Any]:
     """Run the real ingestion pipeline on a fake clock: polls, billed seconds, CPU, log bytes."""
-    from feecast.ingest.memory import InMemoryIngestStore, InMemorySink
     from feecast.ingest.pipeline import RunPlan, run_ingest
     from feecast.ingest.sources import PollResult, parse_blockchain_info
-    from feecast.ingest.synthetic import config_for, generate
     from feecast.observability import logger
+
+    from feecast_testing.ingest_memory import InMemoryIngestStore, InMemorySink
+    from feecast_testing.synthetic import config_for, generate
 
     start = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
     stream = sorted(

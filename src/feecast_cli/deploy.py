@@ -109,7 +109,7 @@ def _decide(args: argparse.Namespace, context: Context, decision: str) -> int:
 
 
 def _decide_package(args: argparse.Namespace, context: Context, status: str) -> int:
-    from feecast.deploy.packages import PackageRefused, decide_package
+    from feecast_cli.packages import PackageRefused, decide_package
 
     _bind(context)
     try:
@@ -133,7 +133,7 @@ def _decide_package(args: argparse.Namespace, context: Context, status: str) -> 
 
 
 def _print_pending_packages(context: Context) -> None:
-    from feecast.deploy.packages import pending_packages
+    from feecast_cli.packages import pending_packages
 
     packages = pending_packages(context.output("ModelPackageGroupName"))
     if not packages:

@@ -108,7 +108,7 @@ def _replay(args: argparse.Namespace, context: Context) -> int:
 def _synthetic(args: argparse.Namespace, context: Context) -> int:
     from datetime import timedelta
 
-    from feecast.ingest.synthetic import config_for, write_jsonl
+    from feecast_testing.synthetic import config_for, write_jsonl
 
     start = _utc(args.start) if args.start else datetime.now(UTC) - timedelta(days=args.days)
     try:

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from feecast.adapters.feature_history import read_minutes
 from feecast.adapters.feature_store import FeatureStoreSink
-from feecast.ingest.synthetic import config_for, write_jsonl
 
 from feecast_cli.main import main as feecast
+from feecast_testing.synthetic import config_for, write_jsonl
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 E0 = int(T0.timestamp())
