@@ -7,7 +7,12 @@ serve and send-event are the twin's own commands (feecast_twin.cli); demo is a u
 from __future__ import annotations
 
 import argparse
+import importlib.util
 from typing import Any
+
+# The twin's own packages (`pip install 'feecast[twin]'`), checked before a command starts, so a
+# missing one is named up front (feecast_cli.main says which extra) rather than mid-run.
+TWIN_PACKAGES = ("moto", "werkzeug", "samtranslator", "awslambdaric", "regex", "gluonts", "torch")
 
 
 def register(subparsers: Any) -> None:
@@ -31,6 +36,9 @@ def _without_context(handler: Any) -> Any:
     """The twin's and the demo's handlers take the parsed arguments only."""
 
     def run(args: argparse.Namespace, _context: object) -> int:
+        for name in TWIN_PACKAGES:
+            if importlib.util.find_spec(name) is None:
+                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
         return int(handler(args) or 0)
 
     return run

@@ -24,8 +24,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from feecast_twin.server import PortInUse
-
 if TYPE_CHECKING:
     from feecast_twin.core import Twin
 
@@ -186,6 +184,8 @@ def start_server(
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from feecast_twin.server import PortInUse  # werkzeug: the twin's packages, only when serving
+
     twin = _twin(args)
     twin.deploy()
     handle = None
