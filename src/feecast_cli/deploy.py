@@ -59,9 +59,9 @@ def register(subparsers: Any) -> None:
 
 def _bind(context: Context) -> None:
     """Point the library's adapters at the CLI's session (profile, region, --endpoint-url)."""
-    from feecast.deploy import aws
+    from feecast.adapters import clients
 
-    aws.use_session(context.session, context.endpoint_url)
+    clients.use_session(context.session, context.endpoint_url)
 
 
 def _who(context: Context) -> str:
@@ -85,12 +85,15 @@ def _print_pending(pending: list[Any], now: datetime) -> None:
 
 
 def _decide(args: argparse.Namespace, context: Context, decision: str) -> int:
+    from feecast.adapters.state_table import StateTable
+    from feecast.adapters.stepfunctions import StepFunctionsTasks
     from feecast.deploy.approvals import ApprovalRefused, decide
 
     _bind(context)
     try:
         result = decide(
-            context.output("StateTableName"),
+            StateTable(context.output("StateTableName")),
+            StepFunctionsTasks(),
             args.approval_id,
             decision,
             by=_who(context),
@@ -151,12 +154,14 @@ def _approve(args: argparse.Namespace, context: Context) -> int:
     if args.package:
         return _decide_package(args, context, "Approved")
     if not args.approval_id:
+        from feecast.adapters.state_table import StateTable
         from feecast.deploy.approvals import list_pending
 
         _bind(context)
         _print_pending_packages(context)
         now = context.server_now()
-        _print_pending(list_pending(context.output("StateTableName"), now=now.timestamp()), now)
+        state = StateTable(context.output("StateTableName"))
+        _print_pending(list_pending(state, now=now.timestamp()), now)
         return 0
     return _decide(args, context, "approve")
 
@@ -170,6 +175,10 @@ def _reject(args: argparse.Namespace, context: Context) -> int:
 
 
 def _rollback(args: argparse.Namespace, context: Context) -> int:
+    from feecast.adapters import notify
+    from feecast.adapters.sagemaker import SageMakerPackages
+    from feecast.adapters.state_table import StateTable
+    from feecast.adapters.stepfunctions import StepFunctionsExecutions
     from feecast.deploy import rollback
     from feecast.deploy.history import NothingToRollBackTo
     from feecast.deploy.settings import DeploySettings
@@ -177,8 +186,14 @@ def _rollback(args: argparse.Namespace, context: Context) -> int:
     _bind(context)
     outputs = context.outputs
     table = context.output("StateTableName")
+    ports = rollback.RollbackPorts(
+        state=StateTable(table),
+        packages=SageMakerPackages(),
+        executions=StepFunctionsExecutions(),
+        notifier=notify,
+    )
     try:
-        current, target = rollback.choose_target(table)
+        current, target = rollback.choose_target(ports.state, ports.packages)
     except NothingToRollBackTo as exc:
         raise CliError(str(exc)) from exc
     print(
@@ -200,6 +215,7 @@ def _rollback(args: argparse.Namespace, context: Context) -> int:
         reason=args.reason or f"manual rollback by {_who(context)}",
         state_machine_arn=context.output("ModelDeployStateMachineArn"),
         settings=settings,
+        ports=ports,
     )
     print(json.dumps(result.model_dump(), indent=2))
     return 0

@@ -93,9 +93,9 @@ def package_version(arn: str | None) -> int | None:
 
 def _use_library_session(context: Context) -> None:
     """The deploy library's adapters use the CLI's session (profile, region, endpoint)."""
-    from feecast.deploy import aws
+    from feecast.adapters import clients
 
-    aws.use_session(context.session, context.endpoint_url)
+    clients.use_session(context.session, context.endpoint_url)
 
 
 # ------------------------------------------------------------------------------ status
@@ -168,6 +168,7 @@ def collect_status(context: Context, hours: float = 48) -> dict[str, Any]:
             for p in packages
         ]
     if table:
+        from feecast.adapters.state_table import StateTable
         from feecast.deploy import approvals
 
         status["pending_approvals"] = [
@@ -176,7 +177,7 @@ def collect_status(context: Context, hours: float = 48) -> dict[str, Any]:
                 "approve_with": f"feecast approve {a.approval_id}",
                 "reject_with": f"feecast reject {a.approval_id}",
             }
-            for a in approvals.list_pending(table, now=now.timestamp())
+            for a in approvals.list_pending(StateTable(table), now=now.timestamp())
         ]
     return status
 
@@ -239,9 +240,10 @@ def _endpoint(
         if "not find" not in str(exc).lower():
             raise
     if table:
+        from feecast.adapters.state_table import StateTable
         from feecast.deploy import outcome
 
-        current = outcome.current(table, stage)
+        current = outcome.current(StateTable(table), stage)
         if current is not None:
             out.update(
                 model_version=current.version,
@@ -372,10 +374,11 @@ def collect_logs(context: Context, hours: float = 168, limit: int = 30) -> list[
     table = outputs.get("StateTableName")
     if table:
         _use_library_session(context)
+        from feecast.adapters.state_table import StateTable
         from feecast.deploy import outcome
 
         for stage, _key in STAGE_OUTPUTS:
-            for record in outcome.history(table, stage)[:50]:
+            for record in outcome.history(StateTable(table), stage)[:50]:
                 verb = "rolled back to" if record.mode == "rollback" else "serves"
                 events.append(
                     _event(
