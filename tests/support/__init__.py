@@ -1,0 +1,1 @@
+"""Shared test support: in-memory fakes of the library's ports (fakes.py) and settings."""
