@@ -65,7 +65,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     http = request.requestContext.http
     try:
         result = answer_link(
-            SETTINGS,
             LinkRequest(
                 method=http.method,
                 approval_id=(request.pathParameters or {}).get("id"),

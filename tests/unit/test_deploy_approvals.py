@@ -57,7 +57,6 @@ class World:
         parts = urlsplit(url)
         fields = {k: v[0] for k, v in parse_qs(parts.query).items()} | query
         return approvals.answer_link(
-            approval_settings(),
             LinkRequest(
                 method=method,
                 approval_id=parts.path.rsplit("/", 1)[-1],

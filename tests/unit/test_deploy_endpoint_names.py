@@ -127,3 +127,21 @@ def test_other_create_errors_are_not_swallowed() -> None:
 )
 def test_the_running_endpoint_type(endpoint: dict[str, Any], config: Any, expected: Any) -> None:
     assert endpoint_type_of(FakeSageMakerEndpoints(config=config), endpoint) == expected
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "missing"),
+    [
+        ("ValidationException", 'Could not find endpoint "feecast-staging".', True),
+        ("ValidationException", "Model package arn:...:7 does not exist.", True),
+        ("ResourceNotFound", "Resource not found", True),
+        ("ValidationException", "EndpointConfigName must be set", False),
+        ("ThrottlingException", "Could not find a free slot", False),
+    ],
+)
+def test_one_not_found_rule_for_sagemaker(code: str, message: str, missing: bool) -> None:
+    """Deploy's adapters and monitoring's describe_endpoint share it (issue 17)."""
+    from feecast.adapters.errors import is_not_found
+
+    exc = ClientError({"Error": {"Code": code, "Message": message}}, "DescribeEndpoint")
+    assert is_not_found(exc) is missing

@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from feecast.adapters.errors import TaskGone
 from feecast.deploy import links, names
 from feecast.deploy.ports import DeployState, Notifier, Secret, TaskTokens
-from feecast.deploy.settings import ApprovalRequestSettings, ApprovalSettings
+from feecast.deploy.settings import ApprovalRequestSettings
 from feecast.observability import logger, metrics
 
 _SK = "APPROVAL"
@@ -260,7 +260,6 @@ class LinkRequest:
 
 
 def answer_link(
-    settings: ApprovalSettings,
     request: LinkRequest,
     *,
     state: DeployState,
