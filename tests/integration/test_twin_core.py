@@ -132,6 +132,35 @@ def test_given_a_state_machine_when_a_task_raises_then_catch_matches_the_error_n
     assert ended == ["SUCCEEDED", "FAILED"]
 
 
+def test_given_a_finished_execution_then_its_history_pages_newest_first_when_asked(
+    twin: Twin,
+) -> None:
+    """`feecast status` reads the newest events first to name a running execution's step."""
+    done = twin.wait_for_execution(
+        twin.start_execution("PipelineStateMachine", {"should_fail": False})
+    )
+    sfn = twin.client("stepfunctions")
+    oldest_first = sfn.get_execution_history(executionArn=done["executionArn"])["events"]
+    assert oldest_first[0]["type"] == "ExecutionStarted"
+
+    newest = sfn.get_execution_history(
+        executionArn=done["executionArn"], reverseOrder=True, maxResults=3
+    )
+    assert [e["id"] for e in newest["events"]] == [e["id"] for e in oldest_first[::-1][:3]]
+    assert newest["events"][0]["type"] == "ExecutionSucceeded"
+    rest = sfn.get_execution_history(
+        executionArn=done["executionArn"], reverseOrder=True, nextToken=newest["nextToken"]
+    )
+    assert [e["id"] for e in newest["events"] + rest["events"]] == [
+        e["id"] for e in oldest_first[::-1]
+    ]
+    assert "nextToken" not in rest
+    # What `feecast status` shows as the current step: the last state entered, not the first.
+    from feecast_cli.status import current_step
+
+    assert current_step(sfn, done["executionArn"]) == "Run The Flaky Step"
+
+
 def test_given_an_approval_event_when_sent_then_lambda_and_sfn_targets_get_the_transformed_input(
     twin: Twin,
 ) -> None:
