@@ -3,9 +3,9 @@
 feecast local send-event events/model-package-approved.json
     deploys a twin, puts the event on its bus, waits for what it started, prints JSON:
     the rules matched, the targets run, how each ended. Exit code 1 when a target failed.
-feecast local serve [--port 5000]
+feecast local serve [--port 4599]
     deploys a twin and serves its AWS endpoint on 127.0.0.1 (the same front door its own processes use):
-    `aws --endpoint-url http://127.0.0.1:5000 stepfunctions list-state-machines` works and
+    `aws --endpoint-url http://127.0.0.1:4599 stepfunctions list-state-machines` works and
     the twin reacts (handlers, EventBridge, schedules on the running clock). Ctrl-C stops.
 """
 
@@ -23,6 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+# Not moto's 5000: the AirPlay receiver holds it on recent macOS. Nor LocalStack's 4566 (and
+# its 4510-4559): an operator may run both.
+DEFAULT_PORT = 4599
 
 if TYPE_CHECKING:
     from feecast_twin.core import Twin
@@ -85,7 +89,9 @@ def add_twin_commands(sub: Any) -> None:
         description="Deploy a twin and serve it on 127.0.0.1 until Ctrl-C; its clock keeps "
         "running and fires the schedules.",
     )
-    serve.add_argument("--port", type=int, default=5000)
+    serve.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help="default: %(default)s (0: any free port)"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument(
         "--speed",
@@ -154,7 +160,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def start_server(
-    twin: Twin, host: str = "127.0.0.1", port: int = 5000, speed: float = 1.0
+    twin: Twin, host: str = "127.0.0.1", port: int = DEFAULT_PORT, speed: float = 1.0
 ) -> ServerHandle:
     """Serve a deployed twin over HTTP (through its front door, as its own processes reach it);
     its clock keeps running and fires schedules."""
