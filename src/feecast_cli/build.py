@@ -56,10 +56,11 @@ def _run(args: argparse.Namespace, context: Context) -> int:
     )
     # The server's minute (AWS's, or the twin's clock), not this machine's: two operators with
     # skewed clocks, or a twin whose clock runs elsewhere in time, still share one key.
-    dedup_key = args.dedup_key or f"{args.trigger}-{context.server_now():%Y-%m-%dT%H:%MZ}"
+    now = context.server_now()
+    dedup_key = args.dedup_key or f"{args.trigger}-{now:%Y-%m-%dT%H:%MZ}"
     backend = AwsBuildBackend(settings, session=context.session, endpoint_url=context.endpoint_url)
     try:
-        outcome = start_build(args.trigger, dedup_key, settings, backend=backend)
+        outcome = start_build(args.trigger, dedup_key, settings, backend=backend, now=now)
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     result: dict[str, Any] = {**outcome.model_dump(), "dedup_key": dedup_key, "execution": None}

@@ -80,6 +80,9 @@ def add_twin_commands(sub: Any) -> None:
     )
     send.add_argument("file", help="an EventBridge event (events/*.json)")
     send.add_argument("--timeout", type=float, default=600, help="seconds to wait (default 600)")
+    send.add_argument(
+        "--json", action="store_true", help="accepted for uniformity: the report is always JSON"
+    )
     _common(send)
     send.set_defaults(func=_send_event)
 
@@ -98,6 +101,11 @@ def add_twin_commands(sub: Any) -> None:
         type=float,
         default=1.0,
         help="twin seconds per real second (default 1: real time; 60: a minute per second)",
+    )
+    serve.add_argument(
+        "--json",
+        action="store_true",
+        help="print the endpoint, resources and outputs as one JSON line, then serve",
     )
     _common(serve)
     serve.set_defaults(func=_serve)
@@ -201,7 +209,7 @@ def _serve(args: argparse.Namespace) -> int:
         except PortInUse as exc:
             print(f"feecast local serve: {exc}", file=sys.stderr)
             return 1
-        _print_endpoint(twin, handle.url)
+        _print_endpoint(twin, handle.url, as_json=getattr(args, "json", False))
         done = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):  # SIGINT too: it is ignored in `cmd &` jobs
             signal.signal(sig, lambda *_: done.set())
@@ -218,8 +226,23 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_endpoint(twin: Twin, url: str) -> None:
+def _print_endpoint(twin: Twin, url: str, *, as_json: bool = False) -> None:
     assert twin.stack is not None
+    if as_json:  # one line: a script reads it, then talks to `url`
+        served = {
+            "url": url,
+            "region": twin.region,
+            "account": twin.account_id,
+            "clock": twin.clock.now().isoformat(),
+            "resources": {
+                lid: {"type": twin.stack.types.get(lid, ""), "physical_id": physical}
+                for lid, physical in twin.stack.physical.items()
+            },
+            "not_emulated": {lid: rtype for lid, rtype in twin.unknown_resources},
+            "outputs": dict(twin.outputs or {}),
+        }
+        print(json.dumps(served, default=str), flush=True)
+        return
     print(f"feecast twin serving at {url}  (region {twin.region}, account {twin.account_id})")
     print(f"  aws --endpoint-url {url} --region {twin.region} stepfunctions list-state-machines")
     print(f"  feecast --endpoint-url {url} --region {twin.region} ...")

@@ -319,6 +319,22 @@ def test_given_serve_when_the_real_aws_cli_lists_state_machines_then_it_sees_the
         handle.stop()
 
 
+def test_serve_json_prints_the_endpoint_as_one_json_line(
+    twin: Twin, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from feecast_twin.cli import _print_endpoint
+
+    _print_endpoint(twin, "http://127.0.0.1:4599", as_json=True)
+    (line,) = capsys.readouterr().out.splitlines()
+    served = json.loads(line)
+    assert served["url"] == "http://127.0.0.1:4599" and served["region"] == twin.region
+    assert served["resources"]["PipelineStateMachine"]["physical_id"] == twin.physical_id(
+        "PipelineStateMachine"
+    )
+    assert served["not_emulated"] == {"GraphApi": "AWS::AppSync::GraphQLApi"}
+    assert set(served) == {"url", "region", "account", "clock", "resources", "not_emulated", "outputs"}
+
+
 @pytest.mark.twin(template=CORE)
 def test_send_event_command_prints_what_ran(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -45,3 +45,19 @@ def test_eventbridge_samples_go_to_functions_a_rule_of_theirs_could_feed() -> No
         event = json.loads((EVENTS / name).read_text())
         if isinstance(event, dict) and "detail-type" in event:
             assert target in consumers[event["source"]], f"{name} -> {target}"
+
+
+def test_the_readme_says_which_make_targets_install_the_sam_cli() -> None:
+    """`make demo` needs only .venv; the SAM CLI comes with `make setup` / `make test` / `make build`."""
+    makefile = (ROOT / "Makefile").read_text()
+    prerequisites = {
+        target: deps
+        for target, deps in re.findall(r"^([a-z-]+):([^#\n]*)", makefile, re.M)
+    }
+    assert "$(SAM)" not in prerequisites["demo"]
+    assert "$(SAM)" in prerequisites["build"] and "$(SAM)" in prerequisites["setup"]
+    readme = (ROOT / "README.md").read_text()
+    for sentence in re.split(r"(?<=[.;])\s", readme.replace("\n", " ")):
+        if "SAM CLI" in sentence and "install" in sentence:
+            assert "`make demo` installs" not in sentence, sentence
+    assert "(`make demo` needs nothing more)" in readme.replace("\n", " ")
