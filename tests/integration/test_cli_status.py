@@ -406,8 +406,9 @@ def test_given_a_cli_approval_then_logs_say_who_decided(
     events = json.loads(capsys.readouterr().out)
     by_subject = {e["subject"]: e for e in events if e["event"] == "package decided"}
     assert by_subject["v2"]["by"] == caller
-    assert all(set(e) == {"time", "source", "event", "subject", "status", "by", "detail"}
-               for e in events)
+    assert all(
+        set(e) == {"time", "source", "event", "subject", "status", "by", "detail"} for e in events
+    )
 
 
 def test_decided_by_reads_the_cli_s_record_then_the_registry_s() -> None:

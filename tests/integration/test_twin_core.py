@@ -332,7 +332,15 @@ def test_serve_json_prints_the_endpoint_as_one_json_line(
         "PipelineStateMachine"
     )
     assert served["not_emulated"] == {"GraphApi": "AWS::AppSync::GraphQLApi"}
-    assert set(served) == {"url", "region", "account", "clock", "resources", "not_emulated", "outputs"}
+    assert set(served) == {
+        "url",
+        "region",
+        "account",
+        "clock",
+        "resources",
+        "not_emulated",
+        "outputs",
+    }
 
 
 @pytest.mark.twin(template=CORE)

@@ -51,8 +51,7 @@ def test_the_readme_says_which_make_targets_install_the_sam_cli() -> None:
     """`make demo` needs only .venv; the SAM CLI comes with `make setup` / `make test` / `make build`."""
     makefile = (ROOT / "Makefile").read_text()
     prerequisites = {
-        target: deps
-        for target, deps in re.findall(r"^([a-z-]+):([^#\n]*)", makefile, re.M)
+        target: deps for target, deps in re.findall(r"^([a-z-]+):([^#\n]*)", makefile, re.M)
     }
     assert "$(SAM)" not in prerequisites["demo"]
     assert "$(SAM)" in prerequisites["build"] and "$(SAM)" in prerequisites["setup"]
