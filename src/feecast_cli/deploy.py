@@ -170,6 +170,7 @@ def _approve(args: argparse.Namespace, context: Context) -> int:
         return _decide_package(args, context, "Approved")
     if not args.approval_id:
         from feecast.deploy.approvals import list_pending
+
         from feecast_cli.packages import pending_packages
 
         _bind(context)
