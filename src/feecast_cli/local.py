@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import sys
 from typing import Any
 
 # The twin's own packages (`pip install 'feecast[twin]'`), checked before a command starts, so a
@@ -21,7 +22,7 @@ def register(subparsers: Any) -> None:
         help="run feecast on the local twin (no AWS account, no Docker)",
         description="Run feecast on the local twin: AWS emulated on this machine.",
     )
-    commands = parser.add_subparsers(dest="local_command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="local_command", metavar="COMMAND")
     from feecast_demo.cli import add_demo_parser
     from feecast_twin.cli import add_twin_commands
 
@@ -30,6 +31,17 @@ def register(subparsers: Any) -> None:
     for action in commands.choices.values():
         handler = action.get_default("func")
         action.set_defaults(func=_without_context(handler))
+    parser.set_defaults(func=usage(parser))
+
+
+def usage(parser: argparse.ArgumentParser) -> Any:
+    """A group run without its command: its help (which lists the commands) and exit 2."""
+
+    def run(_args: argparse.Namespace, _context: object) -> int:
+        parser.print_help(sys.stderr)
+        return 2
+
+    return run
 
 
 def _without_context(handler: Any) -> Any:

@@ -1,1 +1,2 @@
-"""Shared test support: in-memory fakes of the library's ports (fakes.py) and settings."""
+"""What several test suites share (drivers, fixtures' builders, fakes): imported as
+`tests.support.<module>`, never by path."""
