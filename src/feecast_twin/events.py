@@ -215,6 +215,17 @@ def envelope(moto_event: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _detail_not_object(detail: Any) -> bool:
+    """A Detail AWS refuses as MalformedDetail although moto accepts it: valid JSON, not an
+    object (invalid JSON and a missing Detail moto refuses itself)."""
+    if not isinstance(detail, str) or not detail:
+        return False
+    try:
+        return not isinstance(json.loads(detail), dict)
+    except ValueError:
+        return False
+
+
 # ---------------------------------------------------------------------- delivery
 @dataclass
 class _Job:
@@ -256,6 +267,20 @@ class EventDelivery:
             reason="EventBridge delivers to Lambda and Step Functions targets, asynchronously "
             "with retries; moto raises NotImplementedError for Lambda targets",
         )
+        from moto.events.models import EventsBackend
+
+        original_put_events = EventsBackend.put_events
+
+        def put_events(backend: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return delivery.put_events(original_put_events, backend, events)
+
+        self._patches.replace(
+            EventsBackend,
+            "put_events",
+            put_events,
+            reason="EventBridge refuses an entry whose Detail is not a JSON object (moto only "
+            "warns); and the twin records every event put on a bus (twin.bus_events)",
+        )
         self._worker = threading.Thread(target=self._work, name="twin-eventbridge", daemon=True)
         self._worker.start()
 
@@ -277,6 +302,38 @@ class EventDelivery:
 
     def runs_for(self, event_id: str) -> tuple[list[str], list[TargetRun]]:
         return self._by_event.get(event_id, ([], []))
+
+    # ------------------------------------------------------------------ put_events
+    def put_events(
+        self, original: Any, backend: Any, events: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """moto's put_events, with AWS's MalformedDetail for a Detail that is JSON but not an
+        object, and a `bus-event` record of each entry accepted."""
+        results: list[dict[str, Any] | None] = []
+        accepted: list[dict[str, Any]] = []
+        for event in events:
+            if _detail_not_object(event.get("Detail")):
+                results.append(
+                    {"ErrorCode": "MalformedDetail", "ErrorMessage": "Detail is malformed."}
+                )
+            else:
+                results.append(None)
+                accepted.append(event)
+        answered = iter(original(backend, accepted) if accepted else [])
+        out = [r if r is not None else next(answered) for r in results]
+        for event, result in zip(events, out, strict=True):
+            if "EventId" not in result:
+                continue
+            self.host.record(
+                "bus-event",
+                event_id=result["EventId"],
+                event_bus=event.get("EventBusName") or "default",
+                source=event.get("Source"),
+                detail_type=event.get("DetailType"),
+                resources=list(event.get("Resources") or []),
+                detail=json.loads(event["Detail"]),
+            )
+        return out
 
     # ------------------------------------------------------------------ dispatch
     def on_event(self, rule: Any, moto_event: dict[str, Any], transform_input: bool = True) -> None:

@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from feecast.adapters.notify import notify
 from feecast.deploy import aws, links, names
 from feecast.deploy.settings import ApprovalRequestSettings, ApprovalSettings, DeploySettings
+from feecast.lifecycle import DetailType, lifecycle_event
 from feecast.observability import logger, metrics
 
 _SK = "APPROVAL"
@@ -145,18 +146,31 @@ def request_approval(
         "",
         f"Or with AWS credentials: feecast approve {approval_id}   /   feecast reject {approval_id}",
     ]
+    subject = f"feecast: approve model v{record.version} for production?"
+    facts = {
+        "approval_id": approval_id,
+        "deployment_id": record.deployment_id,
+        "model_package_arn": record.model_package_arn,
+        "execution_arn": execution_arn,
+        "staging_endpoint": record.staging_endpoint,
+        "expires_at": expires,
+    }
     notify(
         settings.notification_topic_arn,
-        f"feecast: approve model v{record.version} for production?",
+        subject,
         "\n".join(lines),
-        {
-            "approval_id": approval_id,
-            "deployment_id": record.deployment_id,
-            "model_package_arn": record.model_package_arn,
-            "execution_arn": execution_arn,
-            "staging_endpoint": record.staging_endpoint,
-            "expires_at": expires,
-        },
+        facts,
+        # The links are not in the event: whoever can read the bus is not always an approver.
+        event=lifecycle_event(
+            DetailType.APPROVAL_REQUESTED,
+            project=settings.project_name,
+            outcome="requested",
+            summary=subject,
+            stage="production",
+            model_package_arn=record.model_package_arn,
+            execution=execution_arn,
+            facts=facts | {"loss": record.loss, "threshold": record.threshold},
+        ),
     )
     logger.info(
         "approval requested", extra={"approval_id": approval_id, "deployment": record.deployment_id}
