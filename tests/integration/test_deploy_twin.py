@@ -191,6 +191,13 @@ def test_given_an_approved_package_when_a_person_follows_the_link_then_productio
 
     forecast = ask_endpoint(twin, "feecast-production")[0]
     assert len(forecast) == 30 and set(forecast.quantiles) == {"0.1", "0.5", "0.9"}
+    # the endpoint's own metrics, as SageMaker publishes them (the dashboard's endpoint panels)
+    variant = {"EndpointName": "feecast-production", "VariantName": "AllTraffic"}
+    assert twin.metric_data("AWS/SageMaker", "Invocations", variant)
+    assert all(v > 0 for _, v in twin.metric_data("AWS/SageMaker", "ModelLatency", variant))
+    assert {v for _, v in twin.metric_data("AWS/SageMaker", "Invocation5XXErrors", variant)} == {
+        0.0
+    }
     current = outcome.current(twin.physical_id("StateTable"), "production")
     assert current is not None and current.package_arn == arn
 
