@@ -51,7 +51,9 @@ def aggregate(points: Iterable[Point], period: int, stat: str) -> list[Point]:
 SEARCH = re.compile(r"SEARCH\('\{([^,}]+),([^}]*)\} MetricName=\"(\w+)\"")
 
 
-def series_of(line: list[Any], data: Callable[..., list[Point]]) -> tuple[list[Point], dict[str, Any]]:
+def series_of(
+    line: list[Any], data: Callable[..., list[Point]]
+) -> tuple[list[Point], dict[str, Any]]:
     """The raw points of one `metrics` line of a widget, and its options (label, stat, yAxis)."""
     if isinstance(line[0], dict):
         expression = line[0]
@@ -66,28 +68,45 @@ def series_of(line: list[Any], data: Callable[..., list[Point]]) -> tuple[list[P
     return data(names[0], names[1], dims, None), options
 
 
-def twin_data(twin: Any) -> Callable[..., list[Point]]:
-    """(namespace, name, exact dimensions | None, dimension keys | None) -> points, from the
-    twin's CloudWatch (moto's backend)."""
+def twin_datums(twin: Any) -> list[dict[str, Any]]:
+    """Every datum of the twin's CloudWatch (moto's backend), as JSON-able dicts."""
     from moto.cloudwatch.models import cloudwatch_backends
 
     backend = cloudwatch_backends[twin.account_id][twin.region]
+    return [
+        {
+            "namespace": d.namespace,
+            "name": d.name,
+            "dimensions": {x.name: x.value for x in d.dimensions},
+            "timestamp": d.timestamp.isoformat(),
+            "value": float(d.value),
+        }
+        for d in backend.get_all_metrics()
+    ]
 
-    def data(namespace: str, name: str, dims: dict[str, str] | None, keys: set[str] | None) -> list[Point]:
+
+def source(datums: list[dict[str, Any]]) -> Callable[..., list[Point]]:
+    """(namespace, name, exact dimensions | None, dimension keys | None) -> points."""
+
+    def data(
+        namespace: str, name: str, dims: dict[str, str] | None, keys: set[str] | None
+    ) -> list[Point]:
         out = []
-        for datum in backend.get_all_metrics():
-            if datum.namespace != namespace or datum.name != name:
+        for d in datums:
+            if d["namespace"] != namespace or d["name"] != name:
                 continue
-            have = {d.name: d.value for d in datum.dimensions}
+            have = d["dimensions"]
             if (dims is not None and have != dims) or (keys is not None and set(have) != keys):
                 continue
-            out.append((datum.timestamp, float(datum.value)))
+            out.append((datetime.fromisoformat(d["timestamp"]), d["value"]))
         return sorted(out)
 
     return data
 
 
-def draw(body: dict[str, Any], data: Callable[..., list[Point]], alarms: dict[str, str], out: Path) -> None:
+def draw(
+    body: dict[str, Any], data: Callable[..., list[Point]], alarms: dict[str, str], out: Path
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -96,24 +115,39 @@ def draw(body: dict[str, Any], data: Callable[..., list[Point]], alarms: dict[st
 
     widgets = body["widgets"]
     rows = max(w["y"] + w["height"] for w in widgets)
-    fig = plt.figure(figsize=(24 * COLUMN_INCHES, rows * ROW_INCHES), dpi=90)
-    grid = fig.add_gridspec(rows, 24, hspace=2.2, wspace=1.6)
-    for widget in widgets:
+    header = 0.9  # inches above the grid for the title
+    width, height = 24 * COLUMN_INCHES, rows * ROW_INCHES + header
+    fig = plt.figure(figsize=(width, height), dpi=80)
+    # Room inside each grid cell for the title, the tick labels and a right axis.
+    pad_left, pad_right = 0.6 / width, 0.6 / width
+    pad_top, pad_bottom = 0.38 / height, 0.42 / height
+    grid_top = 1 - header / height
+    lines = [
+        (w, [series_of(line, data) for line in w["properties"].get("metrics", [])]) for w in widgets
+    ]
+    times = [t for _, drawn in lines for points, _ in drawn for t, _ in points]
+    span = (min(times), max(times)) if times else None
+    for widget, drawn in lines:
         props = widget["properties"]
-        ax = fig.add_subplot(
-            grid[widget["y"] : widget["y"] + widget["height"], widget["x"] : widget["x"] + widget["width"]]
+        x, y, w, h = (widget[k] for k in ("x", "y", "width", "height"))
+        ax = fig.add_axes(
+            (
+                x / 24 + pad_left,
+                grid_top * (1 - (y + h) / rows) + pad_bottom,
+                w / 24 - pad_left - pad_right,
+                grid_top * h / rows - pad_top - pad_bottom,
+            )
         )
         ax.set_title(props.get("title", ""), fontsize=10, loc="left")
         if widget["type"] == "alarm":
             ax.axis("off")
             names = [arn.rsplit(":alarm:", 1)[-1] for arn in props["alarms"]]
-            text = "    ".join(f"{name}: {alarms.get(name, 'does not exist yet')}" for name in names)
-            ax.text(0.0, 0.4, text, fontsize=9, family="monospace", transform=ax.transAxes)
+            text = "    ".join(f"{name}: {alarms.get(name, 'not created yet')}" for name in names)
+            ax.text(0.0, 0.5, text, fontsize=10, family="monospace", transform=ax.transAxes)
             continue
         right = None
-        drawn = 0
-        for line in props.get("metrics", []):
-            points, options = series_of(line, data)
+        count = 0
+        for line, (points, options) in zip(props.get("metrics", []), drawn, strict=True):
             stat = options.get("stat", props.get("stat", "Average"))
             values = aggregate(points, int(options.get("period", props.get("period", 300))), stat)
             if not values:
@@ -127,27 +161,40 @@ def draw(body: dict[str, Any], data: Callable[..., list[Point]], alarms: dict[st
                 [v for _, v in values],
                 label=options.get("label", line[1] if not isinstance(line[0], dict) else ""),
                 linestyle="--" if target is right else "-",
+                marker="o" if len(values) < 40 else None,
+                markersize=3,
                 linewidth=1.2,
+                color=f"C{count}",
             )
-            drawn += 1
-        if not drawn:
-            ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes, color="grey")
-        handles = [h for a in (ax, right) if a is not None for h in a.get_legend_handles_labels()[0]]
-        labels = [lab for a in (ax, right) if a is not None for lab in a.get_legend_handles_labels()[1]]
+            count += 1
+        if not count:
+            ax.text(0.5, 0.5, "no data in this run", ha="center", va="center",
+                    transform=ax.transAxes, color="grey")  # fmt: skip
+            ax.set_yticks([])
+        handles, labels = [], []
+        for a in (ax, right):
+            if a is not None:
+                more_handles, more_labels = a.get_legend_handles_labels()
+                handles += more_handles
+                labels += more_labels
         if handles:
-            ax.legend(handles, labels, fontsize=7, loc="upper left")
+            ax.legend(handles, labels, fontsize=7, loc="upper left", framealpha=0.7)
+        if span is not None:
+            ax.set_xlim(*span)
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %H:%M"))
         ax.tick_params(labelsize=7)
         if right is not None:
             right.tick_params(labelsize=7)
-    fig.suptitle(
-        f"{body.get('title', 'Dashboard')}: rendered from the local twin's CloudWatch metrics "
-        "(scripts/render_dashboard.py)",
-        fontsize=12,
-        y=0.995,
+    fig.text(
+        0.01,
+        1 - 0.35 / height,
+        f"{body.get('title', 'Dashboard')}: drawn from the local twin's CloudWatch metrics after "
+        "the demo scenario (scripts/render_dashboard.py); times are the twin's (UTC)",
+        fontsize=13,
+        va="center",
     )
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, bbox_inches="tight")
+    fig.savefig(out)
     plt.close(fig)
 
 
@@ -155,33 +202,52 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("docs/images/dashboard.png"))
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--data",
+        type=Path,
+        help="JSON of the dashboard body, alarm states and metric data: written after the "
+        "scenario, or, when it exists, drawn again without running the scenario",
+    )
     args = parser.parse_args(argv)
+    if args.data is not None and args.data.exists():
+        saved = json.loads(args.data.read_text())
+    else:
+        saved = collect(args.seed)
+        if args.data is not None:
+            args.data.write_text(json.dumps(saved))
+    draw(saved["body"], source(saved["datums"]), saved["alarms"], args.out)
+    print(f"render_dashboard: wrote {args.out}")
+    return 0
 
+
+def collect(seed: int) -> dict[str, Any]:
+    """Run the demo scenario on a twin; its dashboard body, alarm states and metric data."""
     from feecast_demo.cli import _quiet_libraries
     from feecast_demo.run import OK, SKIPPED
     from feecast_demo.scenario import DemoOptions, Scenario
 
     _quiet_libraries()
     work = Path(tempfile.mkdtemp(prefix="feecast-dashboard-"))
-    scenario = Scenario(DemoOptions(seed=args.seed, fast=True, out=work), out=sys.stderr)
+    scenario = Scenario(DemoOptions(seed=seed, out=work), out=sys.stderr)
     log = work / "twin.log"
     try:
         with log.open("w") as sink, contextlib.redirect_stdout(sink):
             run = scenario.execute(close=False)
         failed = [p.title for p in run.phases if p.status not in (OK, SKIPPED)]
         if failed:
-            print(f"render_dashboard: the scenario stopped at {failed[0]!r} (log: {log})", file=sys.stderr)
+            print(
+                f"render_dashboard: the scenario stopped at {failed[0]!r} (log: {log})",
+                file=sys.stderr,
+            )
         twin = scenario.twin
         cw = twin.client("cloudwatch")
         name = f"{twin.outputs['ProjectName']}-lifecycle"
         body = json.loads(cw.get_dashboard(DashboardName=name)["DashboardBody"])
         body["title"] = name
         alarms = {a["AlarmName"]: a["StateValue"] for a in cw.describe_alarms()["MetricAlarms"]}
-        draw(body, twin_data(twin), alarms, args.out)
+        return {"body": body, "alarms": alarms, "datums": twin_datums(twin)}
     finally:
         scenario.close()
-    print(f"render_dashboard: wrote {args.out}")
-    return 0
 
 
 if __name__ == "__main__":

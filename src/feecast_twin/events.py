@@ -215,15 +215,31 @@ def envelope(moto_event: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _detail_not_object(detail: Any) -> bool:
-    """A Detail AWS refuses as MalformedDetail although moto accepts it: valid JSON, not an
-    object (invalid JSON and a missing Detail moto refuses itself)."""
-    if not isinstance(detail, str) or not detail:
-        return False
-    try:
-        return not isinstance(json.loads(detail), dict)
-    except ValueError:
-        return False
+#: PutEventsRequestEntry's length constraints (EventBridge API reference; botocore's model has none).
+_ENTRY_LIMITS = {"DetailType": 128, "Source": 256}
+
+
+def entry_refusal(entry: dict[str, Any]) -> dict[str, str] | None:
+    """The entry error AWS answers for a PutEvents entry moto accepts: a Detail that is valid
+    JSON but not an object (MalformedDetail), a DetailType over 128 or a Source over 256
+    characters (InvalidArgument). Invalid JSON and missing fields moto refuses itself."""
+    for name, limit in _ENTRY_LIMITS.items():
+        value = entry.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            return {
+                "ErrorCode": "InvalidArgument",
+                "ErrorMessage": f"Parameter {name} is not valid. Reason: {name} is longer "
+                f"than {limit} characters.",
+            }
+    detail = entry.get("Detail")
+    if isinstance(detail, str) and detail:
+        try:
+            parsed = json.loads(detail)
+        except ValueError:
+            return None
+        if not isinstance(parsed, dict):
+            return {"ErrorCode": "MalformedDetail", "ErrorMessage": "Detail is malformed."}
+    return None
 
 
 # ---------------------------------------------------------------------- delivery
@@ -279,7 +295,8 @@ class EventDelivery:
             "put_events",
             put_events,
             reason="EventBridge refuses an entry whose Detail is not a JSON object (moto only "
-            "warns); and the twin records every event put on a bus (twin.bus_events)",
+            "warns) or whose DetailType / Source is too long; and the twin records every event "
+            "put on a bus (twin.bus_events)",
         )
         self._worker = threading.Thread(target=self._work, name="twin-eventbridge", daemon=True)
         self._worker.start()
@@ -307,15 +324,14 @@ class EventDelivery:
     def put_events(
         self, original: Any, backend: Any, events: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
-        """moto's put_events, with AWS's MalformedDetail for a Detail that is JSON but not an
-        object, and a `bus-event` record of each entry accepted."""
+        """moto's put_events, with AWS's entry errors moto lacks (`entry_refusal`), and a
+        `bus-event` record of each entry accepted."""
         results: list[dict[str, Any] | None] = []
         accepted: list[dict[str, Any]] = []
         for event in events:
-            if _detail_not_object(event.get("Detail")):
-                results.append(
-                    {"ErrorCode": "MalformedDetail", "ErrorMessage": "Detail is malformed."}
-                )
+            refusal = entry_refusal(event)
+            if refusal is not None:
+                results.append(refusal)
             else:
                 results.append(None)
                 accepted.append(event)

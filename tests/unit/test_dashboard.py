@@ -91,8 +91,12 @@ def _metric_rows() -> list[tuple[str, str, dict[str, str]]]:
     rows = []
     for widget in WIDGETS:
         for line in widget["properties"].get("metrics", []):
-            if isinstance(line[0], dict):  # [{"expression": "SEARCH('{ns,dims} MetricName=\"X\"'..."}]
-                match = re.search(r"SEARCH\('\{([^,}]+),([^}]*)\} MetricName=\"(\w+)\"", line[0]["expression"])
+            if isinstance(
+                line[0], dict
+            ):  # [{"expression": "SEARCH('{ns,dims} MetricName=\"X\"'..."}]
+                match = re.search(
+                    r"SEARCH\('\{([^,}]+),([^}]*)\} MetricName=\"(\w+)\"", line[0]["expression"]
+                )
                 assert match, line
                 keys = {k: "*" for k in match.group(2).split(",")}
                 rows.append((match.group(1), match.group(3), keys))
@@ -110,9 +114,12 @@ def _names_in_product_code() -> frozenset[str]:
     for folder in ("layers/feecast/feecast", "functions"):
         for path in (ROOT / folder).rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text())):
-                if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                    if re.fullmatch(r"[A-Z][a-z]+(?:[A-Z][a-z0-9]+)*", node.value):
-                        found.add(node.value)
+                if (
+                    isinstance(node, ast.Constant)
+                    and isinstance(node.value, str)
+                    and re.fullmatch(r"[A-Z][a-z]+(?:[A-Z][a-z0-9]+)*", node.value)
+                ):
+                    found.add(node.value)
     return frozenset(found)
 
 
@@ -188,7 +195,7 @@ def test_widgets_fit_the_grid_and_do_not_overlap() -> None:
     cells: set[tuple[int, int]] = set()
     for widget in WIDGETS:
         x, y, w, h = (widget[k] for k in ("x", "y", "width", "height"))
-        assert 0 <= x and x + w <= 24, widget["properties"].get("title")
+        assert x >= 0 and x + w <= 24, widget["properties"].get("title")
         mine = {(i, j) for i in range(x, x + w) for j in range(y, y + h)}
         assert not mine & cells, widget["properties"].get("title")
         cells |= mine
