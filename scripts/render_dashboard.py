@@ -23,7 +23,7 @@ import sys
 import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +98,9 @@ def source(datums: list[dict[str, Any]]) -> Callable[..., list[Point]]:
             have = d["dimensions"]
             if (dims is not None and have != dims) or (keys is not None and set(have) != keys):
                 continue
-            out.append((datetime.fromisoformat(d["timestamp"]), d["value"]))
+            when = datetime.fromisoformat(d["timestamp"])
+            # moto keeps PutMetricData timestamps as given: naive ones are UTC
+            out.append((when if when.tzinfo else when.replace(tzinfo=UTC), d["value"]))
         return sorted(out)
 
     return data
