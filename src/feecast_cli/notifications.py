@@ -53,10 +53,14 @@ def _row(log_event: dict[str, Any]) -> dict[str, Any] | None:
         return None
     detail = event["detail"]
     summary = str(detail.get("summary") or "").removeprefix("feecast: ")
+    facts = detail.get("facts") if isinstance(detail.get("facts"), dict) else {}
+    # The same stable keys as the other rows of `feecast logs` (feecast_cli.status._event).
     return {
         "time": event.get("time"),
         "source": "notify",
         "event": event.get("detail-type"),
         "subject": summary,
         "status": detail.get("outcome"),
+        "by": facts.get("approval_by"),
+        "detail": None,
     }

@@ -266,7 +266,7 @@ class Scenario:
             str(self.o.seed),
         )
         lines = sum(1 for _ in path.open())
-        _, text = self._cli("ingest", "replay", str(path), "--flush")
+        _, text = self._cli("ingest", "replay", str(path), "--flush", "--json")
         report = _json_or_none(text) or {}
         # The offline store writes its Parquet files as time passes (it lags ingestion).
         self.twin.advance(MINUTE)

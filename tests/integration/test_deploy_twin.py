@@ -15,11 +15,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pytest
-from feecast.deepar import inference_request, parse_endpoint_response, to_jsonl
+from feecast.deepar import inference_request, parse_endpoint_response
 from feecast.deploy import approvals, outcome, rollback
 from feecast.deploy.history import NothingToRollBackTo
 from feecast.deploy.settings import DeploySettings
 from feecast.series import MinuteSeries
+
+from tests.support.models import tiny_model_tar
 
 pytestmark = pytest.mark.slow
 
@@ -32,25 +34,11 @@ IMAGE = "224300973850.dkr.ecr.eu-west-1.amazonaws.com/forecasting-deepar:1"
 def model_tar() -> bytes:
     from datetime import UTC, datetime
 
-    from feecast_twin.deepar.training import run_training
-
     t = np.arange(400)
     values = 2500 * (1 + 0.2 * np.sin(2 * np.pi * t / 60)) + np.random.default_rng(1).normal(
         0, 50, 400
     )
-    series = MinuteSeries(datetime(2026, 1, 4, tzinfo=UTC), values)
-    hyper = {
-        "prediction_length": "30",
-        "context_length": "30",
-        "time_freq": "1min",
-        "epochs": "1",
-        "mini_batch_size": "16",
-        "num_cells": "8",
-        "num_layers": "1",
-        "likelihood": "student-T",
-    }
-    result = run_training({"train": [("train.json", to_jsonl([series]).encode())]}, hyper)
-    return result.model_tar
+    return tiny_model_tar(datetime(2026, 1, 4, tzinfo=UTC), values, likelihood="student-T")
 
 
 def register(

@@ -73,6 +73,8 @@ def test_each_event_becomes_a_notify_row_across_pages() -> None:
             "event": "Build Failed",
             "subject": "feecast build failed: x",
             "status": "failed",
+            "by": None,
+            "detail": None,
         },
         {
             "time": "2026-01-05T02:00:00Z",
@@ -80,6 +82,8 @@ def test_each_event_becomes_a_notify_row_across_pages() -> None:
             "event": "Approval Requested",
             "subject": "approve model v2 for production?",
             "status": "requested",
+            "by": None,
+            "detail": None,
         },
     ]
     assert logs.requests[0] == {

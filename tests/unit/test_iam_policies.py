@@ -905,3 +905,38 @@ def test_no_function_refers_to_the_http_api_that_routes_to_it():
             api = event["Properties"]["ApiId"]["Ref"]
             env = res["Properties"].get("Environment", {})
             assert api not in str(env), f"{lid} refers to {api}, whose routes refer to it"
+
+
+# -- docs/architecture.md's permission table agrees with the template (task tokens) ------------
+def _documented_task_token_actions() -> dict[str, set[str]]:
+    """Per function named in the "who | may | why" table: the states:SendTask* it says it may call."""
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    out: dict[str, set[str]] = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 3 or not cells[0].endswith(("Function", "StateMachine", "Role")):
+            continue
+        actions: set[str] = set()
+        for match in re.finditer(r"SendTask(\w+(?:/\w+)*)", cells[1]):
+            actions |= {f"states:SendTask{name}" for name in match.group(1).split("/")}
+        for who in cells[0].split(", "):
+            out[who] = actions
+    return out
+
+
+def test_the_task_token_calls_architecture_md_names_are_the_ones_the_template_grants() -> None:
+    """docs/architecture.md once said the approval function may call SendTaskFailure; the
+    template grants, and the code uses, SendTaskSuccess only (a rejection is a success)."""
+    documented = _documented_task_token_actions()
+    assert "ApprovalCallbackFunction" in documented and "AwaitEndpointFunction" in documented
+    for name, resource in RESOURCES.items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        granted = {
+            action.lower()
+            for statement in statements_of(name)
+            for action in _as_list(statement["Action"])
+            if action.lower().startswith("states:sendtask")
+        }
+        said = {a.lower() for a in documented.get(name, set())}
+        assert granted == said, f"{name}: template grants {granted}, architecture.md says {said}"

@@ -21,7 +21,7 @@ from feecast.monitor.definitions import accuracy_alarm
 
 from feecast_twin.contracts import check_params, refusal
 from feecast_twin.gateway import Call
-from tests.unit.test_build_register import request as register_request
+from tests.support.builds import register_request
 
 
 def accepted(service: str, operation: str, params: dict[str, Any]) -> None:

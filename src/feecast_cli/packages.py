@@ -12,9 +12,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel
-
 from feecast.deploy import aws
+from pydantic import BaseModel
 
 Decision = Literal["Approved", "Rejected"]
 
