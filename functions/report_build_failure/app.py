@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from feecast.adapters.notify import notify_or_count
 from feecast.build.failure import FailureRequest, describe_failure
+from feecast.lifecycle import DetailType, lifecycle_event
 from feecast.observability import logger, metrics, tracer
 from feecast.settings import BaseSettings, load_settings
 from pydantic import BaseModel
@@ -65,7 +66,18 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     # SNS down (its SDK retries spent): the execution must still end with the build's own
     # error, not the notifier's; the lost notification is logged, counted and said here.
     lost = notify_or_count(
-        SETTINGS.notification_topic_arn, report.subject, report.message, report.facts
+        SETTINGS.notification_topic_arn,
+        report.subject,
+        report.message,
+        report.facts,
+        event=lifecycle_event(
+            DetailType.BUILD_FAILED,
+            project=SETTINGS.project_name,
+            outcome="failed",
+            summary=report.subject,
+            execution=request.execution_arn,
+            facts=report.facts | {"step": report.step, "error": report.final_error},
+        ),
     )
     if lost:
         cause += f" (the notification could not be sent: {lost})"

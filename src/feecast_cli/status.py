@@ -7,7 +7,8 @@
     feecast logs [--json] [--limit 30] [--hours 168]
         the last lifecycle events, oldest first: executions of the build and deploy state
         machines, model package registrations and approval changes, alarm state changes,
-        deployments recorded per stage.
+        deployments recorded per stage, and every notification (source "notify": the
+        lifecycle events of docs/events.md, read from the stack's lifecycle event log).
 
 Both read AWS APIs only (DescribeStacks for the names, then SageMaker, Step Functions,
 CloudWatch, SSM and the StateTable), so they work the same on AWS and on the twin
@@ -27,6 +28,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from feecast_cli.context import NO_CREDENTIALS, CliError, Context, project_name, server_time
+from feecast_cli.notifications import collect_notifications
 
 LOSS_METRIC = "WeightedQuantileLoss"
 BASELINE_METRIC = "BaselineWeightedQuantileLoss"
@@ -470,6 +472,7 @@ def collect_logs(context: Context, hours: float = 168, limit: int = 30) -> list[
                     )
                 )
     since = now - timedelta(hours=hours)
+    events += collect_notifications(context.client("logs"), outputs, since, _call)
     kept = [e for e in events if e["time"] is not None and as_utc(e["time"]) >= since]  # type: ignore[operator]
     kept.sort(key=lambda e: e["time"])
     return kept[-limit:] if limit > 0 else kept

@@ -57,6 +57,8 @@ DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
 COMPONENTS = (
     ("feecast_twin.sagemaker", "SageMakerTwin"),
     ("feecast_twin.featurestore", "FeatureStoreTwin"),
+    # before the alarms: an alarm evaluated at a tick sees the AWS metrics of that tick
+    ("feecast_twin.awsmetrics", "AwsMetricsTwin"),
     ("feecast_twin.alarms", "AlarmTwin"),
 )
 
@@ -1223,6 +1225,34 @@ class Twin:
                 }
             )
         return out
+
+    def bus_events(
+        self, source: str | None = None, detail_type: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Events put on any bus (PutEvents from handlers, Step Functions' events:putEvents,
+        the twin's own AWS-service events), oldest first: event_id, event_bus, source,
+        detail_type, resources, detail (parsed)."""
+        return [
+            r.to_dict()
+            for r in self.records_of("bus-event")
+            if (source is None or r["source"] == source)
+            and (detail_type is None or r["detail_type"] == detail_type)
+        ]
+
+    def wait_for_bus_event(
+        self,
+        predicate: Callable[[dict[str, Any]], bool],
+        *,
+        what: str,
+        timeout: float = 120.0,
+    ) -> dict[str, Any]:
+        """The newest event put on a bus that satisfies `predicate`, once there is one."""
+
+        def newest() -> dict[str, Any] | None:
+            found = [e for e in self.bus_events() if predicate(e)]
+            return found[-1] if found else None
+
+        return self.wait_for(newest, what=what, timeout=timeout)
 
     def metric_data(
         self, namespace: str, metric_name: str, dimensions: dict[str, str] | None = None

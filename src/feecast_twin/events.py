@@ -215,6 +215,33 @@ def envelope(moto_event: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+#: PutEventsRequestEntry's length constraints (EventBridge API reference; botocore's model has none).
+_ENTRY_LIMITS = {"DetailType": 128, "Source": 256}
+
+
+def entry_refusal(entry: dict[str, Any]) -> dict[str, str] | None:
+    """The entry error AWS answers for a PutEvents entry moto accepts: a Detail that is valid
+    JSON but not an object (MalformedDetail), a DetailType over 128 or a Source over 256
+    characters (InvalidArgument). Invalid JSON and missing fields moto refuses itself."""
+    for name, limit in _ENTRY_LIMITS.items():
+        value = entry.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            return {
+                "ErrorCode": "InvalidArgument",
+                "ErrorMessage": f"Parameter {name} is not valid. Reason: {name} is longer "
+                f"than {limit} characters.",
+            }
+    detail = entry.get("Detail")
+    if isinstance(detail, str) and detail:
+        try:
+            parsed = json.loads(detail)
+        except ValueError:
+            return None
+        if not isinstance(parsed, dict):
+            return {"ErrorCode": "MalformedDetail", "ErrorMessage": "Detail is malformed."}
+    return None
+
+
 # ---------------------------------------------------------------------- delivery
 @dataclass
 class _Job:
@@ -256,6 +283,21 @@ class EventDelivery:
             reason="EventBridge delivers to Lambda and Step Functions targets, asynchronously "
             "with retries; moto raises NotImplementedError for Lambda targets",
         )
+        from moto.events.models import EventsBackend
+
+        original_put_events = EventsBackend.put_events
+
+        def put_events(backend: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return delivery.put_events(original_put_events, backend, events)
+
+        self._patches.replace(
+            EventsBackend,
+            "put_events",
+            put_events,
+            reason="EventBridge refuses an entry whose Detail is not a JSON object (moto only "
+            "warns) or whose DetailType / Source is too long; and the twin records every event "
+            "put on a bus (twin.bus_events)",
+        )
         self._worker = threading.Thread(target=self._work, name="twin-eventbridge", daemon=True)
         self._worker.start()
 
@@ -277,6 +319,37 @@ class EventDelivery:
 
     def runs_for(self, event_id: str) -> tuple[list[str], list[TargetRun]]:
         return self._by_event.get(event_id, ([], []))
+
+    # ------------------------------------------------------------------ put_events
+    def put_events(
+        self, original: Any, backend: Any, events: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """moto's put_events, with AWS's entry errors moto lacks (`entry_refusal`), and a
+        `bus-event` record of each entry accepted."""
+        results: list[dict[str, Any] | None] = []
+        accepted: list[dict[str, Any]] = []
+        for event in events:
+            refusal = entry_refusal(event)
+            if refusal is not None:
+                results.append(refusal)
+            else:
+                results.append(None)
+                accepted.append(event)
+        answered = iter(original(backend, accepted) if accepted else [])
+        out = [r if r is not None else next(answered) for r in results]
+        for event, result in zip(events, out, strict=True):
+            if "EventId" not in result:
+                continue
+            self.host.record(
+                "bus-event",
+                event_id=result["EventId"],
+                event_bus=event.get("EventBusName") or "default",
+                source=event.get("Source"),
+                detail_type=event.get("DetailType"),
+                resources=list(event.get("Resources") or []),
+                detail=json.loads(event["Detail"]),
+            )
+        return out
 
     # ------------------------------------------------------------------ dispatch
     def on_event(self, rule: Any, moto_event: dict[str, Any], transform_input: bool = True) -> None:

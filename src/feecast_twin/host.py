@@ -3,13 +3,14 @@
 
 - `Recorder`: append to the timeline (faults, the Lambda runtime).
 - `Host`: the region and account, the clock, boto3 clients on the twin, the timeline, putting an
-  event on the bus as an AWS service does, logical <-> physical ids, and the environment every
+  event on the bus as an AWS service does, following the timeline, logical <-> physical ids, and the environment every
   process the twin starts needs (components, the loader, EventBridge delivery).
 - `LambdaRunner`: run a function as moto would (EventBridge delivery's asynchronous targets).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -30,6 +31,8 @@ class Host(Recorder, Protocol):
     def clock(self) -> Clock: ...
 
     def client(self, service: str) -> Any: ...
+
+    def subscribe(self, callback: Callable[[Any], Any]) -> Callable[[], None]: ...
 
     def emit_event(
         self,

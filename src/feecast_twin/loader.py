@@ -47,6 +47,7 @@ NO_OP_TYPES = {
     "AWS::S3::BucketPolicy": "permissions are not enforced by moto",
     "AWS::SNS::TopicPolicy": "permissions are not enforced by moto",
     "AWS::SQS::QueuePolicy": "permissions are not enforced by moto",
+    "AWS::Logs::ResourcePolicy": "permissions are not enforced by moto",
     "AWS::Lambda::LayerVersion": "the layer is the editable-installed feecast package",
     "AWS::ApiGatewayV2::Stage": "the twin answers the API's routes itself (twin.http_request)",
 }

@@ -147,6 +147,19 @@ def packages(twin: Any) -> list[dict[str, Any]]:
     return [sm.describe_model_package(ModelPackageName=s["ModelPackageArn"]) for s in summaries]
 
 
+def build_events(twin: Any, execution_arn: str) -> list[dict[str, Any]]:
+    """The feecast events of one build execution, oldest first, each detail validated against
+    the documented schema."""
+    from feecast.lifecycle import LifecycleDetail
+
+    events = [
+        e for e in twin.bus_events(source="feecast") if e["detail"]["execution"] == execution_arn
+    ]
+    for event in events:
+        LifecycleDetail.model_validate(event["detail"])
+    return events
+
+
 def messages_since(twin: Any, count: int) -> list[dict[str, Any]]:
     return twin.sns_messages()[count:]
 
@@ -243,6 +256,26 @@ def test_given_two_days_of_minutes_when_a_build_runs_then_a_package_matches_a_re
         if p["MetadataProperties"]["GeneratedBy"] == registered_build["arn"]
     ]
     assert package["ModelApprovalStatus"] == "PendingManualApproval"
+    # The outcome on the default bus for other systems (docs/events.md), in the documented
+    # schema, and the e-mail's attributes for SNS filter policies.
+    events = build_events(twin, registered_build["arn"])
+    assert [e["detail_type"] for e in events] == [
+        "Build Started",
+        "Build Succeeded",
+        "Model Package Waiting For Approval",
+    ]
+    for event in events[1:]:
+        assert package["ModelPackageArn"] in event["resources"]
+        assert event["detail"]["model_version"] == package["ModelPackageVersion"]
+        assert event["detail"]["facts"]["evaluation_uri"].startswith("s3://")
+    assert events[0]["detail"]["facts"]["input"]["dedup_key"] == "it-manual-1"
+    [note] = [m for m in registered_build["messages"] if "waiting for approval" in m["subject"]]
+    assert {k: v["Value"] for k, v in note["attributes"].items()} == {
+        "event_type": "Model Package Waiting For Approval",
+        "outcome": "registered",
+        "project": "feecast",
+        "model_version": str(package["ModelPackageVersion"]),
+    }
     meta = package["CustomerMetadataProperties"]
     for key in (
         "mean_wql",
@@ -397,6 +430,10 @@ def test_given_a_production_model_and_a_tiny_loss_cap_then_both_are_compared_and
     assert len(packages(twin)) == packages_before
     (note,) = messages_since(twin, before)
     assert "did not pass the accuracy gate" in note["message"]
+    assert note["attributes"]["event_type"]["Value"] == "Build Rejected"
+    rejected = build_events(twin, outcome.execution_arn)
+    assert [e["detail_type"] for e in rejected] == ["Build Started", "Build Rejected"]
+    assert "max_loss 0.0001" in rejected[1]["detail"]["facts"]["gate"]
     assert "vs production" in note["message"] and "vs naive" in note["message"]
     assert twin.metric_data("feecast", "ModelsRejected", {"service": "build"})
     # The production model forecast the same origins, from its own artifact.
@@ -420,6 +457,19 @@ def test_given_too_little_data_then_the_build_fails_early_with_the_reason(build_
     assert "too_short" in description["cause"]
     (note,) = notes
     assert "failed at step 'Prepare The Data'" in note["message"] and "too_short" in note["message"]
+    assert {k: v["Value"] for k, v in note["attributes"].items()} == {
+        "event_type": "Build Failed",
+        "outcome": "failed",
+        "project": "feecast",
+    }
+    arn = next(
+        r["execution_arn"]
+        for r in build_twin.records_of("execution-ended")
+        if r["execution_arn"].endswith(":it-too-little")
+    )
+    failed = build_events(build_twin, arn)
+    assert [e["detail_type"] for e in failed] == ["Build Started", "Build Failed"]
+    assert failed[1]["detail"]["facts"]["step"] == "Prepare The Data"
     assert len(packages(build_twin)) == packages_before
     assert not [
         r

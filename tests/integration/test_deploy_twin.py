@@ -184,6 +184,13 @@ def test_given_an_approved_package_when_a_person_follows_the_link_then_productio
 
     forecast = ask_endpoint(twin, "feecast-production")[0]
     assert len(forecast) == 30 and set(forecast.quantiles) == {"0.1", "0.5", "0.9"}
+    # the endpoint's own metrics, as SageMaker publishes them (the dashboard's endpoint panels)
+    variant = {"EndpointName": "feecast-production", "VariantName": "AllTraffic"}
+    assert twin.metric_data("AWS/SageMaker", "Invocations", variant)
+    assert all(v > 0 for _, v in twin.metric_data("AWS/SageMaker", "ModelLatency", variant))
+    assert {v for _, v in twin.metric_data("AWS/SageMaker", "Invocation5XXErrors", variant)} == {
+        0.0
+    }
     current = outcome.current(StateTable(twin.physical_id("StateTable")), "production")
     assert current is not None and current.package_arn == arn
 
@@ -196,6 +203,45 @@ def test_given_an_approved_package_when_a_person_follows_the_link_then_productio
     assert json.loads(history[0]["Value"])["threshold"] == pytest.approx(0.24)
     subjects = [m["subject"] for m in twin.sns_messages()]
     assert any("production now serves model v1" in s for s in subjects)
+
+    # Other systems hear the same on the default bus (docs/events.md), and SNS subscribers can
+    # filter on the message attributes.
+    assert_lifecycle_events(twin, arn)
+
+
+def assert_lifecycle_events(twin: Any, arn: str) -> None:
+    from feecast.lifecycle import LifecycleDetail
+
+    version = int(arn.rsplit("/", 1)[-1])
+    events = {
+        (e["detail_type"], e["detail"]["stage"]): e
+        for e in twin.bus_events(source="feecast")
+        if e["detail"]["model_package_arn"] == arn
+    }
+    for key in [
+        ("Deployment Succeeded", "staging"),
+        ("Approval Requested", "production"),
+        ("Approval Granted", "production"),
+        ("Deployment Succeeded", "production"),
+    ]:
+        assert key in events, f"{key} not on the bus: {sorted(events)}"
+        event = events[key]
+        # (Step Functions adds its state machine and execution to the resources of its events)
+        assert event["event_bus"] == "default" and arn in event["resources"]
+        detail = LifecycleDetail.model_validate(event["detail"])
+        assert detail.project == "feecast" and detail.model_version == version
+    assert events[("Deployment Succeeded", "staging")]["detail"]["facts"]["smoke"]
+    # the approval's signed links stay in the e-mail
+    assert "http" not in json.dumps(events[("Approval Requested", "production")]["detail"])
+    [request] = [m for m in twin.sns_messages() if "Approve: " in (m["message"] or "")]
+    attributes = {k: v["Value"] for k, v in request["attributes"].items()}
+    assert attributes == {
+        "event_type": "Approval Requested",
+        "outcome": "requested",
+        "project": "feecast",
+        "stage": "production",
+        "model_version": str(version),
+    }
 
 
 def test_given_non_approval_and_duplicate_events_then_exactly_one_deployment(
@@ -382,8 +428,18 @@ def test_given_serve_when_other_processes_approve_then_staging_then_production_d
         [waiting] = [line for line in run(*feecast, "approve").splitlines() if "model v" in line]
         run(*feecast, "approve", waiting.split()[0], "--comment", "from another terminal")
         twin.settle(timeout=300)
+        # No e-mail arrives in serve mode: `feecast logs` shows the notifications instead.
+        shown = json.loads(run(*feecast, "logs", "--json", "--limit", "100"))
     finally:
         handle.stop()
+    notified = [(e["event"], e["status"]) for e in shown if e["source"] == "notify"]
+    for expected in [
+        ("Deployment Succeeded", "deployed"),
+        ("Approval Requested", "requested"),
+        ("Approval Granted", "approved"),
+    ]:
+        assert expected in notified, notified
+    assert any("now serves model" in e["subject"] for e in shown if e["source"] == "notify")
     [execution] = executions(twin)
     final = twin.client("stepfunctions").describe_execution(executionArn=execution["executionArn"])
     assert json.loads(final["input"])["model_package_arn"] == arn

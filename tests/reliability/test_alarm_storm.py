@@ -131,7 +131,7 @@ def test_concurrent_invocations_for_one_transition_start_one_build(
         IdempotencyAlreadyInProgressError,
     )
     from feecast.adapters import idempotency
-    from feecast.adapters.notify import _sns
+    from feecast.adapters.notify import _events, _sns
     from feecast.monitor import aws as monitor_aws
     from feecast.monitor.events import parse_alarm_event
     from feecast.monitor.retrain import retrain_on_alarm
@@ -149,6 +149,7 @@ def test_concurrent_invocations_for_one_transition_start_one_build(
     for service in ("dynamodb", "cloudwatch"):
         monitor_aws.client(service)
     _sns()
+    _events()
     # Each container has its own Powertools persistence layer: one shared by 12 threads races in
     # its own lazy configure() (a thread sees `configured` before the key's JMESPath is compiled:
     # "'NoneType' object has no attribute 'search'"), which no Lambda container can do.

@@ -17,6 +17,7 @@ from typing import Any
 
 from feecast.adapters.errors import AlreadyExists, NotFound, TaskGone
 from feecast.config import FeecastConfig, ValidationConfig
+from feecast.lifecycle import LifecycleEvent
 from feecast.series import MinuteSeries
 
 REGION_ACCOUNT = "eu-west-1:123456789012"
@@ -301,20 +302,38 @@ class FakeNotifier:
         self.lost: list[str] = []
 
     def notify(
-        self, topic_arn: str, subject: str, message: str, facts: Mapping[str, Any] | None = None
+        self,
+        topic_arn: str,
+        subject: str,
+        message: str,
+        facts: Mapping[str, Any] | None = None,
+        *,
+        event: LifecycleEvent,
     ) -> str:
         if self.down:
             raise RuntimeError("SNS is down")
         self.sent.append(
-            {"topic": topic_arn, "subject": subject, "message": message, "facts": dict(facts or {})}
+            {
+                "topic": topic_arn,
+                "subject": subject,
+                "message": message,
+                "facts": dict(facts or {}),
+                "event": event,
+            }
         )
         return f"m-{len(self.sent)}"
 
     def notify_or_count(
-        self, topic_arn: str, subject: str, message: str, facts: Mapping[str, Any] | None = None
+        self,
+        topic_arn: str,
+        subject: str,
+        message: str,
+        facts: Mapping[str, Any] | None = None,
+        *,
+        event: LifecycleEvent,
     ) -> str | None:
         try:
-            self.notify(topic_arn, subject, message, facts)
+            self.notify(topic_arn, subject, message, facts, event=event)
         except Exception as exc:
             self.lost.append(subject)
             return f"{type(exc).__name__}: {exc}"

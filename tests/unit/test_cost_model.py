@@ -71,7 +71,7 @@ def test_template_defaults_are_read(defaults: cm.StackConfig) -> None:
         "StagingMonitoringSchedule",
     )
     assert defaults.staging_schedules == ("StagingMonitoringSchedule",)
-    assert defaults.build_states[0] == "Prepare The Data"
+    assert defaults.build_states[:2] == ("Announce The Build Started", "Prepare The Data")
     assert defaults.build_states[-1] == "Model Registered"
     assert defaults.deploy_states[-1] == "Deployment Succeeded"
     assert defaults.scheduled_builds_per_month == 0  # BuildScheduleState DISABLED

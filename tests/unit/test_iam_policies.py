@@ -93,6 +93,10 @@ SAM_POLICY_TEMPLATES: dict[str, tuple[list[str], list[str]]] = {
         ],
         ["arn:${AWS::Partition}:s3:::${BucketName}", "arn:${AWS::Partition}:s3:::${BucketName}/*"],
     ),
+    "EventBridgePutEventsPolicy": (
+        ["events:PutEvents"],
+        ["arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}"],
+    ),
     "SNSPublishMessagePolicy": (
         ["sns:Publish"],
         ["arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:${TopicName}"],
@@ -255,6 +259,7 @@ PACKAGE = _sm("model-package/feecast-models/7")
 STAGING, PRODUCTION = _sm("endpoint/feecast-staging"), _sm("endpoint/feecast-production")
 TOPIC = f"arn:aws:sns:{REGION}:{ACCOUNT}:feecast-notifications"
 KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/NotificationKey"
+DEFAULT_BUS = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default"
 BUILD_MACHINE = _states("stateMachine:feecast-model-build")
 DEPLOY_MACHINE = _states("stateMachine:feecast-model-deploy")
 SAGEMAKER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/SageMakerExecutionRole"
@@ -284,6 +289,7 @@ def _config(*suffixes: str) -> list[Need]:
 def _notify(why: str) -> list[Need]:
     return [
         Need("sns:Publish", TOPIC, why),
+        Need("events:PutEvents", DEFAULT_BUS, f"{why}: the same outcome as an event"),
         Need("kms:GenerateDataKey", KEY, "the topic is encrypted with NotificationKey"),
         Need("kms:Decrypt", KEY, "the topic is encrypted with NotificationKey"),
     ]
@@ -503,6 +509,7 @@ NEEDS: dict[str, list[Need]] = {
         *_notify("deployment stopped / rejected model in production"),
     ],
     "ModelDeployStateMachine": [
+        Need("events:PutEvents", DEFAULT_BUS, "Announce Staging Serves The Model"),
         *[
             Need("lambda:InvokeFunction", _fn(f), "a Lambda task")
             for f in (
@@ -737,6 +744,7 @@ AWS_NAMED = {
     "arn:aws:events:*:*:rule/StepFunctionsGetEventsForSageMaker*JobsRule": "the managed rules "
     "Step Functions creates for .sync SageMaker jobs",
     "arn:aws:logs:*:*:log-group:/aws/sagemaker/*": "SageMaker names its jobs' log groups",
+    "arn:aws:events:*:*:event-bus/default": "the account's default event bus (docs/events.md)",
     # The bucket's default key is the AWS managed aws/s3 key, whose id the template cannot name;
     # the statement must be bound to S3 with kms:ViaService (checked below).
     f"arn:aws:kms:{REGION}:{ACCOUNT}:key/*": "the bucket's aws/s3 key, through S3 only",

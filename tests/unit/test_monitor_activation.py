@@ -27,6 +27,7 @@ class Fake:
         self.alarms: dict[str, dict[str, Any]] = {}
         self.disabled: list[str] = []
         self.sent: list[tuple] = []
+        self.events: list[Any] = []  # the LifecycleEvent of each notification
 
     def ports(self) -> ActivationPorts:
         # No schedule port: the template alone owns the schedules' state (issue 16, defect 2).
@@ -34,7 +35,7 @@ class Fake:
             put_alarm=lambda d: self.alarms.__setitem__(d["AlarmName"], d),
             disable_alarm_actions=lambda name: self.disabled.append(name) or True,
             describe_endpoint=lambda name: EndpointState("Failed", "c", "from DescribeEndpoint"),
-            notify=lambda *args: self.sent.append(args) or "id",
+            notify=lambda *args, event: self.sent.append(args) or self.events.append(event) or "id",
         )
 
 
@@ -72,6 +73,9 @@ def test_failed_notifies_with_the_failure_reason_and_leaves_monitoring_alone() -
     assert "ping health check" in result["failure_reason"]
     assert "ping health check" in fake.sent[0][2]
     assert fake.alarms == {} and fake.disabled == []
+    [sent] = fake.events
+    assert (sent.detail_type, sent.detail.outcome) == ("Endpoint Failed", "failed")
+    assert sent.detail.stage == "production" and "ping health check" in sent.detail_json()
 
 
 def test_failed_without_a_reason_in_the_event_asks_describe_endpoint() -> None:

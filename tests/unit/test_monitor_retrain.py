@@ -116,7 +116,8 @@ def make_ports(actions_enabled: bool | None = True) -> tuple[RetrainPorts, FakeB
         episodes=FakeEpisodes(),
         start_build=builds,
         alarm_actions_enabled=lambda name: actions_enabled,
-        notify=lambda *args: sent.append(args) or "id",
+        # each notification as (topic, subject, message, facts, LifecycleEvent)
+        notify=lambda *args, event: sent.append((*args, event)) or "id",
     )
     return ports, builds, sent
 
@@ -133,6 +134,11 @@ def test_given_20_deliveries_of_one_alarm_then_one_build_and_one_notification() 
     assert len(sent) == 1 and "build started" in sent[0][1]
     facts = sent[0][3]
     assert facts["loss"] == 0.41 and facts["threshold"] == 0.24
+    # the same outcome for other systems (docs/events.md)
+    event = sent[0][4]
+    assert event.detail_type == "Accuracy Alarm Handled"
+    assert (event.detail.outcome, event.detail.stage) == ("started", "staging")
+    assert event.sns_attributes()["outcome"]["StringValue"] == "started"
 
 
 def test_given_the_alarm_flaps_inside_the_cool_down_then_no_second_build() -> None:

@@ -14,6 +14,7 @@ from feecast.adapters import notify as notify_module
 from feecast.adapters.notify import notify_or_count
 from feecast.deploy.outcome import report_outcome
 from feecast.deploy.settings import DeploySettings
+from feecast.lifecycle import DetailType, lifecycle_event
 from feecast.observability import metrics
 
 SETTINGS = DeploySettings(
@@ -27,10 +28,20 @@ SETTINGS = DeploySettings(
 )
 
 
+EVENT = lifecycle_event(DetailType.BUILD_FAILED, project="feecast", outcome="failed", summary="x")
+
+
 class FakeSns:
+    """SNS and EventBridge (put_events) in one fake."""
+
     def __init__(self, down: bool) -> None:
         self.down = down
         self.published: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
+
+    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        self.events += Entries
+        return {"FailedEntryCount": 0, "Entries": [{"EventId": "e"} for _ in Entries]}
 
     def publish(self, **kwargs: Any) -> dict[str, Any]:
         if self.down:
@@ -45,6 +56,7 @@ class FakeSns:
 def sns(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSns]:
     fake = FakeSns(down=True)
     monkeypatch.setattr(notify_module, "_sns", lambda: fake)
+    monkeypatch.setattr(notify_module, "_events", lambda: fake)
     metrics.clear_metrics()
     yield fake
     metrics.clear_metrics()
@@ -55,14 +67,16 @@ def counted() -> dict[str, float]:
 
 
 def test_given_sns_down_then_the_failure_is_counted_and_returned_not_raised(sns: FakeSns) -> None:
-    lost = notify_or_count(SETTINGS.notification_topic_arn, "feecast: x", "body")
+    lost = notify_or_count(SETTINGS.notification_topic_arn, "feecast: x", "body", event=EVENT)
     assert lost is not None and lost.startswith("ClientError:") and "Throttled" in lost
     assert counted() == {"NotificationsFailed": 1.0}
 
 
 def test_given_sns_up_then_it_publishes_and_counts_nothing(sns: FakeSns) -> None:
     sns.down = False
-    assert notify_or_count(SETTINGS.notification_topic_arn, "feecast: x", "body") is None
+    assert (
+        notify_or_count(SETTINGS.notification_topic_arn, "feecast: x", "body", event=EVENT) is None
+    )
     assert [p["Subject"] for p in sns.published] == ["feecast: x"] and counted() == {}
 
 
@@ -101,6 +115,9 @@ def test_the_timeout_message_says_how_to_deploy_the_package_after_all(sns: FakeS
         notifier=notify_module,
     )
     [published] = sns.published
+    [event] = sns.events
+    assert event["DetailType"] == "Approval Expired"
+    assert published["MessageAttributes"]["outcome"]["StringValue"] == "timed_out"
     # `feecast approve --package 7` alone is refused for an Approved package.
     assert "feecast reject --package 7, then feecast approve --package 7" in published["Message"]
     assert "approve the package again" not in published["Message"]

@@ -67,6 +67,10 @@ ENDPOINT_EVENT_STATUS = {
 }
 
 
+#: sagemaker-runtime errors without a model status -> the HTTP status SageMaker answers with.
+_STATUS_OF_CODE = {"ThrottlingException": 429, "ValidationError": 400, "ServiceUnavailable": 503}
+
+
 class DeployError(Exception):
     """An endpoint could not load its model(s); the message becomes FailureReason."""
 
@@ -1066,7 +1070,52 @@ class SageMakerTwin(Component):
         content_type: str,
         target_variant: str | None = None,
     ) -> tuple[bytes, str]:
-        """(response body, invoked variant); raises the runtime's errors (see responses.py)."""
+        """(response body, invoked variant); raises the runtime's errors (see responses.py).
+        Each call that reached a variant is recorded as `endpoint-invocation` (status, latency),
+        from which feecast_twin.awsmetrics writes the endpoint's AWS/SageMaker metrics."""
+        from feecast_twin.sagemaker.responses import RuntimeValidationError
+
+        started = time.perf_counter()
+        status, variant = 200, target_variant
+        try:
+            answer, variant = self._invoke(
+                account_id, region, endpoint_name, body, content_type, target_variant
+            )
+            return answer, variant
+        except RuntimeValidationError:
+            status = 0  # refused before any variant: SageMaker counts no invocation
+            raise
+        except Exception as exc:
+            status = int(
+                getattr(exc, "original_status", None)
+                or _STATUS_OF_CODE.get(str(getattr(exc, "code", "")), 500)
+            )
+            raise
+        finally:
+            if status:
+                self._record(
+                    "endpoint-invocation",
+                    endpoint=endpoint_name,
+                    variant=variant or self._first_variant(account_id, region, endpoint_name),
+                    status=status,
+                    latency_us=int((time.perf_counter() - started) * 1e6),
+                )
+
+    def _first_variant(self, account_id: str, region: str, endpoint_name: str) -> str:
+        state = self.endpoint_state(account_id, region, endpoint_name)
+        with self._lock:
+            names = list(state.models) if state is not None else []
+        return names[0] if names else "AllTraffic"
+
+    def _invoke(
+        self,
+        account_id: str,
+        region: str,
+        endpoint_name: str,
+        body: bytes,
+        content_type: str,
+        target_variant: str | None = None,
+    ) -> tuple[bytes, str]:
         from moto.sagemaker.models import sagemaker_backends
 
         from feecast_twin.sagemaker.containers import ContainerError

@@ -98,6 +98,7 @@ class RegisterRequest(BaseModel):
 
 class RegisterResult(BaseModel):
     model_package_arn: str
+    model_package_version: int  # for the events' model_version (docs/events.md)
     model_package_group_name: str
     approval_status: str
     approve_command: str
@@ -239,6 +240,7 @@ def register_model(
     arn = str(response["ModelPackageArn"])
     return RegisterResult(
         model_package_arn=arn,
+        model_package_version=int(arn.rsplit("/", 1)[-1]),
         model_package_group_name=settings.model_package_group_name,
         approval_status="PendingManualApproval",
         approve_command=approve_command(arn),

@@ -26,6 +26,7 @@ from feecast.adapters.errors import TaskGone
 from feecast.deploy import links, names
 from feecast.deploy.ports import DeployState, Notifier, Secret, TaskTokens
 from feecast.deploy.settings import ApprovalRequestSettings
+from feecast.lifecycle import DetailType, lifecycle_event
 from feecast.observability import logger, metrics
 
 _SK = "APPROVAL"
@@ -149,18 +150,31 @@ def request_approval(
         "",
         f"Or with AWS credentials: feecast approve {approval_id}   /   feecast reject {approval_id}",
     ]
+    subject = f"feecast: approve model v{record.version} for production?"
+    facts = {
+        "approval_id": approval_id,
+        "deployment_id": record.deployment_id,
+        "model_package_arn": record.model_package_arn,
+        "execution_arn": execution_arn,
+        "staging_endpoint": record.staging_endpoint,
+        "expires_at": expires,
+    }
     notifier.notify(
         settings.notification_topic_arn,
-        f"feecast: approve model v{record.version} for production?",
+        subject,
         "\n".join(lines),
-        {
-            "approval_id": approval_id,
-            "deployment_id": record.deployment_id,
-            "model_package_arn": record.model_package_arn,
-            "execution_arn": execution_arn,
-            "staging_endpoint": record.staging_endpoint,
-            "expires_at": expires,
-        },
+        facts,
+        # The links are not in the event: whoever can read the bus is not always an approver.
+        event=lifecycle_event(
+            DetailType.APPROVAL_REQUESTED,
+            project=settings.project_name,
+            outcome="requested",
+            summary=subject,
+            stage="production",
+            model_package_arn=record.model_package_arn,
+            execution=execution_arn,
+            facts=facts | {"loss": record.loss, "threshold": record.threshold},
+        ),
     )
     logger.info(
         "approval requested", extra={"approval_id": approval_id, "deployment": record.deployment_id}

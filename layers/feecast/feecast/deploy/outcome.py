@@ -17,6 +17,7 @@ from feecast.deploy import names
 from feecast.deploy.history import DeploymentRecord
 from feecast.deploy.ports import DeployState, Notifier
 from feecast.deploy.settings import DeploySettings
+from feecast.lifecycle import DetailType, lifecycle_event
 from feecast.observability import logger, metrics
 
 Outcome = Literal["approved", "rejected", "timed_out", "failed"]
@@ -27,6 +28,21 @@ _METRIC = {
     "timed_out": "ApprovalsTimedOut",
     "failed": "DeploymentsFailed",
 }
+
+
+_DETAIL_TYPE = {
+    "approved": DetailType.APPROVAL_GRANTED,
+    "rejected": DetailType.APPROVAL_REJECTED,
+    "timed_out": DetailType.APPROVAL_EXPIRED,
+    "failed": DetailType.DEPLOYMENT_FAILED,
+}
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def current(state: DeployState, stage: str) -> DeploymentRecord | None:
@@ -85,13 +101,28 @@ def record_deployment(
     )
     logger.info("deployment recorded", extra=record.to_item())
     verb = "rolled back to" if mode == "rollback" else "now serves"
+    subject = f"feecast: {stage} {verb} model v{record.version}"
+    facts = {**record.to_item(), "guardrails": endpoint.get("guardrails")}
     # The deployment happened: SNS being down must not turn it into "Deployment Failed".
     notifier.notify_or_count(
         settings.notification_topic_arn,
-        f"feecast: {stage} {verb} model v{record.version}",
+        subject,
         f"The {stage} endpoint {endpoint.get('endpoint_name')} {verb} model package version "
         f"{record.version}. {reason}".strip(),
-        {**record.to_item(), "guardrails": endpoint.get("guardrails")},
+        facts,
+        event=lifecycle_event(
+            DetailType.ROLLBACK_SUCCEEDED
+            if mode == "rollback"
+            else DetailType.DEPLOYMENT_SUCCEEDED,
+            project=settings.project_name,
+            outcome="rolled_back" if mode == "rollback" else "deployed",
+            summary=subject,
+            stage=stage,
+            model_package_arn=model_package_arn,
+            model_version=_int_or_none(record.version),
+            execution=execution,
+            facts=facts,
+        ),
     )
     return record
 
@@ -167,19 +198,32 @@ def report_outcome(
         + _PRODUCTION_AFTER.get(failed_step or "", "Check what the production endpoint serves.")
         + _threshold_note(deployment.get("threshold"), failed_step),
     }
+    facts = {
+        "outcome": outcome,
+        "execution": execution,
+        "model_package_arn": deployment.get("model_package_arn"),
+        "failed_step": failed_step,
+        "error": error or None,
+    }
     # Counted first: an SNS outage must not hide failures and decisions from the metrics.
     metrics.add_metric(name=_METRIC[outcome], unit="Count", value=1)
     lost = notifier.notify_or_count(
         settings.notification_topic_arn,
         subjects[outcome],
         messages[outcome],
-        {
-            "outcome": outcome,
-            "execution": execution,
-            "model_package_arn": deployment.get("model_package_arn"),
-            "failed_step": failed_step,
-            "error": error or None,
-        },
+        facts,
+        event=lifecycle_event(
+            _DETAIL_TYPE[outcome],
+            project=settings.project_name,
+            outcome=outcome,
+            summary=subjects[outcome],
+            # approvals are about production; a failure names the phase it stopped in
+            stage=None if outcome == "failed" else "production",
+            model_package_arn=deployment.get("model_package_arn"),
+            model_version=_int_or_none(version),
+            execution=execution,
+            facts=facts | {"mode": mode, "approval_by": approval.get("by")},
+        ),
     )
     result = {"outcome": outcome, "execution": execution}
     return result if lost is None else result | {"notification_not_sent": lost}

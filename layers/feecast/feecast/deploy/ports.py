@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # numpy behind them: routing handlers must not import it (test_handler_imports)
     from feecast.config import FeecastConfig, ValidationConfig
+    from feecast.lifecycle import LifecycleEvent
     from feecast.series import MinuteSeries
 
 
@@ -119,10 +120,22 @@ class Notifier(Protocol):
     and answers why."""
 
     def notify(
-        self, topic_arn: str, subject: str, message: str, facts: Mapping[str, Any] | None = None
+        self,
+        topic_arn: str,
+        subject: str,
+        message: str,
+        facts: Mapping[str, Any] | None = None,
+        *,
+        event: LifecycleEvent,
     ) -> str: ...
     def notify_or_count(
-        self, topic_arn: str, subject: str, message: str, facts: Mapping[str, Any] | None = None
+        self,
+        topic_arn: str,
+        subject: str,
+        message: str,
+        facts: Mapping[str, Any] | None = None,
+        *,
+        event: LifecycleEvent,
     ) -> str | None: ...
 
 

@@ -19,6 +19,7 @@ from feecast.deploy.history import DeploymentRecord, rollback_target
 from feecast.deploy.ports import DeployState, Executions, Notifier, Once, Packages
 from feecast.deploy.settings import DeploySettings
 from feecast.deploy.start import IDEMPOTENCY_SECONDS, PackageEvent
+from feecast.lifecycle import DetailType, lifecycle_event
 from feecast.observability import logger
 
 
@@ -157,12 +158,21 @@ def _handle_rejected(
     if live is None or live.package_arn != event.model_package_arn:
         reason = "the rejected package is not what production serves: nothing to roll back"
         if stopped:
+            subject = f"feecast: deployment of rejected model v{event.version} stopped"
             ports.notifier.notify(
                 settings.notification_topic_arn,
-                f"feecast: deployment of rejected model v{event.version} stopped",
+                subject,
                 f"Model package version {event.version} was rejected while being deployed; the deployment was stopped. "
                 "Production keeps serving its current model.",
                 {"stopped": stopped},
+                event=lifecycle_event(
+                    DetailType.DEPLOYMENT_STOPPED,
+                    project=settings.project_name,
+                    outcome="stopped",
+                    summary=subject,
+                    model_package_arn=event.model_package_arn,
+                    facts={"stopped": stopped},
+                ),
             )
         return RollbackStart(started=False, reason=reason, stopped_executions=stopped)
     key = f"v{event.version}-{names.stamp(event.changed_at(event_time))}"
@@ -176,12 +186,22 @@ def _handle_rejected(
             ports=ports,
         )
     except LookupError as exc:
+        subject = f"feecast: rejected model v{event.version} is still in production"
         ports.notifier.notify(
             settings.notification_topic_arn,
-            f"feecast: rejected model v{event.version} is still in production",
+            subject,
             f"Model package version {event.version} was rejected, but {exc}. Production keeps serving it; "
             "approve another package to replace it.",
             {"model_package_arn": event.model_package_arn},
+            event=lifecycle_event(
+                DetailType.ROLLBACK_NOT_POSSIBLE,
+                project=settings.project_name,
+                outcome="not_possible",
+                summary=subject,
+                stage="production",
+                model_package_arn=event.model_package_arn,
+                facts={"reason": str(exc), "stopped": stopped},
+            ),
         )
         return RollbackStart(started=False, reason=str(exc), stopped_executions=stopped)
     return result.model_copy(update={"stopped_executions": stopped})

@@ -25,6 +25,7 @@ from typing import Any
 from feecast.adapters.idempotency import run_once
 from feecast.adapters.notify import notify
 from feecast.config import FeecastConfig
+from feecast.lifecycle import DetailType, lifecycle_event
 from feecast.monitor import aws
 from feecast.monitor.definitions import accuracy_alarm
 from feecast.monitor.events import Action, EndpointChange
@@ -43,7 +44,8 @@ class ActivationPorts:
     put_alarm: Callable[[dict[str, Any]], None] = aws.put_alarm
     disable_alarm_actions: Callable[[str], bool] = aws.disable_alarm_actions
     describe_endpoint: Callable[[str], aws.EndpointState | None] = aws.describe_endpoint
-    notify: Callable[[str, str, str, dict[str, Any]], str] = notify
+    # notify(topic, subject, message, facts, *, event=LifecycleEvent) -> message id
+    notify: Callable[..., str] = notify
 
 
 def apply_change(
@@ -88,8 +90,11 @@ def apply_change(
             "threshold": validation.threshold,
             "consecutive_breaches_to_alarm": validation.consecutive_breaches_to_alarm,
         }
-        ports.notify(
-            topic,
+        _notify(
+            ports,
+            settings,
+            DetailType.MONITORING_ACTIVATED,
+            "active",
             f"feecast: monitoring of {change.endpoint_name} active",
             f"Endpoint {change.endpoint_name} is InService: the hourly accuracy run "
             f"({schedule}) scores it and alarm {alarm} fires after "
@@ -103,8 +108,11 @@ def apply_change(
             state = ports.describe_endpoint(change.endpoint_name)
             reason = (state.failure_reason if state else None) or "SageMaker gave no reason"
         result["failure_reason"] = reason
-        ports.notify(
-            topic,
+        _notify(
+            ports,
+            settings,
+            DetailType.ENDPOINT_FAILED,
+            change.status.lower(),
             f"feecast: endpoint {change.endpoint_name} {change.status}",
             f"Endpoint {change.endpoint_name} is {change.status}: {reason}",
             result,
@@ -116,8 +124,11 @@ def apply_change(
             "alarm": alarm,
             "alarm_actions_disabled": alarm_found,
         }
-        ports.notify(
-            topic,
+        _notify(
+            ports,
+            settings,
+            DetailType.MONITORING_STOPPED,
+            "stopped",
             f"feecast: monitoring of {change.endpoint_name} stopped",
             f"Endpoint {change.endpoint_name} is {change.status}: its hourly accuracy run "
             f"finds nothing to score and alarm {alarm} no longer starts builds.",
@@ -125,6 +136,31 @@ def apply_change(
         )
     logger.info("endpoint change handled", extra=result)
     return result
+
+
+def _notify(
+    ports: ActivationPorts,
+    settings: ActivationSettings,
+    detail_type: DetailType,
+    outcome: str,
+    subject: str,
+    message: str,
+    result: dict[str, Any],
+) -> None:
+    ports.notify(
+        settings.notification_topic_arn,
+        subject,
+        message,
+        result,
+        event=lifecycle_event(
+            detail_type,
+            project=settings.project_name,
+            outcome=outcome,
+            summary=subject,
+            stage=result.get("stage"),
+            facts=result,
+        ),
+    )
 
 
 def handle_endpoint_change(

@@ -27,6 +27,7 @@ from feecast.adapters.idempotency import run_once
 from feecast.adapters.notify import notify
 from feecast.build.start import BuildStart, StartBuildSettings, start_build
 from feecast.config import ValidationConfig
+from feecast.lifecycle import DetailType, lifecycle_event
 from feecast.monitor import aws
 from feecast.monitor.episode import Episode, Verdict, classify
 from feecast.monitor.events import AlarmChange
@@ -61,7 +62,8 @@ class RetrainPorts:
     episodes: EpisodeStorePort
     start_build: Callable[[str, str], BuildStart]  # (trigger, dedup_key)
     alarm_actions_enabled: Callable[[str], bool | None] = aws.alarm_actions_enabled
-    notify: Callable[[str, str, str, dict[str, Any]], str] = notify
+    # notify(topic, subject, message, facts, *, event=LifecycleEvent) -> message id
+    notify: Callable[..., str] = notify
     # The newest scored window of an endpoint, with its rolling pool (monitor/aws.ScoreStore).
     latest_score: Callable[[str], aws.LatestScore | None] = _no_score
     validation: Callable[[], ValidationConfig] = ValidationConfig
@@ -218,12 +220,22 @@ def _notify_outcome(
             f"(until {result.get('cooldown_ends_at')})",
         ),
     }.get(outcome, (f"build {outcome}", f"build {outcome}"))
+    subject = f"feecast: {result['alarm_name']} ALARM - {short}"
     ports.notify(
         settings.notification_topic_arn,
-        f"feecast: {result['alarm_name']} ALARM - {short}",
+        subject,
         f"The {stage} endpoint {endpoint_name(settings.project_name, stage)} breached its "
         f"accuracy threshold ({numbers}).{cause} Outcome: {what}.",
         result,
+        event=lifecycle_event(
+            DetailType.ACCURACY_ALARM,
+            project=settings.project_name,
+            outcome=str(outcome),
+            summary=subject,
+            stage=stage,
+            execution=build.get("execution_arn"),
+            facts=result,
+        ),
     )
 
 
