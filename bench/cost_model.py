@@ -347,6 +347,8 @@ class StackConfig:
     customer_managed_keys: int
     secrets: int
     template_alarms: int
+    # CloudWatch bills an alarm per metric it reads: a metric math alarm over two metrics is two.
+    alarm_metrics: int
     dashboards: int
     build_states: tuple[str, ...]
     deploy_states: tuple[str, ...]
@@ -482,6 +484,11 @@ def load_config(
         customer_managed_keys=count("AWS::KMS::Key"),
         secrets=count("AWS::SecretsManager::Secret"),
         template_alarms=count("AWS::CloudWatch::Alarm"),
+        alarm_metrics=sum(
+            max(1, sum(1 for q in res["Properties"].get("Metrics", []) if "MetricStat" in q))
+            for res in resources.values()
+            if res["Type"] == "AWS::CloudWatch::Alarm"
+        ),
         dashboards=count("AWS::CloudWatch::Dashboard"),
         build_states=_happy_path(
             machines["ModelBuildStateMachine"],
@@ -895,7 +902,6 @@ def estimate(
     )
 
     # -- CloudWatch
-    stages = len(cfg.monitored_stages)
     stage_hours = other_schedules * HOURS_PER_MONTH + staging_schedules * staging_hours
     ingest_metrics = 6 if cfg.ingest_enabled else 0  # TransactionsPolled ... SourceErrors
     # Per stage: WeightedQuantileLoss, BaselineWeightedQuantileLoss, Threshold (PutMetricData) and
@@ -911,9 +917,9 @@ def estimate(
     )
     est.add(
         "CloudWatch",
-        f"alarms ({cfg.template_alarms} in the template + {stages} accuracy)",
-        cfg.template_alarms + stages,
-        "alarms",
+        f"alarms ({cfg.template_alarms}, reading {cfg.alarm_metrics} metrics)",
+        cfg.alarm_metrics,
+        "alarm metrics",
         "cw_alarm_month",
     )
     est.add("CloudWatch", "lifecycle dashboard", cfg.dashboards, "dashboards", "cw_dashboard_month")
@@ -1327,7 +1333,7 @@ def table_stack(template: Path = TEMPLATE) -> str:
         f"| hourly monitoring schedules | {', '.join(cfg.monitored_stages)} |",
         f"| Lambda / state machine tracing | {cfg.lambda_tracing} / {cfg.state_machine_tracing} |",
         f"| customer managed keys, secrets, alarms, dashboards | {cfg.customer_managed_keys}, "
-        f"{cfg.secrets}, {cfg.template_alarms} (+{len(cfg.monitored_stages)} at run time), "
+        f"{cfg.secrets}, {cfg.template_alarms} ({cfg.alarm_metrics} alarm metrics), "
         f"{cfg.dashboards} |",
         f"| collector run (derived) | {facts['collector_polls']:g} polls, "
         f"{facts['collector_run_s']:.2f} s billed |",

@@ -126,10 +126,10 @@ def test_concurrent_invocations_for_one_transition_start_one_build(
         "POWERTOOLS_METRICS_NAMESPACE": "feecast",
     }.items():
         monkeypatch.setenv(name, value)
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
     from aws_lambda_powertools.utilities.idempotency.exceptions import (
         IdempotencyAlreadyInProgressError,
     )
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
     from feecast.adapters import idempotency
     from feecast.adapters.notify import _sns
     from feecast.monitor import aws as monitor_aws

@@ -121,6 +121,7 @@ _NAME_PROPERTY = {
     "AWS::SQS::Queue": "QueueName",
     "AWS::Logs::LogGroup": "LogGroupName",
     "AWS::SecretsManager::Secret": "Name",
+    "AWS::CloudWatch::Alarm": "AlarmName",
 }
 _ARN = {
     "AWS::S3::Bucket": "arn:aws:s3:::{name}",
@@ -133,6 +134,7 @@ _ARN = {
     "AWS::KMS::Key": "arn:aws:kms:{region}:{account}:key/{name}",
     "AWS::SecretsManager::Secret": "arn:aws:secretsmanager:{region}:{account}:secret:{name}-AbCdEf",
     "AWS::Logs::LogGroup": "arn:aws:logs:{region}:{account}:log-group:{name}:*",
+    "AWS::CloudWatch::Alarm": "arn:aws:cloudwatch:{region}:{account}:alarm:{name}",
 }
 _REF_IS_ARN = {"AWS::SNS::Topic", "AWS::Serverless::StateMachine", "AWS::SecretsManager::Secret"}
 
@@ -528,7 +530,7 @@ NEEDS: dict[str, list[Need]] = {
                 f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:feecast-{stage}-accuracy",
                 "the stage's accuracy alarm",
             )
-            for a in ("PutMetricAlarm", "DisableAlarmActions")
+            for a in ("EnableAlarmActions", "DisableAlarmActions")
             for stage in ("staging", "production")
         ],
         Need("cloudwatch:DescribeAlarms", _alarm("feecast-staging-accuracy"), "does it exist"),
