@@ -93,10 +93,6 @@ SAM_POLICY_TEMPLATES: dict[str, tuple[list[str], list[str]]] = {
         ],
         ["arn:${AWS::Partition}:s3:::${BucketName}", "arn:${AWS::Partition}:s3:::${BucketName}/*"],
     ),
-    "SNSPublishMessagePolicy": (
-        ["sns:Publish"],
-        ["arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:${TopicName}"],
-    ),
     "LambdaInvokePolicy": (
         ["lambda:InvokeFunction"],
         ["arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${FunctionName}*"],
@@ -193,6 +189,11 @@ def declared_statements(properties: dict[str, Any], type_: str) -> list[dict[str
     for item in properties.get("Policies", []):
         assert isinstance(item, dict), f"managed policy {item!r}: map it in this test first"
         ((key, value),) = item.items()
+        if key == "Ref":  # a managed policy of this template (NotificationPublisherPolicy)
+            attached = RESOURCES[value]
+            assert attached["Type"] == "AWS::IAM::ManagedPolicy", value
+            statements += declared_statements(attached["Properties"], attached["Type"])
+            continue
         if key == "Statement":
             statements += _as_list(value)
             continue
@@ -609,6 +610,8 @@ NEEDS: dict[str, list[Need]] = {
             "undeliverable runs",
         ),
     ],
+    # ---- attached to every publisher of the notification topic (one policy, not eight copies)
+    "NotificationPublisherPolicy": _notify("the notification topic"),
     # ---- people: `feecast approve | reject` (src/feecast_cli/deploy.py), by id or --package
     "ApproverPolicy": [
         Need("cloudformation:DescribeStacks", STACK, "the stack's outputs, the server's clock"),
@@ -645,7 +648,9 @@ def _entry_points() -> set[str]:
         "AWS::Serverless::Function",
         "AWS::Serverless::StateMachine",
         "AWS::IAM::Role",
-        "AWS::IAM::ManagedPolicy",  # attached by operators to people (ApproverPolicy)
+        # attached by operators to people (ApproverPolicy), or by the template to its
+        # functions and state machines (NotificationPublisherPolicy)
+        "AWS::IAM::ManagedPolicy",
     }
     return {lid for lid, res in RESOURCES.items() if res["Type"] in kinds}
 
