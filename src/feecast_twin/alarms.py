@@ -14,7 +14,9 @@ DescribeAlarmHistory. This module has:
   in moto (StateValue, StateReason, StateReasonData, StateUpdatedTimestamp), emits the
   "CloudWatch Alarm State Change" event and, if ActionsEnabled, publishes the alarm message to
   the SNS topics of the new state's actions. SetAlarmState does the same. New alarms start in
-  INSUFFICIENT_DATA. Composite and metric-math alarms are not evaluated (recorded, skipped).
+  INSUFFICIENT_DATA. Metric math alarms are evaluated (`evaluate_math_alarm`, the expression
+  subset of feecast_twin.metric_math; PutMetricAlarm refuses what it cannot evaluate);
+  composite alarms are not (recorded, skipped).
   Every state change is also kept as a StateUpdate history item, which DescribeAlarmHistory
   (added to moto's CloudWatchResponse; pure filtering in `query_history`) answers from.
 
