@@ -1,7 +1,7 @@
 """The monthly AWS bill of the default stack against the goal, and what moves it.
 
 The arithmetic is bench/cost_model.py (template.yaml's defaults, eu-west-1 list prices, free tier
-not counted); docs/cost.md prints the same tables (`python -m bench.cost_model --write-docs`).
+not counted); docs/cost.md prints the same tables (`python -m bench.cost_docs --write-docs`).
 Goal (issue 10): under 60 USD a month with the default parameters.
 
 One input is measured here rather than assumed: how long a collector run lasts. The real
@@ -22,7 +22,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench import cost_model
+from bench import cost_model, cost_prices
 from bench.common import measurement, result
 
 RUNS = 4  # one-a-minute collector runs measured
@@ -36,11 +36,12 @@ def measure_collector(
     runs: int = RUNS,
 ) -> dict[str, Any]:
     """Run the real ingestion pipeline on a fake clock: polls, billed seconds, CPU, log bytes."""
-    from feecast.ingest.memory import InMemoryIngestStore, InMemorySink
     from feecast.ingest.pipeline import RunPlan, run_ingest
     from feecast.ingest.sources import PollResult, parse_blockchain_info
-    from feecast.ingest.synthetic import config_for, generate
     from feecast.observability import logger
+
+    from feecast_testing.ingest_memory import InMemoryIngestStore, InMemorySink
+    from feecast_testing.synthetic import config_for, generate
 
     start = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
     stream = sorted(
@@ -219,8 +220,8 @@ def main() -> dict[str, Any]:
             ],
             "sensitivity": rows,
             "collector_runs": measured["runs"],
-            "prices_looked_up": cost_model.PRICES_LOOKED_UP,
-            "region": cost_model.REGION,
+            "prices_looked_up": cost_prices.PRICES_LOOKED_UP,
+            "region": cost_prices.REGION,
         },
     )
 

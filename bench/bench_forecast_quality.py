@@ -4,8 +4,8 @@ Goals (issue 15), on the synthetic fees: the DeepAR/naive ratio's 95% interval u
 below 0.95, and DeepAR at most equal to the robust baseline (DeepAR/robust <= 1).
 
 Method (docs/benchmarks.md, "Forecast quality"): exactly a build's backtest, per seed.
-- data: the project's synthetic transaction stream (feecast.ingest.synthetic, 4 tx/s),
-  aggregated per minute by the project's reference aggregation (feecast.ingest.memory.minutes_of)
+- data: the project's synthetic transaction stream (feecast_testing.synthetic, 4 tx/s),
+  aggregated per minute by the project's reference aggregation (feecast_testing.ingest_memory.minutes_of)
   into avg_fee_1min: 14 days (the build's history_days). Seed n starts at 00:00, 08:00 or 16:00
   (n mod 3);
 - the backtest of feecast.backtest with the SSM defaults: the last 3 days held out, 144 origins
@@ -102,10 +102,11 @@ def _cache_dir() -> Path:
 
 def benchmark_series(seed: int, start: datetime, minutes: int) -> Any:
     """avg_fee_1min of the synthetic stream, aggregated by the project's code (cached on disk)."""
-    from feecast.ingest import synthetic
-    from feecast.ingest.memory import minutes_of
     from feecast.ingest.model import Transaction
     from feecast.series import MinuteSeries
+
+    from feecast_testing import synthetic
+    from feecast_testing.ingest_memory import minutes_of
 
     config = synthetic.config_for(start, minutes / 1440, seed=seed, rate_per_second=RATE_PER_SECOND)
     # The generator's source is part of the key: a change to it regenerates the data.
@@ -163,7 +164,7 @@ def oracle_quantiles(
     seed: int, start: datetime, minutes: int, first: int, count: int, keys: Sequence[str]
 ) -> dict[str, FloatArray]:
     """The oracle's quantiles for minutes first .. first+count-1 of the benchmark series."""
-    from feecast.ingest import synthetic
+    from feecast_testing import synthetic
 
     config = synthetic.config_for(start, minutes / 1440, seed=seed, rate_per_second=RATE_PER_SECOND)
     t0 = int(config.start.timestamp())

@@ -8,7 +8,7 @@ Goals (issue 15):
 - after a rebuild under an unchanged regime, no alarm within 6 simulated hours.
 
 Method (docs/benchmarks.md, "Gate simulation"):
-- data: per replica, the synthetic fee process (bench/fee_process.py: feecast.ingest.synthetic's
+- data: per replica, the synthetic fee process (bench/fee_process.py: feecast_testing.synthetic's
   arrivals, bursts and fee draws, per minute) for 14 days of history, 20 builds one day apart,
   and a day of monitoring after the last; no regime change;
 - models: "equal quality" means the same method retrained on each build's data: the robust

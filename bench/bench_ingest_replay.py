@@ -2,7 +2,7 @@
 and in memory, side by side in one run.
 
 Each stream (a JSON Lines file) goes through `feecast.ingest.service.replay_file`:
-1. in memory (feecast.ingest.memory's InMemoryIngestStore and InMemorySink, the fakes the unit
+1. in memory (feecast_testing.ingest_memory's InMemoryIngestStore and InMemorySink, the fakes the unit
    tests use, with DynamoDB's conditional semantics): the pipeline's own speed;
 2. on the twin (DynamoIngestStore and FeatureStoreSink on the twin's IngestTable and feature
    group, every call through the twin's front door, its request contracts and moto, as
@@ -71,11 +71,11 @@ class Stream:
 def main() -> dict[str, Any]:
     from feecast.adapters.feature_store import FeatureStoreSink
     from feecast.adapters.ingest_table import DynamoIngestStore
-    from feecast.ingest.memory import InMemoryIngestStore, InMemorySink
     from feecast.ingest.service import replay_file
-    from feecast.ingest.synthetic import config_for, write_jsonl
     from feecast.observability import logger
 
+    from feecast_testing.ingest_memory import InMemoryIngestStore, InMemorySink
+    from feecast_testing.synthetic import config_for, write_jsonl
     from feecast_twin import Twin
 
     days = float(os.environ.get("FEECAST_BENCH_DAYS", "1"))

@@ -1,4 +1,4 @@
-"""The synthetic fee process of feecast.ingest.synthetic, simulated per minute (fast).
+"""The synthetic fee process of feecast_testing.synthetic, simulated per minute (fast).
 
 The transaction generator writes every transaction (hash, size, weight) and takes ~40 s per 14
 days; the gate simulation needs months of minutes for many replicas. This draws the same
@@ -14,8 +14,9 @@ import math
 from datetime import datetime, timedelta
 
 import numpy as np
-from feecast.ingest import synthetic
 from feecast.series import MinuteSeries
+
+from feecast_testing import synthetic
 
 _DAY = 86400
 

@@ -15,6 +15,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventV2Model
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from feecast.adapters.secrets import LinkSecret
+from feecast.adapters.state_table import StateTable
+from feecast.adapters.stepfunctions import StepFunctionsTasks
 from feecast.deploy.approvals import (
     LINK_METHODS,
     ApprovalRefused,
@@ -62,7 +65,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     http = request.requestContext.http
     try:
         result = answer_link(
-            SETTINGS,
             LinkRequest(
                 method=http.method,
                 approval_id=(request.pathParameters or {}).get("id"),
@@ -72,6 +74,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
                 source_ip=str(http.sourceIp),
                 request_id=request.requestContext.requestId,
             ),
+            state=StateTable(SETTINGS.state_table),
+            tasks=StepFunctionsTasks(),
+            secret=LinkSecret(SETTINGS.approval_secret_arn),
         )
     except ApprovalRefused as exc:  # logged and counted already
         return _page(exc.status, _TITLES.get(exc.status, "Refused"), exc.reason)

@@ -9,6 +9,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from feecast.adapters.sagemaker import SageMakerEndpoints
+from feecast.adapters.state_table import StateTable
+from feecast.adapters.stepfunctions import StepFunctionsTasks
 from feecast.deploy.endpoints import await_endpoint
 from feecast.deploy.settings import DeploySettings
 from feecast.observability import logger, metrics, tracer
@@ -38,4 +41,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         timeout_seconds=r.timeout_seconds,
         execution=r.execution,
         settings=SETTINGS,
+        state=StateTable(SETTINGS.state_table),
+        endpoints=SageMakerEndpoints(),
+        tasks=StepFunctionsTasks(),
     ).model_dump(mode="json")

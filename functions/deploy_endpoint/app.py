@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from feecast.adapters.cloudwatch import CloudWatchAlarms
+from feecast.adapters.sagemaker import SageMakerEndpoints, SageMakerPackages
 from feecast.deploy.endpoints import deploy_endpoint
 from feecast.deploy.settings import EndpointSettings
 from feecast.observability import logger, metrics, tracer
@@ -34,4 +36,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         deployment_id=r.deployment_id,
         guarded=r.guarded,
         settings=SETTINGS,
+        endpoints=SageMakerEndpoints(),
+        packages=SageMakerPackages(),
+        alarms=CloudWatchAlarms(),
     ).model_dump(mode="json")

@@ -8,7 +8,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from feecast.deploy.rollback import handle_package_rejected
+from feecast.adapters import idempotency, notify
+from feecast.adapters.sagemaker import SageMakerPackages
+from feecast.adapters.state_table import StateTable
+from feecast.adapters.stepfunctions import StepFunctionsExecutions
+from feecast.deploy.rollback import RollbackPorts, handle_package_rejected
 from feecast.deploy.settings import StartSettings
 from feecast.deploy.start import PackageStateChange
 from feecast.observability import logger, metrics, tracer
@@ -28,5 +32,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         state_machine_arn=SETTINGS.deploy_state_machine_arn,
         idempotency_table=SETTINGS.idempotency_table,
         settings=SETTINGS,
+        ports=RollbackPorts(
+            state=StateTable(SETTINGS.state_table),
+            packages=SageMakerPackages(),
+            executions=StepFunctionsExecutions(),
+            notifier=notify,
+        ),
+        once=idempotency,
         context=context,
     ).model_dump(mode="json")

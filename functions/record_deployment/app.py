@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from feecast.adapters import notify
+from feecast.adapters.state_table import StateTable
 from feecast.deploy.outcome import record_deployment
 from feecast.deploy.settings import DeploySettings
 from feecast.observability import logger, metrics, tracer
@@ -39,5 +41,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         endpoint=r.endpoint,
         reason=r.reason,
         settings=SETTINGS,
+        state=StateTable(SETTINGS.state_table),
+        notifier=notify,
     )
     return record.to_item()

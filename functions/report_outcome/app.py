@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from feecast.adapters import notify
 from feecast.deploy.outcome import report_outcome
 from feecast.deploy.settings import DeploySettings
 from feecast.observability import logger, metrics, tracer
@@ -34,4 +35,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         execution=r.execution,
         failed_step=r.failed_step,
         settings=SETTINGS,
+        notifier=notify,
     )

@@ -8,6 +8,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from feecast.adapters import notify
+from feecast.adapters.secrets import LinkSecret
+from feecast.adapters.state_table import StateTable
 from feecast.deploy.approvals import request_approval
 from feecast.deploy.settings import ApprovalRequestSettings
 from feecast.observability import logger, metrics, tracer
@@ -35,6 +38,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         deployment=r.deployment,
         timeout_seconds=r.timeout_seconds,
         settings=SETTINGS,
+        state=StateTable(SETTINGS.state_table),
+        secret=LinkSecret(SETTINGS.approval_secret_arn),
+        notifier=notify,
     )
     # The links are secrets of a kind: they stay in the notification, not in the history.
     return {"approval_id": result.approval_id, "expires_at": result.expires_at}

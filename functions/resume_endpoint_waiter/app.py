@@ -9,6 +9,9 @@ from typing import Any, Literal
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from feecast.adapters.sagemaker import SageMakerEndpoints
+from feecast.adapters.state_table import StateTable
+from feecast.adapters.stepfunctions import StepFunctionsTasks
 from feecast.deploy.endpoints import resume_waiter
 from feecast.deploy.settings import DeploySettings
 from feecast.observability import logger, metrics, tracer
@@ -38,4 +41,10 @@ class EndpointStateChange(EventBridgeModel):
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(event=event, model=EndpointStateChange)
-    return resume_waiter(request.detail.model_dump(), SETTINGS).model_dump(mode="json")
+    return resume_waiter(
+        request.detail.model_dump(),
+        SETTINGS,
+        state=StateTable(SETTINGS.state_table),
+        endpoints=SageMakerEndpoints(),
+        tasks=StepFunctionsTasks(),
+    ).model_dump(mode="json")

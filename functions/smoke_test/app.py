@@ -7,6 +7,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from feecast.adapters import feature_history, parameters
+from feecast.adapters.sagemaker_runtime import SageMakerRuntime
 from feecast.deploy.settings import SmokeSettings
 from feecast.deploy.smoke_test import smoke_test
 from feecast.observability import logger, metrics, tracer
@@ -25,4 +27,10 @@ class Request(BaseModel):
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(event=event, model=Request)
-    return smoke_test(request.endpoint_name, SETTINGS).to_dict()
+    return smoke_test(
+        request.endpoint_name,
+        SETTINGS,
+        forecaster=SageMakerRuntime(),
+        parameters=parameters,
+        history=feature_history,
+    ).to_dict()

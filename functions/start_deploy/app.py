@@ -7,6 +7,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from feecast.adapters import idempotency
+from feecast.adapters.sagemaker import SageMakerPackages
+from feecast.adapters.stepfunctions import StepFunctionsExecutions
 from feecast.deploy.settings import StartSettings
 from feecast.deploy.start import PackageStateChange, start_deploy
 from feecast.observability import logger, metrics, tracer
@@ -20,4 +23,12 @@ SETTINGS = load_settings(StartSettings)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(event=event, model=PackageStateChange)
-    return start_deploy(request.detail, request.time, SETTINGS, context).model_dump(mode="json")
+    return start_deploy(
+        request.detail,
+        request.time,
+        SETTINGS,
+        context,
+        packages=SageMakerPackages(),
+        executions=StepFunctionsExecutions(),
+        once=idempotency,
+    ).model_dump(mode="json")

@@ -7,6 +7,7 @@ Library: feecast.deploy.endpoints.teardown_endpoint.
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from feecast.adapters.sagemaker import SageMakerEndpoints
 from feecast.deploy.endpoints import teardown_endpoint
 from feecast.deploy.settings import DeploySettings
 from feecast.observability import logger, metrics, tracer
@@ -19,4 +20,4 @@ SETTINGS = load_settings(DeploySettings)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return teardown_endpoint(SETTINGS.staging_endpoint_name)
+    return teardown_endpoint(SETTINGS.staging_endpoint_name, endpoints=SageMakerEndpoints())

@@ -7,6 +7,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from feecast.adapters import parameters
+from feecast.adapters.sagemaker import SageMakerPackages
+from feecast.adapters.state_table import StateTable
 from feecast.deploy.settings import DeploySettings
 from feecast.deploy.threshold_step import update_threshold
 from feecast.observability import logger, metrics, tracer
@@ -25,4 +28,10 @@ class Request(BaseModel):
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(event=event, model=Request)
-    return update_threshold(request.model_package_arn, SETTINGS).model_dump(mode="json")
+    return update_threshold(
+        request.model_package_arn,
+        SETTINGS,
+        state=StateTable(SETTINGS.state_table),
+        packages=SageMakerPackages(),
+        parameters=parameters,
+    ).model_dump(mode="json")

@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from feecast_cli.context import CliError, Context
+from feecast_cli.progress import Progress
 
 _FINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
@@ -31,7 +31,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--dedup-key",
         default=None,
-        help="identifies this request (default: manual-<UTC minute>); reuse it to avoid a second build",
+        help="identifies this request (default: <trigger>-<the server's UTC minute>); reuse it to "
+        "avoid a second build",
     )
     parser.add_argument(
         "--trigger", default="manual", help="recorded trigger name (default: %(default)s)"
@@ -53,13 +54,16 @@ def _run(args: argparse.Namespace, context: Context) -> int:
         model_build_state_machine_arn=context.output("ModelBuildStateMachineArn"),
         state_table=context.output("StateTableName"),
     )
-    dedup_key = args.dedup_key or f"{args.trigger}-{datetime.now(UTC):%Y-%m-%dT%H:%MZ}"
+    # The server's minute (AWS's, or the twin's clock), not this machine's: two operators with
+    # skewed clocks, or a twin whose clock runs elsewhere in time, still share one key.
+    now = context.server_now()
+    dedup_key = args.dedup_key or f"{args.trigger}-{now:%Y-%m-%dT%H:%MZ}"
     backend = AwsBuildBackend(settings, session=context.session, endpoint_url=context.endpoint_url)
     try:
-        outcome = start_build(args.trigger, dedup_key, settings, backend=backend)
+        outcome = start_build(args.trigger, dedup_key, settings, backend=backend, now=now)
     except ValueError as exc:
         raise CliError(str(exc)) from exc
-    result: dict[str, Any] = outcome.model_dump()
+    result: dict[str, Any] = {**outcome.model_dump(), "dedup_key": dedup_key, "execution": None}
     if args.wait:
         result["execution"] = _wait(context, outcome.execution_arn, args.timeout)
     if args.json:
@@ -69,21 +73,33 @@ def _run(args: argparse.Namespace, context: Context) -> int:
         print(f"execution: {outcome.execution_arn}")
         if args.wait:
             done = result["execution"]
-            print(f"status: {done['status']}")
-            if done.get("error"):
-                print(f"error: {done['error']}: {done.get('cause', '')}")
+            print(f"status: {done['status']} after {done['seconds']:.0f} s")
+            if done.get("why"):
+                print(f"why: {done['why']}")
     if args.wait and result["execution"]["status"] != "SUCCEEDED":
         return 1
     return 0
 
 
-def _wait(context: Context, execution_arn: str, timeout: float) -> dict[str, Any]:
+def _wait(
+    context: Context, execution_arn: str, timeout: float, poll_seconds: float = 2.0
+) -> dict[str, Any]:
+    """Poll the execution until it ends, reporting each new step on stderr."""
+    from feecast_cli.status import current_step, failure_summary
+
     sfn = context.client("stepfunctions")
+    progress = Progress("build")
     deadline = time.monotonic() + timeout
     while True:
         description = sfn.describe_execution(executionArn=execution_arn)
-        if description["status"] in _FINAL:
-            return {k: description.get(k) for k in ("status", "error", "cause", "stopDate")}
+        status = description["status"]
+        if status in _FINAL:
+            progress.done(status)
+            out = {k: description.get(k) for k in ("status", "error", "cause", "stopDate")}
+            out["why"] = failure_summary(out["error"], out["cause"])
+            out["seconds"] = round(progress.elapsed, 1)
+            return out
+        progress.update(current_step(sfn, execution_arn) or status)
         if time.monotonic() > deadline:
-            raise CliError(f"{execution_arn} still {description['status']} after {timeout:.0f} s")
-        time.sleep(2)
+            raise CliError(f"{execution_arn} still {status} after {timeout:.0f} s")
+        progress.pause(poll_seconds)

@@ -20,6 +20,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from feecast_cli.context import CliError, Context, project_name
+from feecast_cli.progress import human
+
+_JSON_HELP = "print one JSON object instead of text"
 
 
 def register(subparsers: Any) -> None:
@@ -35,6 +38,7 @@ def register(subparsers: Any) -> None:
         help="approve this model package (starts its deployment)",
     )
     approve.add_argument("--comment", default="", help="recorded with the decision")
+    approve.add_argument("--json", action="store_true", help=_JSON_HELP)
     approve.set_defaults(func=_approve)
 
     reject = subparsers.add_parser(
@@ -45,6 +49,7 @@ def register(subparsers: Any) -> None:
     )
     reject.add_argument("--package", metavar="ARN|VERSION", help="reject this model package")
     reject.add_argument("--comment", default="", help="why (sent in the notification)")
+    reject.add_argument("--json", action="store_true", help=_JSON_HELP)
     reject.set_defaults(func=_reject)
 
     rollback = subparsers.add_parser(
@@ -54,43 +59,55 @@ def register(subparsers: Any) -> None:
     rollback.add_argument(
         "--dry-run", action="store_true", help="show what would be deployed; change nothing"
     )
+    rollback.add_argument("--json", action="store_true", help=_JSON_HELP)
     rollback.set_defaults(func=_rollback)
 
 
 def _bind(context: Context) -> None:
     """Point the library's adapters at the CLI's session (profile, region, --endpoint-url)."""
-    from feecast.deploy import aws
+    from feecast.adapters import clients
 
-    aws.use_session(context.session, context.endpoint_url)
+    clients.use_session(context.session, context.endpoint_url)
 
 
 def _who(context: Context) -> str:
+    """The caller's ARN (STS GetCallerIdentity): recorded as who decided, on AWS as on the twin."""
     try:
         return str(context.client("sts").get_caller_identity()["Arn"])
     except Exception:  # identity is informative only
         return "feecast CLI"
 
 
-def _print_pending(pending: list[Any], now: datetime) -> None:
+def _emit(args: argparse.Namespace, result: dict[str, Any], text: str) -> int:
+    print(json.dumps(result, indent=2, default=str) if args.json else text)
+    return 0
+
+
+def _pending_text(pending: list[Any], now: datetime) -> str:
     if not pending:
-        print("No deployment is waiting for approval.")
-        return
+        return "No deployment is waiting for approval."
+    lines = []
     for a in pending:
         left = datetime.fromtimestamp(a.expires_at, UTC) - now
-        print(
-            f"{a.approval_id}  model v{a.version}  loss {a.loss}  threshold {a.threshold}  "
+        lines.append(
+            f"{a.approval_id}  model v{a.version}  loss {human(a.loss)}  "
+            f"threshold {human(a.threshold)}  naive {human(a.baseline_loss)}  "
             f"staging {a.staging_endpoint}  expires in {int(left.total_seconds() // 60)} min"
         )
-    print("\nApprove with `feecast approve ID`, reject with `feecast reject ID`.")
+    lines.append("\nApprove with `feecast approve ID`, reject with `feecast reject ID`.")
+    return "\n".join(lines)
 
 
 def _decide(args: argparse.Namespace, context: Context, decision: str) -> int:
+    from feecast.adapters.state_table import StateTable
+    from feecast.adapters.stepfunctions import StepFunctionsTasks
     from feecast.deploy.approvals import ApprovalRefused, decide
 
     _bind(context)
     try:
         result = decide(
-            context.output("StateTableName"),
+            StateTable(context.output("StateTableName")),
+            StepFunctionsTasks(),
             args.approval_id,
             decision,
             by=_who(context),
@@ -104,20 +121,24 @@ def _decide(args: argparse.Namespace, context: Context, decision: str) -> int:
         if decision == "approve"
         else "rejected: the deployment ends"
     )
-    print(f"Model {result.model_package_arn} {verb} ({result.deployment_id}).")
-    return 0
+    return _emit(
+        args,
+        result.model_dump(),
+        f"Model {result.model_package_arn} {verb} ({result.deployment_id}), by {result.by}.",
+    )
 
 
 def _decide_package(args: argparse.Namespace, context: Context, status: str) -> int:
-    from feecast.deploy.packages import PackageRefused, decide_package
+    from feecast_cli.packages import PackageRefused, decide_package
 
     _bind(context)
+    who = _who(context)
     try:
         result = decide_package(
             context.output("ModelPackageGroupName"),
             args.package,
             status,  # type: ignore[arg-type]
-            by=_who(context),
+            by=who,
             comment=args.comment,
         )
     except PackageRefused as exc:
@@ -127,37 +148,47 @@ def _decide_package(args: argparse.Namespace, context: Context, status: str) -> 
         if status == "Approved"
         else "it will not be deployed; if production serves it, the previous model comes back"
     )
-    print(f"Model package v{result.version} {status.lower()}: {follows}.")
-    print(f"  {result.model_package_arn}")
-    return 0
+    return _emit(
+        args,
+        {**result.model_dump(), "by": who},
+        f"Model package v{result.version} {status.lower()} by {who}: {follows}.\n"
+        f"  {result.model_package_arn}",
+    )
 
 
-def _print_pending_packages(context: Context) -> None:
-    from feecast.deploy.packages import pending_packages
-
-    packages = pending_packages(context.output("ModelPackageGroupName"))
+def _packages_text(packages: list[Any]) -> str:
     if not packages:
-        print("No model package is waiting for approval.")
-        return
-    for p in packages:
-        print(
-            f"model package v{p.version}  loss {p.mean_wql}  naive baseline {p.baseline_wql}  "
-            f"registered {p.created}"
-        )
-    print("Approve with `feecast approve --package VERSION` (starts its deployment).\n")
+        return "No model package is waiting for approval.\n"
+    lines = [
+        f"model package v{p.version}  loss {human(p.mean_wql)}  naive baseline "
+        f"{human(p.baseline_wql)}  registered {str(p.created)[:19]}"
+        for p in packages
+    ]
+    lines.append("Approve with `feecast approve --package VERSION` (starts its deployment).\n")
+    return "\n".join(lines)
 
 
 def _approve(args: argparse.Namespace, context: Context) -> int:
     if args.package:
         return _decide_package(args, context, "Approved")
     if not args.approval_id:
+        from feecast.adapters.state_table import StateTable
         from feecast.deploy.approvals import list_pending
 
+        from feecast_cli.packages import pending_packages
+
         _bind(context)
-        _print_pending_packages(context)
+        packages = pending_packages(context.output("ModelPackageGroupName"))
         now = context.server_now()
-        _print_pending(list_pending(context.output("StateTableName"), now=now.timestamp()), now)
-        return 0
+        pending = list_pending(StateTable(context.output("StateTableName")), now=now.timestamp())
+        return _emit(
+            args,
+            {
+                "pending_packages": [p.model_dump() for p in packages],
+                "pending_approvals": [a.model_dump() for a in pending],
+            },
+            _packages_text(packages) + "\n" + _pending_text(pending, now),
+        )
     return _decide(args, context, "approve")
 
 
@@ -170,6 +201,10 @@ def _reject(args: argparse.Namespace, context: Context) -> int:
 
 
 def _rollback(args: argparse.Namespace, context: Context) -> int:
+    from feecast.adapters import notify
+    from feecast.adapters.sagemaker import SageMakerPackages
+    from feecast.adapters.state_table import StateTable
+    from feecast.adapters.stepfunctions import StepFunctionsExecutions
     from feecast.deploy import rollback
     from feecast.deploy.history import NothingToRollBackTo
     from feecast.deploy.settings import DeploySettings
@@ -177,16 +212,29 @@ def _rollback(args: argparse.Namespace, context: Context) -> int:
     _bind(context)
     outputs = context.outputs
     table = context.output("StateTableName")
+    ports = rollback.RollbackPorts(
+        state=StateTable(table),
+        packages=SageMakerPackages(),
+        executions=StepFunctionsExecutions(),
+        notifier=notify,
+    )
     try:
-        current, target = rollback.choose_target(table)
+        current, target = rollback.choose_target(ports.state, ports.packages)
     except NothingToRollBackTo as exc:
         raise CliError(str(exc)) from exc
-    print(
-        f"Production serves: {current.package_arn if current else 'unknown (no deployment recorded)'}"
+    plan: dict[str, Any] = {
+        "production_serves": current.package_arn if current else None,
+        "target": target.package_arn,
+        "target_deployed_at": target.deployed_at,
+        "dry_run": bool(args.dry_run),
+        "rollback": None,
+    }
+    text = (
+        f"Production serves: {current.package_arn if current else 'unknown (no deployment recorded)'}\n"
+        f"Rollback target:   {target.package_arn} (deployed {target.deployed_at})"
     )
-    print(f"Rollback target:   {target.package_arn} (deployed {target.deployed_at})")
     if args.dry_run:
-        return 0
+        return _emit(args, plan, text)
     settings = DeploySettings(
         project_name=project_name(outputs),
         ssm_prefix="",
@@ -200,6 +248,13 @@ def _rollback(args: argparse.Namespace, context: Context) -> int:
         reason=args.reason or f"manual rollback by {_who(context)}",
         state_machine_arn=context.output("ModelDeployStateMachineArn"),
         settings=settings,
+        ports=ports,
+        now=context.server_now(),  # one rollback per server minute, whoever's clock is off
     )
-    print(json.dumps(result.model_dump(), indent=2))
-    return 0
+    plan["rollback"] = result.model_dump()
+    started = (
+        f"rollback started: {result.execution_name}"
+        if result.started
+        else f"no rollback started: {result.reason}"
+    )
+    return _emit(args, plan, f"{text}\n{started}")

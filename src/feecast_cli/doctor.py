@@ -526,9 +526,10 @@ def _endpoint_and_alarm(
 def _endpoint_type(
     sm: Any, stage: str, endpoint: dict[str, Any], params: dict[str, str]
 ) -> list[Check]:
+    from feecast.adapters.sagemaker import SageMakerEndpoints
     from feecast.deploy.endpoint_config import endpoint_type_of
 
-    running = endpoint_type_of(sm, endpoint)
+    running = endpoint_type_of(SageMakerEndpoints(sm), endpoint)
     wanted = params.get("EndpointType")
     if running is None or wanted is None or running == wanted:
         return []

@@ -18,11 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from feecast_cli.context import CliError, Context
+from feecast_cli.local import usage
+from feecast_cli.progress import Progress, human
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("ingest", help="backfill transactions; synthetic streams")
-    commands = parser.add_subparsers(dest="ingest_command", required=True, metavar="SUBCOMMAND")
+    commands = parser.add_subparsers(dest="ingest_command", metavar="SUBCOMMAND")
+    parser.set_defaults(func=usage(parser))
 
     replay = commands.add_parser(
         "replay",
@@ -42,6 +45,7 @@ def register(subparsers: Any) -> None:
     replay.add_argument("--table", help="IngestTable name (default: stack output IngestTableName)")
     replay.add_argument("--feature-group", help="default: stack output FeatureGroupName")
     replay.add_argument("--verbose", action="store_true", help="print the pipeline's JSON logs")
+    replay.add_argument("--json", action="store_true", help="print the report as one JSON object")
     replay.set_defaults(func=_replay)
 
     synthetic = commands.add_parser(
@@ -58,6 +62,7 @@ def register(subparsers: Any) -> None:
     )
     synthetic.add_argument("--fee-multiplier", type=float, default=3.0)
     synthetic.add_argument("--duplicate-fraction", type=float, default=0.0)
+    synthetic.add_argument("--json", action="store_true", help="print the result as JSON")
     synthetic.set_defaults(func=_synthetic)
 
 
@@ -87,6 +92,7 @@ def _replay(args: argparse.Namespace, context: Context) -> int:
         args.feature_group or context.output("FeatureGroupName"),
         context.client("sagemaker-featurestore-runtime"),
     )
+    progress = Progress(f"ingest replay {args.file.name}")
     started = time.perf_counter()
     report = replay_file(
         args.file,
@@ -95,20 +101,34 @@ def _replay(args: argparse.Namespace, context: Context) -> int:
         watermark_seconds=args.watermark_seconds,
         flush=args.flush,
         chunk_size=args.chunk_size,
+        on_chunk=lambda lines: progress.update(f"{lines:,} lines read"),
     )
     elapsed = time.perf_counter() - started
+    progress.done("done")
     summary = {**report.to_dict(), "seconds": round(elapsed, 1)}
     summary["transactions_per_second"] = (
         round(report.transactions_polled / elapsed) if elapsed else None
     )
-    print(json.dumps(summary, indent=2))
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(
+            f"{summary['transactions_polled']:,} transactions in {human(summary['seconds'], 3)} s "
+            f"({human(summary['transactions_per_second'])}/s): {summary['accepted']:,} accepted, "
+            f"{summary['duplicates_dropped']:,} duplicates, {summary['late_transactions']:,} late, "
+            f"{summary['malformed_transactions']:,} malformed"
+        )
+        print(
+            f"{summary['minutes_closed']:,} minutes closed, {summary['minutes_written']:,} "
+            f"written to the feature store (last {summary['last_closed'] or '-'})"
+        )
     return 0
 
 
 def _synthetic(args: argparse.Namespace, context: Context) -> int:
     from datetime import timedelta
 
-    from feecast.ingest.synthetic import config_for, write_jsonl
+    from feecast_testing.synthetic import config_for, write_jsonl
 
     start = _utc(args.start) if args.start else datetime.now(UTC) - timedelta(days=args.days)
     try:
@@ -124,5 +144,9 @@ def _synthetic(args: argparse.Namespace, context: Context) -> int:
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     lines = write_jsonl(args.out, config)
-    print(f"{args.out}: {lines} SYNTHETIC transactions from {config.start:%Y-%m-%dT%H:%M:%SZ}")
+    if args.json:
+        out = {"file": str(args.out), "transactions": lines, "start": config.start.isoformat()}
+        print(json.dumps(out, indent=2))
+    else:
+        print(f"{args.out}: {lines} SYNTHETIC transactions from {config.start:%Y-%m-%dT%H:%M:%SZ}")
     return 0

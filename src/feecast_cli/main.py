@@ -15,6 +15,13 @@ from botocore.exceptions import EndpointConnectionError
 
 from feecast_cli.context import CliError, Context
 
+# What only `pip install 'feecast[twin]'` brings (the local twin and the local DeepAR): a command
+# that needs one says which extra to install instead of a traceback.
+TWIN_ONLY = frozenset(
+    {"moto", "torch", "gluonts", "pandas", "pyarrow", "awslambdaric", "samtranslator", "regex"}
+    | {"time_machine", "lightning", "werkzeug", "flask"}
+)
+
 
 def _command_modules() -> list[object]:
     # Imported here so `feecast --help` stays fast and a broken group names itself.
@@ -65,6 +72,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EndpointConnectionError as exc:
         hint = " (is `feecast local serve` running?)" if args.endpoint_url else ""
         print(f"feecast: {exc}{hint}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in TWIN_ONLY:
+            raise
+        print(
+            f"feecast: this command needs the local twin's packages ({exc.name} is missing): "
+            "pip install 'feecast[twin]'",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         return 130

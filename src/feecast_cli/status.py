@@ -33,13 +33,23 @@ BASELINE_METRIC = "BaselineWeightedQuantileLoss"
 THRESHOLD_METRIC = "Threshold"
 STAGE_OUTPUTS = (("staging", "StagingEndpointName"), ("production", "ProductionEndpointName"))
 MACHINE_OUTPUTS = (("build", "ModelBuildStateMachineArn"), ("deploy", "ModelDeployStateMachineArn"))
+_ENDED_BADLY = {"FAILED", "TIMED_OUT", "ABORTED"}
+STATUS_HELP = """\
+What is deployed where (endpoints, their model package and version), the current threshold,
+the last losses per stage, the last build (and why it failed), running builds and deployments
+with their current step, pending approvals (model packages waiting in the registry,
+deployments waiting for a person)."""
+LOGS_HELP = """\
+The last lifecycle events, oldest first: executions of the build and deploy state machines
+(with the error and cause of those that failed), model package registrations and approval
+changes (and who decided), alarm state changes, deployments recorded per stage."""
 
 
 def register(subparsers: Any) -> None:
     status = subparsers.add_parser(
         "status",
         help="what is deployed where, the threshold, last losses, running work, pending approvals",
-        description=__doc__.split("\n\n")[1] if __doc__ else None,
+        description=STATUS_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     status.add_argument("--json", action="store_true", help="print JSON instead of tables")
@@ -49,7 +59,10 @@ def register(subparsers: Any) -> None:
     status.set_defaults(func=run_status)
 
     logs = subparsers.add_parser(
-        "logs", help="history of the last lifecycle events (builds, approvals, alarms, deployments)"
+        "logs",
+        help="history of the last lifecycle events (builds, approvals, alarms, deployments)",
+        description=LOGS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     logs.add_argument("--json", action="store_true", help="print JSON instead of a table")
     logs.add_argument("--limit", type=int, default=30, help="events to show (default 30)")
@@ -93,9 +106,9 @@ def package_version(arn: str | None) -> int | None:
 
 def _use_library_session(context: Context) -> None:
     """The deploy library's adapters use the CLI's session (profile, region, endpoint)."""
-    from feecast.deploy import aws
+    from feecast.adapters import clients
 
-    aws.use_session(context.session, context.endpoint_url)
+    clients.use_session(context.session, context.endpoint_url)
 
 
 # ------------------------------------------------------------------------------ status
@@ -118,6 +131,7 @@ def collect_status(context: Context, hours: float = 48) -> dict[str, Any]:
         "threshold": threshold,
         "endpoints": [],
         "alarms": [],
+        "last_build": None,
         "running": [],
         "pending_packages": [],
         "pending_approvals": [],
@@ -145,6 +159,8 @@ def collect_status(context: Context, hours: float = 48) -> dict[str, Any]:
         arn = outputs.get(key)
         if arn:
             status["running"] += _running(sfn, kind, arn)
+    if outputs.get("ModelBuildStateMachineArn"):
+        status["last_build"] = _last_ended(sfn, outputs["ModelBuildStateMachineArn"])
     group = outputs.get("ModelPackageGroupName")
     if group:
         packages = _call(
@@ -168,6 +184,7 @@ def collect_status(context: Context, hours: float = 48) -> dict[str, Any]:
             for p in packages
         ]
     if table:
+        from feecast.adapters.state_table import StateTable
         from feecast.deploy import approvals
 
         status["pending_approvals"] = [
@@ -176,7 +193,7 @@ def collect_status(context: Context, hours: float = 48) -> dict[str, Any]:
                 "approve_with": f"feecast approve {a.approval_id}",
                 "reject_with": f"feecast reject {a.approval_id}",
             }
-            for a in approvals.list_pending(table, now=now.timestamp())
+            for a in approvals.list_pending(StateTable(table), now=now.timestamp())
         ]
     return status
 
@@ -239,9 +256,10 @@ def _endpoint(
         if "not find" not in str(exc).lower():
             raise
     if table:
+        from feecast.adapters.state_table import StateTable
         from feecast.deploy import outcome
 
-        current = outcome.current(table, stage)
+        current = outcome.current(StateTable(table), stage)
         if current is not None:
             out.update(
                 model_version=current.version,
@@ -249,6 +267,12 @@ def _endpoint(
                 deployed_at=current.deployed_at,
                 mode=current.mode,
             )
+    if out.get("model_version") is None and out.get("config"):
+        # Only production's deployments are recorded; every endpoint configuration the deploy
+        # stage creates is tagged with its package (feecast.deploy.endpoints), staging's too.
+        package = _config_package(sm, out["config"])
+        if package:
+            out.update(model_version=package_version(package), model_package=package)
     dims = [{"Name": "Stage", "Value": stage}, {"Name": "EndpointName", "Value": name}]
     for label, metric in (
         ("loss", LOSS_METRIC),
@@ -273,8 +297,75 @@ def _endpoint(
     return out
 
 
+def _config_package(sm: Any, config: str) -> str | None:
+    """The model package an endpoint configuration serves (its `feecast:package` tag)."""
+    try:
+        arn = sm.describe_endpoint_config(EndpointConfigName=config)["EndpointConfigArn"]
+        tags = sm.list_tags(ResourceArn=arn).get("Tags", [])
+    except (ClientError, BotoCoreError, KeyError):
+        return None
+    return next((t["Value"] for t in tags if t.get("Key") == "feecast:package"), None)
+
+
+def current_step(sfn: Any, execution_arn: str) -> str | None:
+    """The state a running execution is in: the newest StateEntered event of its history."""
+    try:
+        events = sfn.get_execution_history(
+            executionArn=execution_arn, reverseOrder=True, maxResults=25
+        )["events"]
+    except (ClientError, BotoCoreError, KeyError):
+        return None
+    entered = [e for e in events if "stateEnteredEventDetails" in e]
+    return str(entered[0]["stateEnteredEventDetails"]["name"]) if entered else None
+
+
+def failure_summary(error: Any, cause: Any, limit: int = 300) -> str | None:
+    """`Error: cause` of an execution that ended badly, the cause's message when it is a
+    Lambda error document ({"errorMessage": ...}), cut for a table."""
+    if not error and not cause:
+        return None
+    text = str(cause or "")
+    try:
+        document = json.loads(text)
+        if isinstance(document, dict):
+            text = str(document.get("errorMessage") or document.get("Cause") or text)
+    except ValueError:
+        pass
+    text = " ".join(text.split())
+    summary = f"{error}: {text}" if error and text else str(error or text)
+    return summary if len(summary) <= limit else summary[: limit - 3] + "..."
+
+
+def _why(sfn: Any, execution_arn: str) -> dict[str, Any]:
+    """The error and cause of an execution that ended badly (DescribeExecution)."""
+    try:
+        described = sfn.describe_execution(executionArn=execution_arn)
+    except (ClientError, BotoCoreError):
+        return {}
+    error, cause = described.get("error"), described.get("cause")
+    return {"error": error, "cause": cause, "why": failure_summary(error, cause)}
+
+
+def _last_ended(sfn: Any, arn: str) -> dict[str, Any] | None:
+    executions = _call(
+        "Step Functions ListExecutions", sfn.list_executions, stateMachineArn=arn, maxResults=20
+    ).get("executions", [])
+    ended = [ex for ex in executions if ex.get("status") != "RUNNING"]
+    if not ended:
+        return None
+    last = max(ended, key=lambda ex: ex.get("stopDate") or ex.get("startDate"))
+    out: dict[str, Any] = {
+        "name": last["name"],
+        "status": last.get("status"),
+        "started": _iso(last.get("startDate")),
+        "stopped": _iso(last.get("stopDate")),
+    }
+    if last.get("status") in _ENDED_BADLY:
+        out.update(_why(sfn, last["executionArn"]))
+    return out
+
+
 def _running(sfn: Any, kind: str, arn: str) -> list[dict[str, Any]]:
-    out = []
     executions = _call(
         "Step Functions ListExecutions",
         sfn.list_executions,
@@ -282,21 +373,15 @@ def _running(sfn: Any, kind: str, arn: str) -> list[dict[str, Any]]:
         statusFilter="RUNNING",
         maxResults=20,
     ).get("executions", [])
-    for ex in executions:
-        step = None
-        try:
-            events = sfn.get_execution_history(
-                executionArn=ex["executionArn"], reverseOrder=True, maxResults=25
-            )["events"]
-            entered = [e for e in events if "stateEnteredEventDetails" in e]
-            if entered:
-                step = entered[0]["stateEnteredEventDetails"]["name"]
-        except (ClientError, BotoCoreError, KeyError):
-            pass
-        out.append(
-            {"kind": kind, "name": ex["name"], "started": _iso(ex.get("startDate")), "step": step}
-        )
-    return out
+    return [
+        {
+            "kind": kind,
+            "name": ex["name"],
+            "started": _iso(ex.get("startDate")),
+            "step": current_step(sfn, ex["executionArn"]),
+        }
+        for ex in executions
+    ]
 
 
 # ------------------------------------------------------------------------------ logs
@@ -324,9 +409,10 @@ def collect_logs(context: Context, hours: float = 168, limit: int = 30) -> list[
                 _event(ex.get("startDate"), kind, f"{kind} started", ex["name"], "RUNNING")
             )
             if ex.get("stopDate"):
-                events.append(
-                    _event(ex["stopDate"], kind, f"{kind} ended", ex["name"], ex.get("status"))
-                )
+                ended = _event(ex["stopDate"], kind, f"{kind} ended", ex["name"], ex.get("status"))
+                if ex.get("status") in _ENDED_BADLY:
+                    ended["detail"] = _why(sfn, ex["executionArn"]).get("why")
+                events.append(ended)
     group = outputs.get("ModelPackageGroupName")
     if group:
         packages = _call(
@@ -353,18 +439,14 @@ def collect_logs(context: Context, hours: float = 168, limit: int = 30) -> list[
                 try:
                     desc = sm.describe_model_package(ModelPackageName=p["ModelPackageArn"])
                     when = desc.get("LastModifiedTime") or p.get("CreationTime")
-                    by = (desc.get("LastModifiedBy") or {}).get("UserProfileName") or ""
+                    by = decided_by(desc)
                 except (ClientError, BotoCoreError):
-                    when, by = p.get("CreationTime"), ""
-                events.append(
-                    _event(
-                        when,
-                        "registry",
-                        "package decided",
-                        f"v{version}" + (f" by {by}" if by else ""),
-                        p["ModelApprovalStatus"],
-                    )
+                    when, by = p.get("CreationTime"), None
+                decided = _event(
+                    when, "registry", "package decided", f"v{version}", p["ModelApprovalStatus"]
                 )
+                decided["by"] = by
+                events.append(decided)
     alarms = _call(
         "CloudWatch DescribeAlarms", cw.describe_alarms, AlarmNamePrefix=f"{project}-"
     ).get("MetricAlarms", [])
@@ -372,10 +454,11 @@ def collect_logs(context: Context, hours: float = 168, limit: int = 30) -> list[
     table = outputs.get("StateTableName")
     if table:
         _use_library_session(context)
+        from feecast.adapters.state_table import StateTable
         from feecast.deploy import outcome
 
         for stage, _key in STAGE_OUTPUTS:
-            for record in outcome.history(table, stage)[:50]:
+            for record in outcome.history(StateTable(table), stage)[:50]:
                 verb = "rolled back to" if record.mode == "rollback" else "serves"
                 events.append(
                     _event(
@@ -392,13 +475,34 @@ def collect_logs(context: Context, hours: float = 168, limit: int = 30) -> list[
     return kept[-limit:] if limit > 0 else kept
 
 
+def decided_by(package: dict[str, Any]) -> str | None:
+    """Who approved or rejected a model package.
+
+    `feecast approve|reject --package` writes "<status> by <caller ARN>" (STS
+    GetCallerIdentity) into ApprovalDescription: read first, it is exact. Otherwise the
+    registry's LastModifiedBy: IamIdentity for the AWS CLI and SDKs, UserProfileName for a
+    SageMaker Studio user (AWS fills only that one for Studio)."""
+    description = str(package.get("ApprovalDescription") or "")
+    prefix = f"{package.get('ModelApprovalStatus') or ''} by "
+    if len(prefix) > 4 and description.startswith(prefix):
+        who = description.removeprefix(prefix).split(": ", 1)[0]
+        if who:
+            return who
+    modified_by = package.get("LastModifiedBy") or {}
+    identity = (modified_by.get("IamIdentity") or {}).get("Arn")
+    return str(identity or modified_by.get("UserProfileName") or "") or None
+
+
 def _event(when: Any, source: str, what: str, subject: str, status: Any) -> dict[str, Any]:
+    # Stable keys: `by` and `detail` are in every event (null when they do not apply).
     return {
         "time": _iso(when),
         "source": source,
         "event": what,
         "subject": subject,
         "status": status,
+        "by": None,
+        "detail": None,
     }
 
 
@@ -452,6 +556,14 @@ def _fmt_time(value: Any) -> str:
 
 def _fmt_num(value: Any) -> str:
     return "-" if value is None else f"{float(value):.4f}"
+
+
+def _short_arn(arn: Any) -> str | None:
+    """`assumed-role/Operator/alice` rather than the whole ARN, for a table."""
+    if not arn:
+        return None
+    text = str(arn)
+    return text.split(":", 5)[-1] if text.startswith("arn:") else text
 
 
 def table(headers: list[str], rows: Iterable[Iterable[Any]]) -> str:
@@ -510,6 +622,8 @@ def render_status(status: dict[str, Any]) -> str:
         if status["alarms"]
         else "  (none: monitoring starts when an endpoint goes InService)",
         "",
+        "Last build: " + _render_last_build(status.get("last_build")),
+        "",
         "Running:",
         table(
             ["kind", "execution", "started", "current step"],
@@ -543,14 +657,30 @@ def render_status(status: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
+def _render_last_build(build: dict[str, Any] | None) -> str:
+    if not build:
+        return "(none yet)"
+    line = f"{build['name']} {build['status']} at {_fmt_time(build.get('stopped'))}"
+    if build.get("why"):
+        line += f"\n  why: {build['why']}"
+    return line
+
+
 def render_logs(events: list[dict[str, Any]]) -> str:
     if not events:
         return "(no lifecycle events yet)\n"
     return (
         table(
-            ["time (UTC)", "source", "event", "subject", "status"],
+            ["time (UTC)", "source", "event", "subject", "status", "by / why"],
             [
-                [_fmt_time(e["time"]), e["source"], e["event"], e["subject"], e["status"]]
+                [
+                    _fmt_time(e["time"]),
+                    e["source"],
+                    e["event"],
+                    e["subject"],
+                    e["status"],
+                    _short_arn(e.get("by")) or e.get("detail"),
+                ]
                 for e in events
             ],
         )

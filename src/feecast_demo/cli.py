@@ -79,6 +79,11 @@ def add_demo_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     demo.add_argument("--port", type=int, default=0, help="--no-approve: port to serve the twin on")
     demo.add_argument("--verbose", action="store_true", help="show every twin record")
+    demo.add_argument(
+        "--json",
+        action="store_true",
+        help="the timeline on stderr; at the end, the report's summary.json on stdout",
+    )
     demo.set_defaults(func=run_demo)
     return demo
 
@@ -115,7 +120,8 @@ def run_demo(args: argparse.Namespace) -> int:
     # The timeline goes to the terminal; everything else the twin's handlers and libraries
     # print (JSON logs, warnings) goes to <out>/twin.log, for when something needs a closer look.
     options.out.mkdir(parents=True, exist_ok=True)
-    terminal = sys.stdout
+    # With --json, stdout carries the summary alone; the timeline moves to stderr.
+    terminal = sys.stderr if getattr(args, "json", False) else sys.stdout
     log_path = options.out / "twin.log"
     with log_path.open("w", encoding="utf-8") as log:
         if args.verbose:
@@ -124,17 +130,22 @@ def run_demo(args: argparse.Namespace) -> int:
             with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
                 run = Scenario(options, out=terminal).execute()
     paths = write_report(run, options.out)
-    print()
+    print(file=terminal)
     for phase in run.phases:
-        print(f"  {phase.status.upper():<8} {phase.title}")
-    print()
-    print(f"Report: {options.out.resolve()}/summary.md   (the twin's own logs: {log_path})")
+        print(f"  {phase.status.upper():<8} {phase.title}", file=terminal)
+    print(file=terminal)
+    print(
+        f"Report: {options.out.resolve()}/summary.md   (the twin's own logs: {log_path})",
+        file=terminal,
+    )
     for name in ("forecast.png", "monitoring.png"):
         if name in paths:
-            print(f"        {paths[name].resolve()}")
+            print(f"        {paths[name].resolve()}", file=terminal)
+    if terminal is not sys.stdout and "summary.json" in paths:
+        sys.stdout.write(paths["summary.json"].read_text())
     minutes, seconds = divmod(int(run.wall_seconds or 0), 60)
     if run.ok:
-        print(f"Every phase happened as expected ({minutes} min {seconds} s).")
+        print(f"Every phase happened as expected ({minutes} min {seconds} s).", file=terminal)
         return 0
     failed = run.failed_phase
     print(

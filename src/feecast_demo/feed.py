@@ -4,7 +4,7 @@ The scheduled collector polls a URL (template parameter IngestSourceUrl); the de
 here. `GET /unconfirmed-transactions?format=json` answers `{"txs": [...]}` with the synthetic
 transactions stamped in the last `lookback` seconds of the twin's "now", newest first, as
 blockchain.info lists recent unconfirmed transactions. The stream comes from
-feecast.ingest.synthetic, generated an hour at a time (seeded per hour, so runs repeat), and a
+feecast_testing.synthetic, generated an hour at a time (seeded per hour, so runs repeat), and a
 regime change (from an hour on, fees climb x N per hour for a few hours, then hold) can be
 set while it runs: hours not yet served are regenerated with it.
 """
@@ -74,7 +74,7 @@ class SyntheticFeed:
 
     def _hour(self, hour: datetime) -> list[dict[str, Any]]:
         if hour not in self._hours:
-            from feecast.ingest.synthetic import config_for, generate
+            from feecast_testing.synthetic import config_for, generate
 
             index = int(hour.timestamp() // 3600)
             factor = self.factor(hour)

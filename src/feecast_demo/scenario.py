@@ -267,7 +267,7 @@ class Scenario:
             str(self.o.seed),
         )
         lines = sum(1 for _ in path.open())
-        _, text = self._cli("ingest", "replay", str(path), "--flush")
+        _, text = self._cli("ingest", "replay", str(path), "--flush", "--json")
         report = _json_or_none(text) or {}
         # The offline store writes its Parquet files as time passes (it lags ingestion).
         self.twin.advance(MINUTE)
@@ -645,23 +645,26 @@ class Scenario:
         return None
 
     def _pending_approval(self, version: int) -> Any:
+        from feecast.adapters.state_table import StateTable
         from feecast.deploy import approvals
 
-        for pending in approvals.list_pending(self.twin.outputs["StateTableName"]):
+        for pending in approvals.list_pending(StateTable(self.twin.outputs["StateTableName"])):
             if pending.version == version:
                 return pending
         return None
 
     def _serving(self, stage: str) -> int | None:
+        from feecast.adapters.state_table import StateTable
         from feecast.deploy import outcome
 
-        current = outcome.current(self.twin.outputs["StateTableName"], stage)
+        current = outcome.current(StateTable(self.twin.outputs["StateTableName"]), stage)
         return current.version if current else None
 
     def _deployed_at(self, stage: str, version: int) -> datetime | None:
+        from feecast.adapters.state_table import StateTable
         from feecast.deploy import outcome
 
-        for record in outcome.history(self.twin.outputs["StateTableName"], stage):
+        for record in outcome.history(StateTable(self.twin.outputs["StateTableName"]), stage):
             if record.version == version:
                 return as_utc(record.deployed_at)
         return None
@@ -743,9 +746,10 @@ class Scenario:
                     f"fees x{self.o.fee_multiplier:g}/h for {self.o.drift_steps} h",
                 )
             )
+        from feecast.adapters.state_table import StateTable
         from feecast.deploy import outcome
 
-        table = self.twin.outputs["StateTableName"]
+        table = StateTable(self.twin.outputs["StateTableName"])
         for stage in ("staging", "production"):
             for record in outcome.history(table, stage):
                 when = as_utc(record.deployed_at)

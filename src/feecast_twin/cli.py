@@ -3,9 +3,9 @@
 feecast local send-event events/model-package-approved.json
     deploys a twin, puts the event on its bus, waits for what it started, prints JSON:
     the rules matched, the targets run, how each ended. Exit code 1 when a target failed.
-feecast local serve [--port 5000]
+feecast local serve [--port 4599]
     deploys a twin and serves its AWS endpoint on 127.0.0.1 (the same front door its own processes use):
-    `aws --endpoint-url http://127.0.0.1:5000 stepfunctions list-state-machines` works and
+    `aws --endpoint-url http://127.0.0.1:4599 stepfunctions list-state-machines` works and
     the twin reacts (handlers, EventBridge, schedules on the running clock). Ctrl-C stops.
 """
 
@@ -24,7 +24,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from feecast_twin.server import PortInUse
+# Not moto's 5000: the AirPlay receiver holds it on recent macOS. Nor LocalStack's 4566 (and
+# its 4510-4559): an operator may run both.
+DEFAULT_PORT = 4599
 
 if TYPE_CHECKING:
     from feecast_twin.core import Twin
@@ -78,6 +80,9 @@ def add_twin_commands(sub: Any) -> None:
     )
     send.add_argument("file", help="an EventBridge event (events/*.json)")
     send.add_argument("--timeout", type=float, default=600, help="seconds to wait (default 600)")
+    send.add_argument(
+        "--json", action="store_true", help="accepted for uniformity: the report is always JSON"
+    )
     _common(send)
     send.set_defaults(func=_send_event)
 
@@ -87,13 +92,20 @@ def add_twin_commands(sub: Any) -> None:
         description="Deploy a twin and serve it on 127.0.0.1 until Ctrl-C; its clock keeps "
         "running and fires the schedules.",
     )
-    serve.add_argument("--port", type=int, default=5000)
+    serve.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help="default: %(default)s (0: any free port)"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument(
         "--speed",
         type=float,
         default=1.0,
         help="twin seconds per real second (default 1: real time; 60: a minute per second)",
+    )
+    serve.add_argument(
+        "--json",
+        action="store_true",
+        help="print the endpoint, resources and outputs as one JSON line, then serve",
     )
     _common(serve)
     serve.set_defaults(func=_serve)
@@ -156,7 +168,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def start_server(
-    twin: Twin, host: str = "127.0.0.1", port: int = 5000, speed: float = 1.0
+    twin: Twin, host: str = "127.0.0.1", port: int = DEFAULT_PORT, speed: float = 1.0
 ) -> ServerHandle:
     """Serve a deployed twin over HTTP (through its front door, as its own processes reach it);
     its clock keeps running and fires schedules."""
@@ -186,6 +198,8 @@ def start_server(
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from feecast_twin.server import PortInUse  # werkzeug: the twin's packages, only when serving
+
     twin = _twin(args)
     twin.deploy()
     handle = None
@@ -195,7 +209,7 @@ def _serve(args: argparse.Namespace) -> int:
         except PortInUse as exc:
             print(f"feecast local serve: {exc}", file=sys.stderr)
             return 1
-        _print_endpoint(twin, handle.url)
+        _print_endpoint(twin, handle.url, as_json=getattr(args, "json", False))
         done = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):  # SIGINT too: it is ignored in `cmd &` jobs
             signal.signal(sig, lambda *_: done.set())
@@ -212,8 +226,23 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_endpoint(twin: Twin, url: str) -> None:
+def _print_endpoint(twin: Twin, url: str, *, as_json: bool = False) -> None:
     assert twin.stack is not None
+    if as_json:  # one line: a script reads it, then talks to `url`
+        served = {
+            "url": url,
+            "region": twin.region,
+            "account": twin.account_id,
+            "clock": twin.clock.now().isoformat(),
+            "resources": {
+                lid: {"type": twin.stack.types.get(lid, ""), "physical_id": physical}
+                for lid, physical in twin.stack.physical.items()
+            },
+            "not_emulated": {lid: rtype for lid, rtype in twin.unknown_resources},
+            "outputs": dict(twin.outputs or {}),
+        }
+        print(json.dumps(served, default=str), flush=True)
+        return
     print(f"feecast twin serving at {url}  (region {twin.region}, account {twin.account_id})")
     print(f"  aws --endpoint-url {url} --region {twin.region} stepfunctions list-state-machines")
     print(f"  feecast --endpoint-url {url} --region {twin.region} ...")

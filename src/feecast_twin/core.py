@@ -1023,7 +1023,7 @@ class Twin:
                 cause=ex.cause,
             )
 
-        from moto.core.responses import EmptyResult
+        from moto.core.responses import ActionResult, EmptyResult
         from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
         from moto.stepfunctions.responses import StepFunctionResponse
 
@@ -1043,6 +1043,23 @@ class Twin:
                 cause=response._get_param("cause"),
             )
             return EmptyResult()
+
+        def get_execution_history(response: Any) -> Any:
+            # moto 5.2.5 ignores reverseOrder, maxResults and nextToken; `feecast status` reads
+            # the newest events first to name a running execution's current step.
+            history = response.stepfunction_backend.get_execution_history(
+                response._get_param("executionArn")
+            )
+            events = list(history["events"])
+            if response._get_param("reverseOrder"):
+                events.reverse()
+            size = int(response._get_param("maxResults") or 0) or 100  # AWS's default page
+            token = response._get_param("nextToken")
+            offset = int(token) if token and str(token).isdigit() else 0
+            page: dict[str, Any] = {"events": events[offset : offset + size]}
+            if offset + size < len(events):
+                page["nextToken"] = str(offset + size)
+            return ActionResult(page)
 
         # moto lexes and parses a definition with ANTLR at every CreateStateMachine and at
         # every execution's start (~0.3 s each); the parse tree depends on the text alone, so it
@@ -1093,6 +1110,13 @@ class Twin:
                 "send_task_failure",
                 send_task_failure,
                 "moto 5.2.5 drops SendTaskFailure's cause; AWS hands it to the task's Catch",
+            ),
+            (
+                StepFunctionResponse,
+                "get_execution_history",
+                get_execution_history,
+                "GetExecutionHistory honours reverseOrder, maxResults and nextToken; moto 5.2.5 "
+                "returns every event oldest first",
             ),
         ):
             self._patches.replace(owner, attr, new, reason=reason)

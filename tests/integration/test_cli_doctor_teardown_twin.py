@@ -15,30 +15,17 @@ from typing import Any
 
 import numpy as np
 import pytest
-from feecast.deepar import to_jsonl
-from feecast.series import MinuteSeries
 
 from feecast_cli.main import main
+from tests.support.models import tiny_model_tar
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def model_tar() -> bytes:
-    from feecast_twin.deepar.training import run_training
-
     values = 2500 + 200 * np.sin(np.arange(300) / 9) + np.random.default_rng(3).normal(0, 30, 300)
-    series = MinuteSeries(datetime(2026, 1, 4, tzinfo=UTC), values)
-    hyper = {
-        "prediction_length": "30",
-        "context_length": "30",
-        "time_freq": "1min",
-        "epochs": "1",
-        "mini_batch_size": "16",
-        "num_cells": "8",
-        "num_layers": "1",
-    }
-    return run_training({"train": [("train.json", to_jsonl([series]).encode())]}, hyper).model_tar
+    return tiny_model_tar(datetime(2026, 1, 4, tzinfo=UTC), values)
 
 
 def doctor(capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, tuple[str, str]]]:

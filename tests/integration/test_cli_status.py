@@ -303,3 +303,238 @@ def test_given_an_endpoint_url_nobody_serves_then_the_cli_says_so_without_a_trac
     assert main(["--endpoint-url", url, "status"]) == 2
     err = capsys.readouterr().err
     assert "Could not connect" in err and "feecast local serve" in err
+
+
+# ------------------------------------------------------------------ the operator's rough edges
+def test_given_plain_feecast_local_then_it_lists_its_commands_and_exits_2(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["local"]) == 2
+    err = capsys.readouterr().err
+    for command in ("serve", "send-event", "demo"):
+        assert command in err, f"`feecast local` does not list {command}"
+
+
+def test_status_help_is_about_status_only(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["status", "--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    assert "What is deployed where" in text
+    assert "oldest first" not in text  # `logs`'s text
+
+
+def test_serve_listens_by_default_on_a_port_macos_does_not_take() -> None:
+    from feecast_twin.cli import DEFAULT_PORT
+
+    args = build_parser().parse_args(["local", "serve"])
+    assert args.port == DEFAULT_PORT
+    assert args.port not in (5000, 7000, 4566)  # AirPlay receiver (macOS), LocalStack
+
+
+def test_given_staging_serves_a_package_then_status_names_its_model(
+    stack: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only production's deployments are recorded; staging's model comes from its endpoint
+    configuration's `feecast:package` tag, as the deploy stage writes it."""
+    sm = boto3.client("sagemaker", region_name=REGION)
+    tags = [{"Key": "feecast:package", "Value": stack["package_v1"]}]
+    sm.create_model(
+        ModelName="feecast-v1-x",
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/sm",
+        PrimaryContainer={"Image": "deepar:1", "ModelDataUrl": "s3://b/model.tar.gz"},
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName="feecast-staging-v1-x",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "feecast-v1-x",
+                "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": 1,
+            }
+        ],
+        Tags=tags,
+    )
+    sm.create_endpoint(EndpointName="feecast-staging", EndpointConfigName="feecast-staging-v1-x")
+
+    assert main(["status", "--json"]) == 0
+    staging = {e["stage"]: e for e in json.loads(capsys.readouterr().out)["endpoints"]}["staging"]
+    assert staging["model_version"] == 1 and staging["model_package"] == stack["package_v1"]
+
+    assert main(["status"]) == 0
+    (row,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("staging ")]
+    assert " v1 " in row
+
+
+def test_approve_lists_losses_rounded_for_people(
+    stack: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = boto3.resource("dynamodb", region_name=REGION).Table("feecast-state")
+    item = table.get_item(Key={"pk": "APPROVAL#abc123", "sk": "APPROVAL"})["Item"]
+    from decimal import Decimal
+
+    item.update(
+        loss=Decimal("0.12345678901234567"),
+        threshold=Decimal("0.2000000000000001"),
+        baseline_loss=Decimal("0.3333333333333333"),
+    )
+    table.put_item(Item=item)
+
+    assert main(["approve"]) == 0
+    text = capsys.readouterr().out
+    assert "loss 0.1235  threshold 0.2  naive 0.3333" in text
+    assert "0.12345678" not in text
+
+    assert main(["approve", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert set(listed) == {"pending_packages", "pending_approvals"}
+    assert listed["pending_approvals"][0]["loss"] == pytest.approx(0.12345678901234567)
+
+
+def test_given_a_cli_approval_then_logs_say_who_decided(
+    stack: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On AWS, LastModifiedBy names a Studio user only; a CLI approval is found by the caller
+    ARN (STS GetCallerIdentity) the CLI writes into ApprovalDescription."""
+    caller = boto3.client("sts", region_name=REGION).get_caller_identity()["Arn"]
+    assert main(["approve", "--package", "2", "--json"]) == 0
+    decided = json.loads(capsys.readouterr().out)
+    assert decided["by"] == caller and decided["status"] == "Approved"
+
+    assert main(["logs", "--json"]) == 0
+    events = json.loads(capsys.readouterr().out)
+    by_subject = {e["subject"]: e for e in events if e["event"] == "package decided"}
+    assert by_subject["v2"]["by"] == caller
+    assert all(
+        set(e) == {"time", "source", "event", "subject", "status", "by", "detail"} for e in events
+    )
+
+
+def test_decided_by_reads_the_cli_s_record_then_the_registry_s() -> None:
+    from feecast_cli.status import decided_by
+
+    cli = {
+        "ModelApprovalStatus": "Rejected",
+        "ApprovalDescription": "Rejected by arn:aws:sts::1:assumed-role/Ops/bob: too slow",
+        "LastModifiedBy": {"UserProfileName": "someone-else"},
+    }
+    assert decided_by(cli) == "arn:aws:sts::1:assumed-role/Ops/bob"
+    iam = {"LastModifiedBy": {"IamIdentity": {"Arn": "arn:aws:iam::1:user/carol"}}}
+    assert decided_by(iam) == "arn:aws:iam::1:user/carol"
+    studio = {"ModelApprovalStatus": "Approved", "LastModifiedBy": {"UserProfileName": "alice"}}
+    assert decided_by(studio) == "alice"
+    assert decided_by({"ModelApprovalStatus": "Approved", "ApprovalDescription": "ok"}) is None
+
+
+def test_build_dedup_key_is_the_server_s_minute(
+    stack: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The laptop's clock may be off (or the twin's clock elsewhere in time): the key is the
+    minute of the server's Date header."""
+    from feecast_cli.context import Context
+
+    monkeypatch.setattr(
+        Context, "server_now", lambda self: datetime(2031, 2, 3, 4, 5, 59, tzinfo=UTC)
+    )
+    assert main(["build", "--json"]) == 0
+    started = json.loads(capsys.readouterr().out)
+    assert started["dedup_key"] == "manual-2031-02-03T04:05Z"
+    assert started["execution"] is None  # stable keys: present without --wait too
+
+
+# ------------------------------------------------------------------ failed builds, waits
+FAILING_BUILD = {
+    "StartAt": "Prepare The Data",
+    "States": {
+        "Prepare The Data": {"Type": "Pass", "Next": "Build Failed"},
+        "Build Failed": {
+            "Type": "Fail",
+            "Error": "TrainingFailed",
+            "Cause": json.dumps(
+                {"errorMessage": "no minutes in the feature store", "errorType": "NoData"}
+            ),
+        },
+    },
+}
+
+
+@pytest.fixture
+def failing_build(aws_env: None) -> Iterator[str]:
+    """A stack whose build machine fails the way ModelBuild's "Build Failed" state does."""
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        boto3.client("dynamodb", region_name=REGION).create_table(
+            TableName="feecast-state",
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk")],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        arn = boto3.client("stepfunctions", region_name=REGION).create_state_machine(
+            name="feecast-model-build",
+            definition=json.dumps(FAILING_BUILD),
+            roleArn="arn:aws:iam::123456789012:role/sfn",
+        )["stateMachineArn"]
+        _stack(
+            {
+                "ProjectName": PROJECT,
+                "StateTableName": "feecast-state",
+                "ModelBuildStateMachineArn": arn,
+            }
+        )
+        yield arn
+
+
+def test_build_wait_reports_progress_on_stderr_and_says_why_it_failed(
+    failing_build: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["build", "--wait", "--json"]) == 1
+    out, err = capsys.readouterr()
+    result = json.loads(out)  # stdout is the JSON object alone
+    assert result["execution"]["status"] == "FAILED"
+    assert result["execution"]["why"] == "TrainingFailed: no minutes in the feature store"
+    lines = [line for line in err.splitlines() if "build:" in line]
+    assert lines and lines[-1].startswith("[") and lines[-1].endswith("s] build: FAILED")
+    assert "\r" not in err  # not a terminal: plain lines, no spinner
+
+    assert main(["status", "--json"]) == 0
+    last = json.loads(capsys.readouterr().out)["last_build"]
+    assert last["status"] == "FAILED" and "no minutes in the feature store" in last["why"]
+    assert main(["status"]) == 0
+    assert "why: TrainingFailed: no minutes in the feature store" in capsys.readouterr().out
+
+    assert main(["logs", "--json"]) == 0
+    (ended,) = [e for e in json.loads(capsys.readouterr().out) if e["event"] == "build ended"]
+    assert ended["status"] == "FAILED" and "no minutes" in ended["detail"]
+    assert main(["logs"]) == 0
+    assert "no minutes in the feature store" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "keys"),
+    [
+        (["status", "--json"], 0, {"endpoints", "last_build", "running", "pending_approvals"}),
+        (["approve", "--json"], 0, {"pending_packages", "pending_approvals"}),
+        (["build", "--json"], 0, {"status", "execution_arn", "dedup_key", "execution"}),
+        (["approve", "--package", "2", "--json"], 0, {"version", "status", "by"}),
+        (["reject", "--package", "1", "--json"], 0, {"version", "status", "by"}),
+        (["reject", "abc123", "--json"], 0, {"approval_id", "decision", "by"}),
+        # Refused (one deployment only): the reason on stderr, nothing on stdout.
+        (["rollback", "--dry-run", "--json"], 2, None),
+    ],
+)
+def test_every_command_s_json_is_one_object_on_stdout(
+    stack: dict[str, str],
+    argv: list[str],
+    code: int,
+    keys: set[str] | None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(argv) == code
+    out, err = capsys.readouterr()
+    if keys is None:
+        assert out == "" and err.startswith("feecast: ")
+    else:
+        assert keys <= set(json.loads(out))  # one document, nothing else on stdout

@@ -15,11 +15,18 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pytest
-from feecast.deepar import inference_request, parse_endpoint_response, to_jsonl
+from feecast.adapters import notify
+from feecast.adapters.cloudwatch import CloudWatchAlarms
+from feecast.adapters.sagemaker import SageMakerEndpoints, SageMakerPackages
+from feecast.adapters.state_table import StateTable
+from feecast.adapters.stepfunctions import StepFunctionsExecutions
+from feecast.deepar import inference_request, parse_endpoint_response
 from feecast.deploy import approvals, outcome, rollback
 from feecast.deploy.history import NothingToRollBackTo
 from feecast.deploy.settings import DeploySettings
 from feecast.series import MinuteSeries
+
+from tests.support.models import tiny_model_tar
 
 pytestmark = pytest.mark.slow
 
@@ -32,25 +39,11 @@ IMAGE = "224300973850.dkr.ecr.eu-west-1.amazonaws.com/forecasting-deepar:1"
 def model_tar() -> bytes:
     from datetime import UTC, datetime
 
-    from feecast_twin.deepar.training import run_training
-
     t = np.arange(400)
     values = 2500 * (1 + 0.2 * np.sin(2 * np.pi * t / 60)) + np.random.default_rng(1).normal(
         0, 50, 400
     )
-    series = MinuteSeries(datetime(2026, 1, 4, tzinfo=UTC), values)
-    hyper = {
-        "prediction_length": "30",
-        "context_length": "30",
-        "time_freq": "1min",
-        "epochs": "1",
-        "mini_batch_size": "16",
-        "num_cells": "8",
-        "num_layers": "1",
-        "likelihood": "student-T",
-    }
-    result = run_training({"train": [("train.json", to_jsonl([series]).encode())]}, hyper)
-    return result.model_tar
+    return tiny_model_tar(datetime(2026, 1, 4, tzinfo=UTC), values, likelihood="student-T")
 
 
 def register(
@@ -150,11 +143,11 @@ def settings_of(twin: Any) -> DeploySettings:
 @pytest.fixture
 def bound(twin: Any) -> Iterator[Any]:
     """Library calls made from the test use the twin (as the CLI would)."""
-    from feecast.deploy import aws
+    from feecast.adapters import clients
 
-    aws.use_session(None)
+    clients.use_session(None)
     yield twin
-    aws.use_session(None)
+    clients.use_session(None)
 
 
 # -- tests ---------------------------------------------------------------------------------------
@@ -170,7 +163,7 @@ def test_given_an_approved_package_when_a_person_follows_the_link_then_productio
     assert staging["EndpointStatus"] == "InService"
     links = approval_links(twin)
     assert "token" not in links["approve"].lower()
-    (pending,) = approvals.list_pending(twin.physical_id("StateTable"))
+    (pending,) = approvals.list_pending(StateTable(twin.physical_id("StateTable")))
     assert pending.model_package_arn == arn and pending.loss == pytest.approx(0.2)
 
     # A forged link and a GET (mail scanners) change nothing.
@@ -178,7 +171,7 @@ def test_given_an_approved_package_when_a_person_follows_the_link_then_productio
     assert follow(twin, links["reject"], decision="approve")["statusCode"] == 403
     page = follow(twin, links["approve"], method="GET")
     assert page["statusCode"] == 200 and "<form method='post'>" in page["body"]
-    assert approvals.list_pending(twin.physical_id("StateTable"))
+    assert approvals.list_pending(StateTable(twin.physical_id("StateTable")))
 
     assert follow(twin, links["approve"])["statusCode"] == 200
     twin.settle(timeout=300)
@@ -191,7 +184,7 @@ def test_given_an_approved_package_when_a_person_follows_the_link_then_productio
 
     forecast = ask_endpoint(twin, "feecast-production")[0]
     assert len(forecast) == 30 and set(forecast.quantiles) == {"0.1", "0.5", "0.9"}
-    current = outcome.current(twin.physical_id("StateTable"), "production")
+    current = outcome.current(StateTable(twin.physical_id("StateTable")), "production")
     assert current is not None and current.package_arn == arn
 
     # The threshold is the model's own (its package's alarm_threshold), once, old value kept.
@@ -301,11 +294,11 @@ def test_given_two_deployed_models_when_the_live_one_is_rejected_then_the_previo
     bound: Any, model_tar: bytes
 ) -> None:
     twin = bound
-    table = twin.physical_id("StateTable")
+    table = StateTable(twin.physical_id("StateTable"))
     first = register(twin, model_tar, loss=0.2, key="v1")
     deploy_fully(twin, first)
     with pytest.raises(NothingToRollBackTo):
-        rollback.choose_target(table)
+        rollback.choose_target(table, SageMakerPackages())
     second = register(twin, model_tar, loss=0.19, key="v2")
     deploy_fully(twin, second)
     assert outcome.current(table, "production").package_arn == second  # type: ignore[union-attr]
@@ -332,6 +325,12 @@ def test_given_two_deployed_models_when_the_live_one_is_rejected_then_the_previo
             reason="test",
             state_machine_arn=twin.physical_id("ModelDeployStateMachine"),
             settings=settings_of(twin),
+            ports=rollback.RollbackPorts(
+                state=table,
+                packages=SageMakerPackages(),
+                executions=StepFunctionsExecutions(),
+                notifier=notify,
+            ),
         )
 
 
@@ -465,6 +464,11 @@ def test_given_a_switch_of_endpoint_type_then_staging_is_recreated_and_productio
     }
     settings = EndpointSettings.model_validate(env)
     deployment = run.rsplit(":", 1)[-1] + "-again"
+    adapters: dict[str, Any] = {
+        "endpoints": SageMakerEndpoints(),
+        "packages": SageMakerPackages(),
+        "alarms": CloudWatchAlarms(),
+    }
     # Staging: deleted, and the state's retry (EndpointBusy) creates it anew, serverless.
     with pytest.raises(EndpointBusy, match="Provisioned"):
         deploy_endpoint(
@@ -473,6 +477,7 @@ def test_given_a_switch_of_endpoint_type_then_staging_is_recreated_and_productio
             deployment_id=deployment,
             guarded=False,
             settings=settings,
+            **adapters,
         )
     twin.settle(timeout=60)
     created = deploy_endpoint(
@@ -481,6 +486,7 @@ def test_given_a_switch_of_endpoint_type_then_staging_is_recreated_and_productio
         deployment_id=deployment,
         guarded=False,
         settings=settings,
+        **adapters,
     )
     assert created.action == "created"
     twin.settle(timeout=60)
@@ -500,6 +506,7 @@ def test_given_a_switch_of_endpoint_type_then_staging_is_recreated_and_productio
             deployment_id=deployment,
             guarded=True,
             settings=settings,
+            **adapters,
         )
     after = sm.describe_endpoint(EndpointName="feecast-production")
     assert after["EndpointConfigName"] == before and after["EndpointStatus"] == "InService"

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from feecast.adapters.feature_history import read_minutes
 from feecast.adapters.feature_store import FeatureStoreSink
-from feecast.ingest.synthetic import config_for, write_jsonl
 
 from feecast_cli.main import main as feecast
+from feecast_testing.synthetic import config_for, write_jsonl
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 E0 = int(T0.timestamp())
@@ -118,7 +118,9 @@ def test_scheduled_collector_counts_once_per_event_minute_and_closes_into_both_s
     assert list(series.values) == [3.0, 0.0]
 
 
-def test_replay_of_a_synthetic_stream_writes_the_expected_minutes(make_twin, tmp_path: Path):
+def test_replay_of_a_synthetic_stream_writes_the_expected_minutes(
+    make_twin, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
     """Given 40 minutes of synthetic transactions with re-polled duplicates and out-of-order
     arrivals, when `feecast ingest replay FILE --flush` runs against the twin's stack,
     then every minute equals an independent count of the file (each hash once, own minute)."""
@@ -144,6 +146,12 @@ def test_replay_of_a_synthetic_stream_writes_the_expected_minutes(make_twin, tmp
         ["--region", twin.region, "ingest", "replay", str(path), "--flush", "--chunk-size", "200"]
     )
     assert code == 0
+    # Progress on stderr, a line per chunk with the elapsed time; a summary for people on stdout.
+    out, err = capsys.readouterr()
+    progress = [line for line in err.splitlines() if "ingest replay stream.jsonl" in line]
+    assert len(progress) >= 3 and progress[-1].endswith(": done"), err[-2000:]
+    assert all(line.startswith("[") and " s] " in line for line in progress)
+    assert "200 lines read" in err and "minutes closed" in out and "transactions in" in out
 
     sink = FeatureStoreSink(GROUP, twin.client("sagemaker-featurestore-runtime"))
     for minute in range(E0, E0 + 40 * 60, 60):

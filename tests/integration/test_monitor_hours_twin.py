@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.support.models import tiny_model_tar
+
 START = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)  # the twin's clock at deploy
 HP = {
     "epochs": "2",
@@ -33,12 +35,8 @@ def fee(minute: datetime, level: float = 20.0) -> float:
 @pytest.fixture(scope="module")
 def model_tar() -> bytes:
     """One tiny local DeepAR, trained once for this module."""
-    from feecast_twin.deepar import run_training
-
     first = START - timedelta(days=1)
-    target = [fee(first + timedelta(minutes=i)) for i in range(900)]
-    record = json.dumps({"start": f"{first:%Y-%m-%d %H:%M:%S}", "target": target}).encode()
-    return run_training({"train": [("train.json", record)]}, HP).model_tar
+    return tiny_model_tar(first, [fee(first + timedelta(minutes=i)) for i in range(900)], **HP)
 
 
 def put_minutes(

@@ -321,6 +321,31 @@ def test_sfn_execution_hooks_the_twin_wraps_exist() -> None:
     assert endpoint.get_outcome() is None and endpoint.consumer_error is None
 
 
+def test_sfn_get_execution_history_ignores_reverse_order_and_the_backend_returns_events(
+    aws: None,
+) -> None:
+    """The twin's GetExecutionHistory patch pages the backend's {"events": [...]} itself."""
+    from moto.stepfunctions.responses import get_backend
+
+    definition = {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}
+    sfn = boto3.client("stepfunctions")
+    sm = sfn.create_state_machine(
+        name="sm", definition=json.dumps(definition), roleArn=f"arn:aws:iam::{ACCOUNT}:role/r"
+    )
+    ex = sfn.start_execution(stateMachineArn=sm["stateMachineArn"], name="e1")
+    for _ in range(500):
+        if sfn.describe_execution(executionArn=ex["executionArn"])["status"] != "RUNNING":
+            break
+        time.sleep(0.01)
+    forward = sfn.get_execution_history(executionArn=ex["executionArn"])["events"]
+    backward = sfn.get_execution_history(
+        executionArn=ex["executionArn"], reverseOrder=True, maxResults=1
+    )["events"]
+    assert backward == forward and len(forward) > 1  # moto: order and page size ignored
+    raw = get_backend(ACCOUNT, REGION).get_execution_history(ex["executionArn"])
+    assert [e["id"] for e in raw["events"]] == [e["id"] for e in forward]
+
+
 # ---------------------------------------------------------------------- observations
 def test_cloudwatch_metric_datum_fields(aws: None) -> None:
     from moto.cloudwatch.models import cloudwatch_backends

@@ -132,6 +132,35 @@ def test_given_a_state_machine_when_a_task_raises_then_catch_matches_the_error_n
     assert ended == ["SUCCEEDED", "FAILED"]
 
 
+def test_given_a_finished_execution_then_its_history_pages_newest_first_when_asked(
+    twin: Twin,
+) -> None:
+    """`feecast status` reads the newest events first to name a running execution's step."""
+    done = twin.wait_for_execution(
+        twin.start_execution("PipelineStateMachine", {"should_fail": False})
+    )
+    sfn = twin.client("stepfunctions")
+    oldest_first = sfn.get_execution_history(executionArn=done["executionArn"])["events"]
+    assert oldest_first[0]["type"] == "ExecutionStarted"
+
+    newest = sfn.get_execution_history(
+        executionArn=done["executionArn"], reverseOrder=True, maxResults=3
+    )
+    assert [e["id"] for e in newest["events"]] == [e["id"] for e in oldest_first[::-1][:3]]
+    assert newest["events"][0]["type"] == "ExecutionSucceeded"
+    rest = sfn.get_execution_history(
+        executionArn=done["executionArn"], reverseOrder=True, nextToken=newest["nextToken"]
+    )
+    assert [e["id"] for e in newest["events"] + rest["events"]] == [
+        e["id"] for e in oldest_first[::-1]
+    ]
+    assert "nextToken" not in rest
+    # What `feecast status` shows as the current step: the last state entered, not the first.
+    from feecast_cli.status import current_step
+
+    assert current_step(sfn, done["executionArn"]) == "Run The Flaky Step"
+
+
 def test_given_an_approval_event_when_sent_then_lambda_and_sfn_targets_get_the_transformed_input(
     twin: Twin,
 ) -> None:
@@ -288,6 +317,30 @@ def test_given_serve_when_the_real_aws_cli_lists_state_machines_then_it_sees_the
         assert any(e.get("version") == 9 for e in echoed(twin))
     finally:
         handle.stop()
+
+
+def test_serve_json_prints_the_endpoint_as_one_json_line(
+    twin: Twin, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from feecast_twin.cli import _print_endpoint
+
+    _print_endpoint(twin, "http://127.0.0.1:4599", as_json=True)
+    (line,) = capsys.readouterr().out.splitlines()
+    served = json.loads(line)
+    assert served["url"] == "http://127.0.0.1:4599" and served["region"] == twin.region
+    assert served["resources"]["PipelineStateMachine"]["physical_id"] == twin.physical_id(
+        "PipelineStateMachine"
+    )
+    assert served["not_emulated"] == {"GraphApi": "AWS::AppSync::GraphQLApi"}
+    assert set(served) == {
+        "url",
+        "region",
+        "account",
+        "clock",
+        "resources",
+        "not_emulated",
+        "outputs",
+    }
 
 
 @pytest.mark.twin(template=CORE)

@@ -59,15 +59,12 @@ def model_tar(helpers: Callable[[str], ModuleType]) -> bytes:
     """One tiny local DeepAR (1 epoch: ~6 s of CPU) for every test that deploys or monitors one."""
     from datetime import timedelta
 
-    from feecast_twin.deepar import run_training
+    from tests.support.models import tiny_model_tar
 
     monitor = helpers("monitor")
     first = monitor.START - timedelta(days=1)
     target = [monitor.fee(first + timedelta(minutes=i)) for i in range(400)]
-    record = json.dumps({"start": f"{first:%Y-%m-%d %H:%M:%S}", "target": target}).encode()
-    return bytes(
-        run_training({"train": [("train.json", record)]}, monitor.HP | {"epochs": "1"}).model_tar
-    )
+    return tiny_model_tar(first, target, **(monitor.HP | {"epochs": "1"}))
 
 
 # -- what changed ---------------------------------------------------------------------------------

@@ -18,7 +18,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from feecast.deploy import approvals, aws, links
+from feecast.adapters import clients
+from feecast.adapters.state_table import StateTable
+from feecast.deploy import approvals, links
 
 pytestmark = pytest.mark.slow
 
@@ -40,11 +42,11 @@ def twin(repo_root: Any) -> Iterator[Any]:
     from feecast_twin import Twin
 
     twin = Twin(template=repo_root / "template.yaml", parameter_overrides=OVERRIDES).deploy()
-    aws.use_session(None)  # library calls made from the tests use the twin, as the CLI would
+    clients.use_session(None)  # library calls made from the tests use the twin, as the CLI would
     try:
         yield twin
     finally:
-        aws.use_session(None)
+        clients.use_session(None)
         twin.close()
 
 
@@ -83,7 +85,7 @@ def bring_to_the_wait(twin: Any, model_tar: bytes, key: str) -> Waiting:
     version = arn.rsplit("/", 1)[-1]
 
     def waiting() -> Any:
-        found = [p for p in approvals.list_pending(table) if p.model_package_arn == arn]
+        found = [p for p in approvals.list_pending(StateTable(table)) if p.model_package_arn == arn]
         if found:
             return found
         runs = twin.client("stepfunctions").list_executions(
@@ -123,7 +125,7 @@ def history(twin: Any, execution_arn: str) -> list[str]:
 
 
 def record(twin: Any, approval_id: str) -> dict[str, Any] | None:
-    table = aws.StateTable(twin.physical_id("StateTable"))
+    table = StateTable(twin.physical_id("StateTable"))
     return table.get(f"APPROVAL#{approval_id}", "APPROVAL")
 
 
@@ -336,7 +338,7 @@ def test_given_a_waiting_deployment_when_the_cli_is_given_a_bad_id_then_it_refus
         assert main(["approve", "NoSuchApproval_0123456"]) == 2
         assert main(["reject", "../../etc"]) == 2
     finally:
-        aws.use_session(None)
+        clients.use_session(None)
     err = capsys.readouterr().err
     assert "already used, or does not exist" in err and "approval id is" in err
     unchanged()
@@ -373,7 +375,7 @@ def test_given_a_waiting_deployment_when_an_operator_approves_with_the_cli_then_
     try:
         assert main(["approve", second.approval_id, "--comment", "checked the loss"]) == 0
     finally:
-        aws.use_session(None)
+        clients.use_session(None)
     twin.settle(timeout=300)
     final = twin.wait_for_execution(second.execution_arn, timeout=120)
     assert final["status"] == "SUCCEEDED"

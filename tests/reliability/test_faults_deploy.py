@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pytest
+from feecast.adapters.state_table import StateTable
 from feecast.deepar import inference_request, parse_endpoint_response
 from feecast.deploy import outcome
 from feecast.series import MinuteSeries
@@ -38,11 +39,11 @@ VALIDATION = "/feecast/validation"
 @pytest.fixture
 def bound(twin: Any) -> Iterator[Any]:
     """Library calls made from the test (outcome.current) use the twin."""
-    from feecast.deploy import aws
+    from feecast.adapters import clients
 
-    aws.use_session(None)
+    clients.use_session(None)
     yield twin
-    aws.use_session(None)
+    clients.use_session(None)
 
 
 def artifact_key(key: str) -> str:
@@ -147,9 +148,9 @@ def assert_production_serves_v1(twin: Any, v1: str) -> None:
     assert production["EndpointStatus"] == "InService"
     assert "-v1-" in production["EndpointConfigName"]
     assert len(ask_endpoint(twin, "feecast-production")[0]) == 30
-    current = outcome.current(twin.physical_id("StateTable"), "production")
+    current = outcome.current(StateTable(twin.physical_id("StateTable")), "production")
     assert current is not None and current.package_arn == v1
-    assert len(outcome.history(twin.physical_id("StateTable"), "production")) == 1
+    assert len(outcome.history(StateTable(twin.physical_id("StateTable")), "production")) == 1
 
 
 def failure_message(twin: Any, version: int) -> dict[str, Any]:
@@ -402,7 +403,7 @@ def test_given_transient_throttling_everywhere_then_the_deployment_retries_and_s
         production["EndpointStatus"] == "InService" and "-v2-" in production["EndpointConfigName"]
     )
     assert len(ask_endpoint(twin, "feecast-production")[0]) == 30
-    current = outcome.current(twin.physical_id("StateTable"), "production")
+    current = outcome.current(StateTable(twin.physical_id("StateTable")), "production")
     assert current is not None and current.package_arn == v2
     assert threshold_now(twin) == (pytest.approx(0.16), 3)  # retried writes: set once
     assert [m["subject"] for m in twin.sns_messages()].count(

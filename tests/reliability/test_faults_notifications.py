@@ -99,16 +99,17 @@ def test_given_start_execution_throttled_when_the_schedule_starts_a_build_then_a
 # -- 3: SNS down once production is updated ------------------------------------------------------
 @pytest.fixture
 def bound(twin: Any) -> Iterator[Any]:
-    from feecast.deploy import aws
+    from feecast.adapters import clients
 
-    aws.use_session(None)
+    clients.use_session(None)
     yield twin
-    aws.use_session(None)
+    clients.use_session(None)
 
 
 def test_given_sns_down_after_the_approval_then_production_is_deployed_recorded_and_counted(
     bound: Any, helpers: Any, model_tar: bytes
 ) -> None:
+    from feecast.adapters.state_table import StateTable
     from feecast.deploy import outcome
 
     twin, deploy = bound, helpers("deploy")
@@ -142,7 +143,7 @@ def test_given_sns_down_after_the_approval_then_production_is_deployed_recorded_
     ]
     assert "Record The Deployment" in entered and "Report The Failure" not in entered
     assert sns_down.injected == 2 * 3  # both notes, each with the SDK's 3 attempts
-    current = outcome.current(twin.physical_id("StateTable"), "production")
+    current = outcome.current(StateTable(twin.physical_id("StateTable")), "production")
     assert current is not None and current.package_arn == package
     endpoint = twin.client("sagemaker").describe_endpoint(EndpointName="feecast-production")
     assert endpoint["EndpointStatus"] == "InService"

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from feecast.backtest import plan_backtest
 from feecast.baseline import naive_forecast
-from feecast.build.artifacts import MemoryStore
 from feecast.build.evaluate import (
     EVALUATION_SCHEMA,
     EvaluateRequest,
@@ -25,6 +24,8 @@ from feecast.config import ValidationConfig
 from feecast.deepar import Forecast, to_record
 from feecast.metrics import weighted_quantile_loss
 from feecast.series import MinuteSeries
+
+from feecast_testing.artifacts import MemoryStore
 
 START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
 Q = ["0.05", "0.5", "0.95"]

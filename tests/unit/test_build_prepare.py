@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from feecast.adapters.feature_history import History
-from feecast.build.artifacts import MemoryStore
 from feecast.build.layout import BuildLayout, sagemaker_name
 from feecast.build.prepare import (
     DataRefused,
@@ -29,6 +28,8 @@ from feecast.config import (
 )
 from feecast.deepar import from_jsonl, from_record
 from feecast.series import MinuteSeries
+
+from feecast_testing.artifacts import MemoryStore
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 NOW = datetime(2026, 1, 5, 12, 0, 3, tzinfo=UTC)

@@ -10,70 +10,13 @@ from typing import Any
 
 import botocore
 from feecast.build.register import (
-    RegisterRequest,
     RegisterSettings,
     approve_command,
     package_request,
     register_model,
 )
 
-EXECUTION = "arn:aws:states:eu-west-1:123456789012:execution:feecast-model-build:manual-x"
-WINDOW = {
-    "requested_start": "2026-01-03T12:00:00Z",
-    "requested_end": "2026-01-05T12:00:00Z",
-    "first_minute": "2026-01-03T12:00:00Z",
-    "last_minute": "2026-01-05T11:59:00Z",
-    "holdout_start": "2026-01-05T11:30:00Z",
-    "points": 2880,
-    "observed": 2875,
-    "missing": 5,
-    "gap_count": 2,
-    "longest_gap_minutes": 3,
-    "offline_points": 2860,
-    "online_points": 15,
-    "offline_last_minute": "2026-01-05T11:44:00Z",
-}
-
-
-def request(**evaluation: Any) -> RegisterRequest:
-    ratio = {"ratio": 0.8, "ci_low": 0.72, "ci_high": 0.9, "windows_won": 0.7, "windows": 144}
-    ev = {
-        "mean_wql": 0.2,
-        "baseline_wql": 0.25,
-        "robust_wql": 0.19,
-        "production_wql": None,
-        "vs_naive": ratio,
-        "vs_robust": {**ratio, "ratio": 1.05, "ci_low": 0.98, "ci_high": 1.12},
-        "vs_production": None,
-        "coverage": 0.87,
-        "naive_verdict": "beats naive (20% lower loss)",
-        "alarm_threshold": 0.31,
-        "windows": 144,
-        "backtest_start": "2026-01-02T12:00:00Z",
-        "backtest_end": "2026-01-05T12:00:00Z",
-        "deepar_test_wql": None,
-        "evaluation_uri": "s3://artifacts/builds/manual-x/evaluation.json",
-        "reason": "passed: naive: upper 95% bound 0.900 < 1.000 (1 - naive_margin 0)",
-    }
-    ev.update(evaluation)
-    return RegisterRequest.model_validate(
-        {
-            "execution_arn": EXECUTION,
-            "trigger": "manual",
-            "image": "224300973850.dkr.ecr.eu-west-1.amazonaws.com/forecasting-deepar:1",
-            "model_data_url": "s3://artifacts/builds/manual-x/model/job/output/model.tar.gz",
-            "training_job_name": "feecast-manual-x-1234abcd",
-            "data": {
-                "execution_name": "manual-x",
-                "target_col": "avg_fee_1min",
-                "prediction_length": 30,
-                "quantiles": ["0.05", "0.5", "0.95"],
-                "window": WINDOW,
-            },
-            "evaluation": ev,
-        }
-    )
-
+from tests.support.builds import EXECUTION, register_request
 
 SETTINGS = RegisterSettings(
     project_name="feecast", ssm_prefix="/feecast", model_package_group_name="feecast-models"
@@ -81,7 +24,7 @@ SETTINGS = RegisterSettings(
 
 
 def test_given_a_passing_evaluation_then_the_package_is_pending_with_metrics_and_lineage() -> None:
-    body = package_request(request(), SETTINGS)
+    body = package_request(register_request(), SETTINGS)
     assert body["ModelPackageGroupName"] == "feecast-models"
     assert body["ModelApprovalStatus"] == "PendingManualApproval"
     container = body["InferenceSpecification"]["Containers"][0]
@@ -116,8 +59,8 @@ def test_given_a_passing_evaluation_then_the_package_is_pending_with_metrics_and
 
 def test_given_the_same_execution_then_the_client_token_is_stable() -> None:
     assert (
-        package_request(request(), SETTINGS)["ClientToken"]
-        == package_request(request(mean_wql=0.1), SETTINGS)["ClientToken"]
+        package_request(register_request(), SETTINGS)["ClientToken"]
+        == package_request(register_request(mean_wql=0.1), SETTINGS)["ClientToken"]
     )
 
 
@@ -131,7 +74,7 @@ def test_register_model_calls_create_model_package_once() -> None:
                 "ModelPackageArn": "arn:aws:sagemaker:eu-west-1:1:model-package/feecast-models/3"
             }
 
-    result = register_model(request(), SETTINGS, sagemaker=FakeSageMaker())
+    result = register_model(register_request(), SETTINGS, sagemaker=FakeSageMaker())
     assert len(calls) == 1
     assert result.model_package_arn.endswith("/3")
     assert result.approve_command == approve_command(result.model_package_arn)
@@ -162,7 +105,7 @@ def test_given_the_template_defaults_then_each_instance_type_is_listed_once() ->
         realtime_instance_types=resolve(env["REALTIME_INSTANCE_TYPES"]),
         transform_instance_types=resolve(env["TRANSFORM_INSTANCE_TYPES"]),
     )
-    spec = package_request(request(), settings)["InferenceSpecification"]
+    spec = package_request(register_request(), settings)["InferenceSpecification"]
     for key in ("SupportedRealtimeInferenceInstanceTypes", "SupportedTransformInstanceTypes"):
         types = spec[key]
         assert len(types) == len(set(types)), (key, types)
@@ -189,11 +132,11 @@ def test_the_request_meets_create_model_package_limits() -> None:
     shapes = _sagemaker_shapes()
     key_shape, value_shape = shapes["CustomerMetadataKey"], shapes["CustomerMetadataValue"]
     key_re, value_re = _ascii_pattern(key_shape["pattern"]), _ascii_pattern(value_shape["pattern"])
-    awkward = request(
+    awkward = register_request(
         naive_verdict="barely beats naive (3% lower loss, 95% CI up to 0.99)",
         deepar_test_wql=1e-5,
     )
-    for req in (request(), awkward):
+    for req in (register_request(), awkward):
         body = package_request(req, SETTINGS)
         meta = body["CustomerMetadataProperties"]
         assert (

@@ -1,5 +1,5 @@
-"""bench/cost_model.py: its arithmetic on hand-computed cases, its reading of template.yaml, and
-docs/cost.md staying what the model says (regenerate: python -m bench.cost_model --write-docs)."""
+"""bench/cost_model.py (with cost_prices.py and cost_docs.py): its arithmetic on hand-computed cases, its reading of template.yaml, and
+docs/cost.md staying what the model says (regenerate: python -m bench.cost_docs --write-docs)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 
 # bench/ is a package at the repository root (`python -m bench`), not installed: import it from there.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench import cost_docs, cost_prices
 from bench import cost_model as cm
 from bench.bench_cost import measure_collector
 
@@ -22,23 +23,23 @@ def defaults() -> cm.StackConfig:
 
 
 def test_docs_cost_md_tables_are_the_models_output() -> None:
-    text = cm.DOCS.read_text()
-    blocks = cm.generated_blocks()
-    assert set(cm.docs_blocks_in(text)) == set(blocks)
-    stale = [name for name, body in cm.docs_blocks_in(text).items() if body != blocks[name]]
-    assert not stale, f"docs/cost.md is stale in {stale}: python -m bench.cost_model --write-docs"
-    assert cm.render_docs(text, blocks) == text
+    text = cost_docs.DOCS.read_text()
+    blocks = cost_docs.generated_blocks()
+    assert set(cost_docs.docs_blocks_in(text)) == set(blocks)
+    stale = [name for name, body in cost_docs.docs_blocks_in(text).items() if body != blocks[name]]
+    assert not stale, f"docs/cost.md is stale in {stale}: python -m bench.cost_docs --write-docs"
+    assert cost_docs.render_docs(text, blocks) == text
 
 
 def test_render_docs_refuses_unknown_and_missing_blocks() -> None:
     block = "<!-- BEGIN generated: {0} -->\nold\n<!-- END generated: {0} -->\n"
-    assert cm.render_docs(block.format("a"), {"a": "new"}) == block.format("a").replace(
+    assert cost_docs.render_docs(block.format("a"), {"a": "new"}) == block.format("a").replace(
         "old", "new"
     )
     with pytest.raises(KeyError, match="does not generate"):
-        cm.render_docs(block.format("b"), {"a": "new"})
+        cost_docs.render_docs(block.format("b"), {"a": "new"})
     with pytest.raises(KeyError, match="lacks"):
-        cm.render_docs("no blocks", {"a": "new"})
+        cost_docs.render_docs("no blocks", {"a": "new"})
 
 
 def test_collector_run_seconds_by_hand() -> None:
@@ -136,12 +137,12 @@ def test_serverless_and_teardown_by_hand(defaults: cm.StackConfig) -> None:
 
 
 def test_every_price_is_sourced_and_every_line_priced() -> None:
-    for key, p in cm.PRICES.items():
+    for key, p in cost_prices.PRICES.items():
         assert p.usd >= 0 and p.unit and p.source.startswith("https://"), key
         assert p.basis.startswith(("found", "assumed")), key
     for scenario in cm.SCENARIOS:
         est = cm.run_scenario(scenario)
-        assert all(line.price_key in cm.PRICES for line in est.lines)
+        assert all(line.price_key in cost_prices.PRICES for line in est.lines)
         assert est.total > 0
 
 

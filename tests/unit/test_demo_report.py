@@ -186,3 +186,36 @@ def test_plainly_says_when_a_model_is_no_better_than_naive() -> None:
         "v3 is no better than the naive forecast: its loss is 0.97 x naive's and the 95% "
         "interval 0.90-1.04 includes 1."
     )
+
+
+def test_demo_json_puts_the_summary_alone_on_stdout_and_the_timeline_on_stderr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`feecast local demo --json`: the plumbing around the scenario (which needs the twin)."""
+    from types import SimpleNamespace
+
+    import feecast_demo.report
+    import feecast_demo.scenario
+    from feecast_cli.main import main
+
+    class FakeScenario:
+        def __init__(self, options: object, out: object) -> None:
+            self.out = out
+
+        def execute(self) -> object:
+            print("00:00  the timeline", file=self.out)  # type: ignore[arg-type]
+            phase = SimpleNamespace(status="ok", title="Everything")
+            return SimpleNamespace(phases=[phase], wall_seconds=61, ok=True, failed_phase=None)
+
+    def fake_report(run: object, out: Path) -> dict[str, Path]:
+        (out / "summary.json").write_text('{"ok": true}\n')
+        return {"summary.json": out / "summary.json"}
+
+    monkeypatch.setattr(feecast_demo.scenario, "Scenario", FakeScenario)
+    monkeypatch.setattr(feecast_demo.report, "write_report", fake_report)
+    monkeypatch.setattr("feecast_demo.cli._quiet_libraries", lambda: None)
+
+    assert main(["local", "demo", "--json", "--out", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"ok": True}
+    assert "the timeline" in err and "Every phase happened as expected" in err

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from feecast.adapters.sagemaker import SageMakerEndpoints
 from feecast.deploy.endpoint_config import endpoint_type_of
 from feecast.deploy.endpoints import (
     PackageNotDeployable,
@@ -26,6 +27,8 @@ TAKEN = ClientError(
 
 
 class FakeSageMaker:
+    """A SageMaker client: a taken name and a missing config answer as SageMaker does."""
+
     def __init__(
         self, *, model: dict[str, Any] | None = None, config: dict[str, Any] | None = None
     ):
@@ -51,6 +54,11 @@ class FakeSageMaker:
         return self.config
 
 
+def FakeSageMakerEndpoints(sm: FakeSageMaker | None = None, **kw: Any) -> SageMakerEndpoints:
+    """The real adapter (which translates SageMaker's answers) on a fake client."""
+    return SageMakerEndpoints(sm or FakeSageMaker(**kw))
+
+
 MODEL = {
     "ModelName": "feecast-v7-20260105t101500",
     "ExecutionRoleArn": "arn:aws:iam::123456789012:role/r",
@@ -59,13 +67,13 @@ MODEL = {
 
 
 def test_a_model_left_by_a_retry_of_this_deployment_is_accepted() -> None:
-    _create_model_once(FakeSageMaker(model=dict(MODEL["PrimaryContainer"])), MODEL)
+    _create_model_once(FakeSageMakerEndpoints(model=dict(MODEL["PrimaryContainer"])), MODEL)
 
 
 def test_a_model_of_the_same_name_with_other_data_is_refused() -> None:
     other = {"Image": "deepar:1", "ModelDataUrl": "s3://b/OTHER/model.tar.gz"}
     with pytest.raises(PackageNotDeployable, match="not this deployment's"):
-        _create_model_once(FakeSageMaker(model=other), MODEL)
+        _create_model_once(FakeSageMakerEndpoints(model=other), MODEL)
 
 
 def test_an_existing_config_must_serve_this_model() -> None:
@@ -74,11 +82,13 @@ def test_an_existing_config_must_serve_this_model() -> None:
         "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": "feecast-v7-x"}],
     }
     _create_config_once(
-        FakeSageMaker(config={"ProductionVariants": request["ProductionVariants"]}), request
+        FakeSageMakerEndpoints(config={"ProductionVariants": request["ProductionVariants"]}),
+        request,
     )
     with pytest.raises(PackageNotDeployable):
         _create_config_once(
-            FakeSageMaker(config={"ProductionVariants": [{"ModelName": "someone-else"}]}), request
+            FakeSageMakerEndpoints(config={"ProductionVariants": [{"ModelName": "someone-else"}]}),
+            request,
         )
 
 
@@ -90,7 +100,7 @@ def test_other_create_errors_are_not_swallowed() -> None:
             )
 
     with pytest.raises(ClientError, match="bad image"):
-        _create_model_once(Refusing(), MODEL)
+        _create_model_once(FakeSageMakerEndpoints(Refusing()), MODEL)
 
 
 @pytest.mark.parametrize(
@@ -116,4 +126,22 @@ def test_other_create_errors_are_not_swallowed() -> None:
     ],
 )
 def test_the_running_endpoint_type(endpoint: dict[str, Any], config: Any, expected: Any) -> None:
-    assert endpoint_type_of(FakeSageMaker(config=config), endpoint) == expected
+    assert endpoint_type_of(FakeSageMakerEndpoints(config=config), endpoint) == expected
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "missing"),
+    [
+        ("ValidationException", 'Could not find endpoint "feecast-staging".', True),
+        ("ValidationException", "Model package arn:...:7 does not exist.", True),
+        ("ResourceNotFound", "Resource not found", True),
+        ("ValidationException", "EndpointConfigName must be set", False),
+        ("ThrottlingException", "Could not find a free slot", False),
+    ],
+)
+def test_one_not_found_rule_for_sagemaker(code: str, message: str, missing: bool) -> None:
+    """Deploy's adapters and monitoring's describe_endpoint share it (issue 17)."""
+    from feecast.adapters.errors import is_not_found
+
+    exc = ClientError({"Error": {"Code": code, "Message": message}}, "DescribeEndpoint")
+    assert is_not_found(exc) is missing

@@ -17,20 +17,20 @@ from __future__ import annotations
 import copy
 import re
 from fnmatch import fnmatchcase
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
 
-from feecast_twin.intrinsics import Resolver, load_yaml
-
-ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = load_yaml((ROOT / "template.yaml").read_text())
-RESOURCES: dict[str, dict[str, Any]] = TEMPLATE["Resources"]
-REGION, ACCOUNT = "eu-west-1", "123456789012"
-STACK = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/feecast/0a1b2c3d-4e5f-6789-abcd"
-DEFAULTS = {name: p.get("Default") for name, p in TEMPLATE["Parameters"].items()}
-
+from tests.support.template import (
+    ACCOUNT,
+    DEFAULTS,
+    REGION,
+    RESOLVER,
+    RESOURCES,
+    ROOT,
+    STACK,
+    template_resolver,
+)
 
 # -- the SAM policy templates this template uses (samtranslator policy_templates.json) ------
 SAM_POLICY_TEMPLATES: dict[str, tuple[list[str], list[str]]] = {
@@ -107,72 +107,6 @@ SAM_POLICY_TEMPLATES: dict[str, tuple[list[str], list[str]]] = {
 }
 # SSMParameterReadPolicy also grants ssm:DescribeParameters on "*" (a List action).
 _TEMPLATE_STAR_STATEMENTS = {"SSMParameterReadPolicy": ["ssm:DescribeParameters"]}
-
-
-# -- resolving the template's ARNs as CloudFormation would (physical name = logical id) -------
-_NAME_PROPERTY = {
-    "AWS::SNS::Topic": "TopicName",
-    "AWS::Serverless::StateMachine": "Name",
-    "AWS::SageMaker::FeatureGroup": "FeatureGroupName",
-    "AWS::SQS::Queue": "QueueName",
-    "AWS::Logs::LogGroup": "LogGroupName",
-    "AWS::SecretsManager::Secret": "Name",
-    "AWS::CloudWatch::Alarm": "AlarmName",
-}
-_ARN = {
-    "AWS::S3::Bucket": "arn:aws:s3:::{name}",
-    "AWS::DynamoDB::Table": "arn:aws:dynamodb:{region}:{account}:table/{name}",
-    "AWS::SNS::Topic": "arn:aws:sns:{region}:{account}:{name}",
-    "AWS::Serverless::Function": "arn:aws:lambda:{region}:{account}:function:{name}",
-    "AWS::Serverless::StateMachine": "arn:aws:states:{region}:{account}:stateMachine:{name}",
-    "AWS::IAM::Role": "arn:aws:iam::{account}:role/{name}",
-    "AWS::SQS::Queue": "arn:aws:sqs:{region}:{account}:{name}",
-    "AWS::KMS::Key": "arn:aws:kms:{region}:{account}:key/{name}",
-    "AWS::SecretsManager::Secret": "arn:aws:secretsmanager:{region}:{account}:secret:{name}-AbCdEf",
-    "AWS::Logs::LogGroup": "arn:aws:logs:{region}:{account}:log-group:{name}:*",
-    "AWS::CloudWatch::Alarm": "arn:aws:cloudwatch:{region}:{account}:alarm:{name}",
-}
-_REF_IS_ARN = {"AWS::SNS::Topic", "AWS::Serverless::StateMachine", "AWS::SecretsManager::Secret"}
-
-
-def _resolver(parameters: dict[str, Any]) -> Resolver:
-    def name(lid: str) -> str:
-        prop = _NAME_PROPERTY.get(RESOURCES[lid]["Type"])
-        value = RESOURCES[lid]["Properties"].get(prop) if prop else None
-        return str(resolver.resolve(value)) if value is not None else lid
-
-    def arn(lid: str) -> str:
-        return _ARN[RESOURCES[lid]["Type"]].format(name=name(lid), region=REGION, account=ACCOUNT)
-
-    def ref(lid: str) -> str:
-        return arn(lid) if RESOURCES[lid]["Type"] in _REF_IS_ARN else name(lid)
-
-    def get_att(lid: str, attribute: str) -> str:
-        if attribute == "Arn":
-            return arn(lid)
-        if attribute in ("Name", "TopicName"):
-            return name(lid)
-        raise KeyError(f"GetAtt {lid}.{attribute} is not modelled by this test")
-
-    resolver = Resolver(
-        parameters=parameters,
-        pseudo={
-            "AWS::Region": REGION,
-            "AWS::AccountId": ACCOUNT,
-            "AWS::Partition": "aws",
-            "AWS::URLSuffix": "amazonaws.com",
-            "AWS::StackName": "feecast",
-            "AWS::StackId": STACK,
-        },
-        mappings=TEMPLATE.get("Mappings", {}),
-        conditions=TEMPLATE.get("Conditions", {}),
-        ref=ref,
-        get_att=get_att,
-    )
-    return resolver
-
-
-RESOLVER = _resolver(DEFAULTS)
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -876,7 +810,7 @@ _NAME_LIMITS = {
 
 
 def test_named_resources_fit_aws_limits_with_the_longest_parameters():
-    resolver = _resolver(_LONGEST)
+    resolver = template_resolver(_LONGEST)
     named: list[tuple[str, str, int]] = []
     for lid, res in RESOURCES.items():
         for (type_, prop), limit in _NAME_LIMITS.items():
@@ -904,3 +838,38 @@ def test_no_function_refers_to_the_http_api_that_routes_to_it():
             api = event["Properties"]["ApiId"]["Ref"]
             env = res["Properties"].get("Environment", {})
             assert api not in str(env), f"{lid} refers to {api}, whose routes refer to it"
+
+
+# -- docs/architecture.md's permission table agrees with the template (task tokens) ------------
+def _documented_task_token_actions() -> dict[str, set[str]]:
+    """Per function named in the "who | may | why" table: the states:SendTask* it says it may call."""
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    out: dict[str, set[str]] = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 3 or not cells[0].endswith(("Function", "StateMachine", "Role")):
+            continue
+        actions: set[str] = set()
+        for match in re.finditer(r"SendTask(\w+(?:/\w+)*)", cells[1]):
+            actions |= {f"states:SendTask{name}" for name in match.group(1).split("/")}
+        for who in cells[0].split(", "):
+            out[who] = actions
+    return out
+
+
+def test_the_task_token_calls_architecture_md_names_are_the_ones_the_template_grants() -> None:
+    """docs/architecture.md once said the approval function may call SendTaskFailure; the
+    template grants, and the code uses, SendTaskSuccess only (a rejection is a success)."""
+    documented = _documented_task_token_actions()
+    assert "ApprovalCallbackFunction" in documented and "AwaitEndpointFunction" in documented
+    for name, resource in RESOURCES.items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        granted = {
+            action.lower()
+            for statement in statements_of(name)
+            for action in _as_list(statement["Action"])
+            if action.lower().startswith("states:sendtask")
+        }
+        said = {a.lower() for a in documented.get(name, set())}
+        assert granted == said, f"{name}: template grants {granted}, architecture.md says {said}"

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pytest
-from feecast.ingest.memory import InMemoryIngestStore, InMemorySink, minutes_of
 from feecast.ingest.model import MinuteRecord, Transaction, minute_id
 from feecast.ingest.pipeline import (
     IngestConflict,
@@ -31,6 +30,8 @@ from feecast.ingest.sources import (
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from feecast_testing.ingest_memory import InMemoryIngestStore, InMemorySink, minutes_of
 
 T0 = int(datetime(2026, 1, 5, 12, 0, tzinfo=UTC).timestamp())  # a minute start
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from feecast.ingest.sources import BlockchainInfoTx
-from feecast.ingest.synthetic import SyntheticConfig, config_for, generate, write_jsonl
+
+from feecast_testing.synthetic import SyntheticConfig, config_for, generate, write_jsonl
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
 CALM = {"bursts_per_day": 0.0, "daily_rate_amplitude": 0.0, "daily_fee_amplitude": 0.0}

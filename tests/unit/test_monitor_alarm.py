@@ -14,7 +14,7 @@ from feecast.monitor.names import (
     stage_of_endpoint,
 )
 
-from tests.unit.test_iam_policies import RESOLVER, RESOURCES
+from tests.support.template import RESOLVER, RESOURCES
 
 STAGES = {"StagingAccuracyAlarm": "staging", "ProductionAccuracyAlarm": "production"}
 

@@ -84,6 +84,7 @@ def test_given_sns_down_when_a_deployment_outcome_is_reported_then_it_is_still_c
         execution="arn:exec",
         failed_step="production" if outcome == "failed" else None,
         settings=SETTINGS,
+        notifier=notify_module,
     )
     assert counted() == {metric: 1.0, "NotificationsFailed": 1.0}
     assert "Throttled" in result["notification_not_sent"]
@@ -97,6 +98,7 @@ def test_the_timeout_message_says_how_to_deploy_the_package_after_all(sns: FakeS
         execution="arn:exec",
         failed_step=None,
         settings=SETTINGS,
+        notifier=notify_module,
     )
     [published] = sns.published
     # `feecast approve --package 7` alone is refused for an Approved package.

@@ -20,8 +20,8 @@ from feecast.monitor.aws import metric_data_request
 
 from feecast_twin.contracts import check_params, refusal
 from feecast_twin.gateway import Call
-from tests.unit.test_build_register import request as register_request
-from tests.unit.test_iam_policies import RESOLVER, RESOURCES
+from tests.support.builds import register_request
+from tests.support.template import RESOLVER, RESOURCES
 
 
 def accepted(service: str, operation: str, params: dict[str, Any]) -> None:

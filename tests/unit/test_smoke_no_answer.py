@@ -8,8 +8,11 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
+from feecast.adapters import clients
 from feecast.adapters.errors import AwsThrottled
-from feecast.deploy import aws, smoke_test
+from feecast.adapters.sagemaker_runtime import SageMakerRuntime
+from feecast.config import FeecastConfig
+from feecast.deploy import smoke_test
 from feecast.deploy.settings import SmokeSettings
 
 
@@ -29,22 +32,40 @@ def settings(endpoint_type: str) -> SmokeSettings:
 
 @pytest.fixture
 def no_data(monkeypatch: pytest.MonkeyPatch) -> None:
-    from feecast.config import FeecastConfig
     from feecast.deploy import smoke
 
-    monkeypatch.setattr(smoke_test, "load_config", lambda *a, **k: FeecastConfig())
     monkeypatch.setattr(
         smoke_test,
         "_context",
-        lambda s, needed, now: (smoke.synthetic_context(now, needed), "synthetic"),
+        lambda s, needed, now, *ports: (smoke.synthetic_context(now, needed), "synthetic"),
+    )
+
+
+class _Parameters:
+    def load_config(self, prefix: str, *, max_age: int = 60) -> FeecastConfig:
+        return FeecastConfig()
+
+    def write_validation(self, prefix: str, validation: Any) -> int:
+        raise AssertionError("the smoke test writes no parameter")
+
+
+def run(endpoint_type: str) -> Any:
+    """The step with the real SageMaker Runtime adapter (its client replaced)."""
+    return smoke_test.smoke_test(
+        "feecast-staging",
+        settings(endpoint_type),
+        forecaster=SageMakerRuntime(),
+        parameters=_Parameters(),
+        history=None,  # _context is replaced: no minutes are read
     )
 
 
 def fail_with(monkeypatch: pytest.MonkeyPatch, exc: Exception) -> None:
-    def invoke(name: str, body: dict[str, Any]) -> bytes:
-        raise exc
+    class Runtime:
+        def invoke_endpoint(self, **kwargs: Any) -> dict[str, Any]:
+            raise exc
 
-    monkeypatch.setattr(aws, "invoke_endpoint", invoke)
+    monkeypatch.setattr(clients, "client", lambda service: Runtime())
 
 
 MODEL_ERROR = ClientError(
@@ -62,7 +83,7 @@ def test_a_serverless_container_that_does_not_answer_names_the_fallback(
 ) -> None:
     fail_with(monkeypatch, MODEL_ERROR)
     with pytest.raises(smoke_test.EndpointDidNotAnswer) as raised:
-        smoke_test.smoke_test("feecast-staging", settings("Serverless"))
+        run("Serverless")
     message = str(raised.value)
     assert "Serverless endpoint feecast-staging did not answer" in message
     assert "ModelError: container crashed" in message
@@ -72,7 +93,7 @@ def test_a_serverless_container_that_does_not_answer_names_the_fallback(
 def test_a_timeout_is_a_clear_failure_too(no_data: None, monkeypatch: pytest.MonkeyPatch) -> None:
     fail_with(monkeypatch, ReadTimeoutError(endpoint_url="https://runtime.sagemaker/x"))
     with pytest.raises(smoke_test.EndpointDidNotAnswer, match="ReadTimeoutError"):
-        smoke_test.smoke_test("feecast-staging", settings("Provisioned"))
+        run("Provisioned")
 
 
 def test_throttling_stays_retriable(no_data: None, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -81,4 +102,4 @@ def test_throttling_stays_retriable(no_data: None, monkeypatch: pytest.MonkeyPat
         ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate"}}, "Invoke"),
     )
     with pytest.raises(AwsThrottled):
-        smoke_test.smoke_test("feecast-staging", settings("Serverless"))
+        run("Serverless")

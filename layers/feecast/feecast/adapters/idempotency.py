@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any, cast
 
-import boto3
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -23,10 +22,12 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
+from feecast.adapters import clients
+
 
 @cache
 def _persistence(table: str) -> DynamoDBPersistenceLayer:
-    return DynamoDBPersistenceLayer(table_name=table, boto3_client=boto3.client("dynamodb"))
+    return DynamoDBPersistenceLayer(table_name=table, boto3_client=clients.client("dynamodb"))
 
 
 def _mark_replayed(response: Any, _record: DataRecord) -> Any:

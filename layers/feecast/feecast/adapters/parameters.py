@@ -8,12 +8,11 @@ side after the SDK's retries raises AwsThrottled instead, which the state machin
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities import parameters
 
+from feecast.adapters import clients
 from feecast.adapters.errors import AwsThrottled, is_transient
 from feecast.config import (
     PARAMETER_MODELS,
@@ -57,9 +56,8 @@ def load_config(prefix: str, *, max_age: int = DEFAULT_MAX_AGE) -> FeecastConfig
     return FeecastConfig.assemble(parsed, prefix)
 
 
-@cache
 def _ssm() -> Any:
-    return boto3.client("ssm")
+    return clients.client("ssm")
 
 
 def write_validation(prefix: str, validation: ValidationConfig) -> int:

@@ -1,4 +1,5 @@
-"""The build's artifact store: small text objects in the artifact bucket (S3 adapter + fake)."""
+"""The build's artifact store: small text objects in the artifact bucket (the S3 adapter; its in-memory fake is
+feecast_testing.artifacts.MemoryStore)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any, Protocol
 
 import boto3
 
-__all__ = ["ArtifactStore", "MemoryStore", "S3Store", "s3_store"]
+__all__ = ["ArtifactStore", "S3Store", "s3_store"]
 
 
 class ArtifactStore(Protocol):
@@ -43,20 +44,3 @@ class S3Store:
 def s3_store(bucket: str) -> S3Store:
     """One store per bucket and execution environment (the client is built once)."""
     return S3Store(bucket)
-
-
-class MemoryStore:
-    """An in-memory ArtifactStore for unit tests."""
-
-    def __init__(self, bucket: str = "test-bucket") -> None:
-        self.bucket = bucket
-        self.objects: dict[str, str] = {}
-
-    def put_text(self, key: str, text: str, content_type: str = "application/json") -> str:
-        self.objects[key] = text
-        return f"s3://{self.bucket}/{key}"
-
-    def get_text(self, key: str) -> str:
-        if key not in self.objects:
-            raise FileNotFoundError(f"s3://{self.bucket}/{key} does not exist")
-        return self.objects[key]

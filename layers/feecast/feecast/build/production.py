@@ -99,17 +99,17 @@ def production_finder(
     def find(target_col: str, prediction_length: int, features: Sequence[str]) -> ProductionModel:
         if not state_table:
             return ProductionModel(present=False, reason="no state table to look production up")
-        from feecast.deploy import aws, names
+        from feecast.adapters.sagemaker import SageMakerPackages
+        from feecast.adapters.state_table import StateTable
+        from feecast.deploy import names
 
         def current() -> str | None:
-            item = aws.StateTable(state_table).get(
-                f"{names.DEPLOY_PREFIX}{stage}", names.CURRENT_SK
-            )
+            item = StateTable(state_table).get(f"{names.DEPLOY_PREFIX}{stage}", names.CURRENT_SK)
             return None if item is None else str(item["package_arn"])
 
         return find_production_model(
             current_package_arn=current,
-            describe_package=aws.find_package,
+            describe_package=SageMakerPackages().find,
             target_col=target_col,
             prediction_length=prediction_length,
             features=features,

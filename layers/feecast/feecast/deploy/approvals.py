@@ -22,9 +22,10 @@ from typing import Any, Literal
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from pydantic import BaseModel
 
-from feecast.adapters.notify import notify
-from feecast.deploy import aws, links, names
-from feecast.deploy.settings import ApprovalRequestSettings, ApprovalSettings, DeploySettings
+from feecast.adapters.errors import TaskGone
+from feecast.deploy import links, names
+from feecast.deploy.ports import DeployState, Notifier, Secret, TaskTokens
+from feecast.deploy.settings import ApprovalRequestSettings
 from feecast.observability import logger, metrics
 
 _SK = "APPROVAL"
@@ -93,9 +94,12 @@ def request_approval(
     deployment: dict[str, Any],
     timeout_seconds: int,
     settings: ApprovalRequestSettings,
+    state: DeployState,
+    secret: Secret,
+    notifier: Notifier,
 ) -> ApprovalRequest:
     """Store the token under a fresh id and tell people what waits and how to decide."""
-    table = aws.StateTable(settings.state_table)
+    table = state
     approval_id = links.new_approval_id()
     now = datetime.now(UTC)
     expires = int((now + timedelta(seconds=timeout_seconds)).timestamp())
@@ -122,9 +126,9 @@ def request_approval(
         },
         condition="attribute_not_exists(pk)",
     )
-    secret = aws.link_secret(settings.approval_secret_arn)
-    approve = links.link(settings.approval_api_url, secret, approval_id, "approve", expires)
-    reject = links.link(settings.approval_api_url, secret, approval_id, "reject", expires)
+    key = secret.get()
+    approve = links.link(settings.approval_api_url, key, approval_id, "approve", expires)
+    reject = links.link(settings.approval_api_url, key, approval_id, "reject", expires)
     smoke = deployment.get("smoke") or {}
     lines = [
         f"Model package version {record.version} is on the staging endpoint {record.staging_endpoint} "
@@ -145,7 +149,7 @@ def request_approval(
         "",
         f"Or with AWS credentials: feecast approve {approval_id}   /   feecast reject {approval_id}",
     ]
-    notify(
+    notifier.notify(
         settings.notification_topic_arn,
         f"feecast: approve model v{record.version} for production?",
         "\n".join(lines),
@@ -166,14 +170,14 @@ def request_approval(
     )
 
 
-def list_pending(state_table: str, *, now: float | None = None) -> list[PendingApproval]:
+def list_pending(state: DeployState, *, now: float | None = None) -> list[PendingApproval]:
     """Approvals still waiting (not used, not expired), oldest first."""
     now = time.time() if now is None else now
     out = []
     # Only the listed fields are read: listing never fetches a task token (ApproverPolicy
     # allows the Scan only so).
     fields = ["pk", "sk", *PendingApproval.model_fields]
-    for item in aws.StateTable(state_table).scan_prefix(names.APPROVAL_PREFIX, attributes=fields):
+    for item in state.scan_prefix(names.APPROVAL_PREFIX, attributes=fields):
         if item.get("sk") != _SK or int(item.get("expires_at", 0)) <= now:
             continue
         out.append(
@@ -185,7 +189,8 @@ def list_pending(state_table: str, *, now: float | None = None) -> list[PendingA
 
 
 def decide(
-    state_table: str,
+    state: DeployState,
+    tasks: TaskTokens,
     approval_id: str,
     decision: str,
     *,
@@ -202,7 +207,7 @@ def decide(
     if not links.ID_PATTERN.fullmatch(approval_id or ""):
         raise ApprovalRefused(400, "an approval id is 1-64 letters, digits, '-' or '_'")
     now = time.time() if now is None else now
-    table = aws.StateTable(state_table)
+    table = state
     pk = f"{names.APPROVAL_PREFIX}{approval_id}"
     item = table.take(
         pk, _SK, condition="attribute_exists(pk) AND expires_at > :now", values={":now": int(now)}
@@ -223,8 +228,8 @@ def decide(
         "approval_id": approval_id,
     }
     try:
-        aws.send_task_success(str(item["task_token"]), output)
-    except aws.TaskGone:
+        tasks.succeed(str(item["task_token"]), output)
+    except TaskGone:
         # The record is consumed either way: the execution it names no longer waits.
         raise ApprovalRefused(
             410, "the deployment is no longer waiting for a decision", "ExecutionEnded"
@@ -255,13 +260,18 @@ class LinkRequest:
 
 
 def answer_link(
-    settings: ApprovalSettings, request: LinkRequest, *, now: float | None = None
+    request: LinkRequest,
+    *,
+    state: DeployState,
+    tasks: TaskTokens,
+    secret: Secret,
+    now: float | None = None,
 ) -> Decided | links.VerifiedLink:
     """GET: verify the link and that its approval still waits (no side effect: mail scanners
     open links). POST: verify, consume once, resume. Otherwise ApprovalRefused, already logged
     and counted (report_refusal)."""
     try:
-        return _answer_link(settings, request, time.time() if now is None else now)
+        return _answer_link(request, state, tasks, secret, time.time() if now is None else now)
     except (links.LinkError, ApprovalRefused) as exc:
         refusal = (
             exc
@@ -273,7 +283,7 @@ def answer_link(
 
 
 def _answer_link(
-    settings: ApprovalSettings, request: LinkRequest, now: float
+    request: LinkRequest, state: DeployState, tasks: TaskTokens, secret: Secret, now: float
 ) -> Decided | links.VerifiedLink:
     method = request.method.upper()
     if method not in LINK_METHODS:
@@ -284,7 +294,7 @@ def _answer_link(
         raise ApprovalRefused(413, "the request is larger than any approval sends", "Oversize")
     query = request.query
     verified = links.verify(
-        aws.link_secret(settings.approval_secret_arn),
+        secret.get(),
         request.approval_id,
         query.get("decision"),
         query.get("expires"),
@@ -292,7 +302,7 @@ def _answer_link(
         now=now,
     )
     if method == "GET":
-        record = aws.StateTable(settings.state_table).get(
+        record = state.get(
             f"{names.APPROVAL_PREFIX}{verified.approval_id}", _SK, attributes=["expires_at"]
         )
         if record is None:
@@ -301,7 +311,8 @@ def _answer_link(
             )
         return verified
     return decide(
-        settings.state_table,
+        state,
+        tasks,
         verified.approval_id,
         verified.decision,
         by=f"link from {request.source_ip or 'an unknown address'}",
@@ -334,9 +345,5 @@ def report_refusal(
         metric.add_dimension(name="Reason", value=refusal.code)
 
 
-def pending_for_package(settings: DeploySettings, model_package_arn: str) -> list[str]:
-    return [
-        a.approval_id
-        for a in list_pending(settings.state_table)
-        if a.model_package_arn == model_package_arn
-    ]
+def pending_for_package(state: DeployState, model_package_arn: str) -> list[str]:
+    return [a.approval_id for a in list_pending(state) if a.model_package_arn == model_package_arn]

@@ -13,9 +13,7 @@ Rolling updates are not used: SageMaker excludes serverless endpoints from them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
-
-from botocore.exceptions import ClientError
+from typing import Any, Literal, Protocol
 
 VARIANT_NAME = "AllTraffic"  # guardrails require the same variant name across configs
 EndpointType = Literal["Provisioned", "Serverless"]
@@ -124,9 +122,13 @@ def guardrail_summary(config: dict[str, Any] | None) -> str:
     )
 
 
-def endpoint_type_of(sm: Any, endpoint: dict[str, Any]) -> str | None:
+class _Configs(Protocol):
+    def endpoint_config(self, name: str) -> dict[str, Any] | None: ...
+
+
+def endpoint_type_of(configs: _Configs, endpoint: dict[str, Any]) -> str | None:
     """Provisioned | Serverless for a DescribeEndpoint answer (None when it cannot be told):
-    from its variants, else from its endpoint config (`sm`: a SageMaker client)."""
+    from its variants, else from its endpoint config (`configs`: the Endpoints port)."""
     variants = endpoint.get("ProductionVariants") or []
     if variants:
         if any("CurrentServerlessConfig" in v or "DesiredServerlessConfig" in v for v in variants):
@@ -136,9 +138,8 @@ def endpoint_type_of(sm: Any, endpoint: dict[str, Any]) -> str | None:
     name = endpoint.get("EndpointConfigName")
     if not name:
         return None
-    try:
-        config = sm.describe_endpoint_config(EndpointConfigName=name)
-    except ClientError:
+    config = configs.endpoint_config(name)
+    if config is None:
         return None  # the config was deleted since; nothing to compare
     config_variants = config.get("ProductionVariants") or []
     if not config_variants:

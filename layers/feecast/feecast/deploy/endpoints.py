@@ -18,11 +18,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
-from feecast.deploy import aws, endpoint_config, names, trigger
+from feecast.adapters.errors import AlreadyExists, TaskGone
+from feecast.deploy import endpoint_config, names, trigger
 from feecast.deploy.errors import retry_throttling
+from feecast.deploy.ports import Alarms, DeployState, Endpoints, Packages, TaskTokens
 from feecast.deploy.settings import DeploySettings, EndpointSettings
 from feecast.observability import logger
 
@@ -91,21 +92,13 @@ def _container(package: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _already_exists(exc: ClientError) -> bool:
-    # CreateModel / CreateEndpointConfig answer a taken name with ValidationException
-    # "Cannot create already existing model|endpoint configuration ..." (no modeled error).
-    return "already exist" in aws.error_message(exc).lower()
-
-
-def _create_model_once(sm: Any, request: dict[str, Any]) -> None:
+def _create_model_once(endpoints: Endpoints, request: dict[str, Any]) -> None:
     """CreateModel; a model of that name is accepted only if it is this deployment's: a retry
     of this step created it (same image and model data), never someone else's model."""
     try:
-        sm.create_model(**request)
-    except ClientError as exc:
-        if not _already_exists(exc):
-            raise
-        existing = sm.describe_model(ModelName=request["ModelName"]).get("PrimaryContainer") or {}
+        endpoints.create_model(request)
+    except AlreadyExists as exc:
+        existing = (endpoints.model(request["ModelName"]) or {}).get("PrimaryContainer") or {}
         wanted = request["PrimaryContainer"]
         if (existing.get("Image"), existing.get("ModelDataUrl")) != (
             wanted["Image"],
@@ -117,14 +110,12 @@ def _create_model_once(sm: Any, request: dict[str, Any]) -> None:
             ) from exc
 
 
-def _create_config_once(sm: Any, request: dict[str, Any]) -> None:
+def _create_config_once(endpoints: Endpoints, request: dict[str, Any]) -> None:
     """CreateEndpointConfig; an existing config is accepted only if it serves this model."""
     try:
-        sm.create_endpoint_config(**request)
-    except ClientError as exc:
-        if not _already_exists(exc):
-            raise
-        existing = sm.describe_endpoint_config(EndpointConfigName=request["EndpointConfigName"])
+        endpoints.create_endpoint_config(request)
+    except AlreadyExists as exc:
+        existing = endpoints.endpoint_config(request["EndpointConfigName"]) or {}
         models = [v.get("ModelName") for v in existing.get("ProductionVariants", [])]
         wanted = [v["ModelName"] for v in request["ProductionVariants"]]
         if models != wanted:
@@ -153,10 +144,12 @@ def deploy_endpoint(
     deployment_id: str,
     guarded: bool,
     settings: EndpointSettings,
+    endpoints: Endpoints,
+    packages: Packages,
+    alarms: Alarms,
 ) -> EndpointDeployment:
     """Create or update the stage's endpoint with the package's model."""
-    sm = aws.sagemaker()
-    package = aws.describe_package(model_package_arn)
+    package = packages.describe(model_package_arn)
     if package.get("ModelApprovalStatus") != trigger.APPROVED:
         raise PackageNotDeployable(
             f"package {model_package_arn} is {package.get('ModelApprovalStatus')}; only approved "
@@ -172,7 +165,7 @@ def deploy_endpoint(
         {"Key": "feecast:package", "Value": model_package_arn},
     ]
     _create_model_once(
-        sm,
+        endpoints,
         {
             "ModelName": model,
             "ExecutionRoleArn": settings.sagemaker_role_arn,
@@ -181,18 +174,18 @@ def deploy_endpoint(
         },
     )
     _create_config_once(
-        sm, {**endpoint_config.endpoint_config_request(config, model, spec), "Tags": tags}
+        endpoints, {**endpoint_config.endpoint_config_request(config, model, spec), "Tags": tags}
     )
 
-    current = aws.describe_endpoint(endpoint)
+    current = endpoints.describe_endpoint(endpoint)
     # Only an update can meet the other type (a Failed endpoint is deleted and created below).
     if current is not None and current["EndpointStatus"] == "InService":
-        running = endpoint_config.endpoint_type_of(sm, current)
+        running = endpoint_config.endpoint_type_of(endpoints, current)
         if running is not None and running != spec.endpoint_type:
             if stage != "staging":
                 raise EndpointTypeChanged(_type_change_path(endpoint, running, spec.endpoint_type))
             # Staging holds nothing to protect: recreate it with the new type.
-            sm.delete_endpoint(EndpointName=endpoint)
+            endpoints.delete_endpoint(endpoint)
             logger.warning(
                 "staging endpoint type changed: deleted, the retry recreates it",
                 extra={"endpoint": endpoint, "was": running, "now": spec.endpoint_type},
@@ -204,7 +197,7 @@ def deploy_endpoint(
     deployment_config = None
     if current is None:
         # A first deployment has nothing to protect: create it directly.
-        sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=config, Tags=tags[:1])
+        endpoints.create_endpoint(endpoint, config, tags[:1])
         action, previous = "created", None
     else:
         status = current["EndpointStatus"]
@@ -213,26 +206,24 @@ def deploy_endpoint(
             action = "unchanged"  # a retry after our own update was accepted
         elif status == "Failed":
             # A failed endpoint cannot be updated: delete it; the retry recreates it.
-            sm.delete_endpoint(EndpointName=endpoint)
+            endpoints.delete_endpoint(endpoint)
             raise EndpointBusy(
                 f"{endpoint} had failed ({current.get('FailureReason')}); deleted, retrying"
             )
         elif status != "InService":
             raise EndpointBusy(f"{endpoint} is {status}; waiting before updating it")
         else:
-            kwargs: dict[str, Any] = {"EndpointName": endpoint, "EndpointConfigName": config}
             if guarded:
-                alarms = aws.existing_alarms(settings.alarm_names)
-                missing = sorted(set(settings.alarm_names) - set(alarms))
+                present = alarms.existing(settings.alarm_names)
+                missing = sorted(set(settings.alarm_names) - set(present))
                 if missing:
                     logger.warning(
                         "rollback alarms not found, not used", extra={"missing": missing}
                     )
                 deployment_config = endpoint_config.guardrails(
-                    spec, bake_seconds=settings.bake_seconds, alarm_names=alarms
+                    spec, bake_seconds=settings.bake_seconds, alarm_names=present
                 )
-                kwargs["DeploymentConfig"] = deployment_config
-            sm.update_endpoint(**kwargs)
+            endpoints.update_endpoint(endpoint, config, deployment_config)
             action = "updated"
     logger.info(
         "endpoint deployment requested",
@@ -268,7 +259,8 @@ def _normalise(status: str) -> str:
 
 
 def _resume(
-    table: aws.StateTable,
+    table: DeployState,
+    tasks: TaskTokens,
     endpoint: str,
     token: str,
     *,
@@ -289,10 +281,10 @@ def _resume(
         )
     try:
         if ok:
-            aws.send_task_success(token, output)
+            tasks.succeed(token, output)
         else:
-            aws.send_task_failure(token, error, cause)
-    except aws.TaskGone as exc:
+            tasks.fail(token, error, cause)
+    except TaskGone as exc:
         return WaitResult(
             endpoint_name=endpoint, status="ignored", detail=f"the waiting task is gone: {exc}"
         )
@@ -335,8 +327,11 @@ def await_endpoint(
     timeout_seconds: int,
     execution: str,
     settings: DeploySettings,
+    state: DeployState,
+    endpoints: Endpoints,
+    tasks: TaskTokens,
 ) -> WaitResult:
-    table = aws.StateTable(settings.state_table)
+    table = state
     expires = datetime.now(UTC) + timedelta(seconds=timeout_seconds + 3600)
     table.put(
         {
@@ -350,10 +345,11 @@ def await_endpoint(
         }
     )
     # The race: the endpoint may already be final, and its event already delivered.
-    current = aws.describe_endpoint(endpoint_name)
+    current = endpoints.describe_endpoint(endpoint_name)
     if current is None:
         return _resume(
             table,
+            tasks,
             endpoint_name,
             task_token,
             ok=False,
@@ -370,6 +366,7 @@ def await_endpoint(
     # here means SageMaker already rolled the update back.
     return _resume(
         table,
+        tasks,
         endpoint_name,
         task_token,
         ok=ok,
@@ -383,10 +380,17 @@ def await_endpoint(
     )
 
 
-def resume_waiter(detail: dict[str, Any], settings: DeploySettings) -> WaitResult:
+def resume_waiter(
+    detail: dict[str, Any],
+    settings: DeploySettings,
+    *,
+    state: DeployState,
+    endpoints: Endpoints,
+    tasks: TaskTokens,
+) -> WaitResult:
     """React to one "SageMaker Endpoint State Change" event."""
     endpoint = str(detail.get("EndpointName", ""))
-    table = aws.StateTable(settings.state_table)
+    table = state
     waiter = table.get(f"{names.WAITER_PREFIX}{endpoint}", _WAITER_SK)
     if waiter is None:
         return WaitResult(
@@ -399,7 +403,7 @@ def resume_waiter(detail: dict[str, Any], settings: DeploySettings) -> WaitResul
     if ok is False and error == "EndpointRolledBack":
         # An InService event for another config may be a late event from before our update:
         # trust only the endpoint's present state.
-        current = aws.describe_endpoint(endpoint)
+        current = endpoints.describe_endpoint(endpoint)
         if current is None:
             ok, error, cause = False, "EndpointMissing", f"{endpoint} does not exist"
         else:
@@ -412,6 +416,7 @@ def resume_waiter(detail: dict[str, Any], settings: DeploySettings) -> WaitResul
                 )
     return _resume(
         table,
+        tasks,
         endpoint,
         str(waiter["task_token"]),
         ok=bool(ok),
@@ -421,10 +426,10 @@ def resume_waiter(detail: dict[str, Any], settings: DeploySettings) -> WaitResul
     )
 
 
-def teardown_endpoint(endpoint_name: str) -> dict[str, str]:
+def teardown_endpoint(endpoint_name: str, *, endpoints: Endpoints) -> dict[str, str]:
     """Delete an endpoint (configs and models stay, so a redeploy is quick)."""
-    current = aws.describe_endpoint(endpoint_name)
+    current = endpoints.describe_endpoint(endpoint_name)
     if current is None:
         return {"endpoint_name": endpoint_name, "action": "absent"}
-    aws.sagemaker().delete_endpoint(EndpointName=endpoint_name)
+    endpoints.delete_endpoint(endpoint_name)
     return {"endpoint_name": endpoint_name, "action": "deleted"}

@@ -13,9 +13,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from feecast.adapters.notify import notify_or_count
-from feecast.deploy import aws, names
+from feecast.deploy import names
 from feecast.deploy.history import DeploymentRecord
+from feecast.deploy.ports import DeployState, Notifier
 from feecast.deploy.settings import DeploySettings
 from feecast.observability import logger, metrics
 
@@ -29,14 +29,14 @@ _METRIC = {
 }
 
 
-def current(state_table: str, stage: str) -> DeploymentRecord | None:
-    item = aws.StateTable(state_table).get(f"{names.DEPLOY_PREFIX}{stage}", names.CURRENT_SK)
+def current(state: DeployState, stage: str) -> DeploymentRecord | None:
+    item = state.get(f"{names.DEPLOY_PREFIX}{stage}", names.CURRENT_SK)
     return None if item is None else DeploymentRecord.from_item(item)
 
 
-def history(state_table: str, stage: str) -> list[DeploymentRecord]:
+def history(state: DeployState, stage: str) -> list[DeploymentRecord]:
     """Deployments of a stage, newest first."""
-    items = aws.StateTable(state_table).query(
+    items = state.query(
         f"{names.DEPLOY_PREFIX}{stage}", sk_prefix=names.HISTORY_SK_PREFIX, newest_first=True
     )
     return [DeploymentRecord.from_item(i) for i in items]
@@ -51,11 +51,13 @@ def record_deployment(
     endpoint: dict[str, Any],
     reason: str,
     settings: DeploySettings,
+    state: DeployState,
+    notifier: Notifier,
 ) -> DeploymentRecord:
     """Remember what the stage's endpoint now serves; count the success; notify (a notification
     SNS cannot take is logged and counted, not an error: the deployment happened)."""
-    table = aws.StateTable(settings.state_table)
-    before = current(settings.state_table, stage)
+    table = state
+    before = current(state, stage)
     now = datetime.now(UTC)
     if before is not None and before.execution == execution:
         return before  # a retry of this step after it succeeded
@@ -84,7 +86,7 @@ def record_deployment(
     logger.info("deployment recorded", extra=record.to_item())
     verb = "rolled back to" if mode == "rollback" else "now serves"
     # The deployment happened: SNS being down must not turn it into "Deployment Failed".
-    notify_or_count(
+    notifier.notify_or_count(
         settings.notification_topic_arn,
         f"feecast: {stage} {verb} model v{record.version}",
         f"The {stage} endpoint {endpoint.get('endpoint_name')} {verb} model package version "
@@ -139,6 +141,7 @@ def report_outcome(
     execution: str,
     failed_step: str | None,
     settings: DeploySettings,
+    notifier: Notifier,
 ) -> dict[str, str]:
     """Notify people of an approval, a rejection, a timeout or a failure, and count it."""
     version = deployment.get("model_package_version", "?")
@@ -166,7 +169,7 @@ def report_outcome(
     }
     # Counted first: an SNS outage must not hide failures and decisions from the metrics.
     metrics.add_metric(name=_METRIC[outcome], unit="Count", value=1)
-    lost = notify_or_count(
+    lost = notifier.notify_or_count(
         settings.notification_topic_arn,
         subjects[outcome],
         messages[outcome],

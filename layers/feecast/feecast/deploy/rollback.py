@@ -8,17 +8,17 @@ ModelDeploy state machine in mode "rollback", which redeploys the target package
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
 
-from feecast.adapters.idempotency import run_once
-from feecast.adapters.notify import notify
-from feecast.deploy import aws, names, outcome, trigger
+from feecast.deploy import names, outcome, trigger
 from feecast.deploy.history import DeploymentRecord, rollback_target
+from feecast.deploy.ports import DeployState, Executions, Notifier, Once, Packages
 from feecast.deploy.settings import DeploySettings
-from feecast.deploy.start import IDEMPOTENCY_SECONDS, PackageEvent, start_execution
+from feecast.deploy.start import IDEMPOTENCY_SECONDS, PackageEvent
 from feecast.observability import logger
 
 
@@ -31,30 +31,48 @@ class RollbackStart(BaseModel):
     stopped_executions: list[str] = []
 
 
-def _still_approved(arn: str) -> bool:
+@dataclass(frozen=True)
+class RollbackPorts:
+    """What a rollback reads and starts (the handler and the CLI wire the real adapters)."""
+
+    state: DeployState
+    packages: Packages
+    executions: Executions
+    notifier: Notifier
+
+
+def _still_approved(packages: Packages, arn: str) -> bool:
     try:
-        return aws.describe_package(arn).get("ModelApprovalStatus") == trigger.APPROVED
+        return packages.describe(arn).get("ModelApprovalStatus") == trigger.APPROVED
     except Exception:  # a deleted package cannot come back
         logger.warning("package not describable, skipped as rollback target", extra={"arn": arn})
         return False
 
 
 def choose_target(
-    state_table: str, stage: str = "production"
+    state: DeployState, packages: Packages, stage: str = "production"
 ) -> tuple[DeploymentRecord | None, DeploymentRecord]:
     """(current, target). NothingToRollBackTo when there is no earlier approved package."""
-    now = outcome.current(state_table, stage)
+    now = outcome.current(state, stage)
     target = rollback_target(
-        outcome.history(state_table, stage), now.package_arn if now else None, _still_approved
+        outcome.history(state, stage),
+        now.package_arn if now else None,
+        lambda arn: _still_approved(packages, arn),
     )
     return now, target
 
 
 def start_rollback(
-    *, trigger_name: str, key: str, reason: str, state_machine_arn: str, settings: DeploySettings
+    *,
+    trigger_name: str,
+    key: str,
+    reason: str,
+    state_machine_arn: str,
+    settings: DeploySettings,
+    ports: RollbackPorts,
 ) -> RollbackStart:
     """Start one rollback execution per (trigger, key); returns what it will deploy."""
-    now, target = choose_target(settings.state_table)
+    now, target = choose_target(ports.state, ports.packages)
     name = names.rollback_execution_name(trigger_name, key)
     payload = {
         "mode": "rollback",
@@ -65,7 +83,7 @@ def start_rollback(
         "rolled_back_package_arn": now.package_arn if now else None,
         "reason": reason,
     }
-    arn, new = start_execution(state_machine_arn, name, payload)
+    arn, new = ports.executions.start(state_machine_arn, name, payload)
     logger.info("rollback started" if new else "rollback already started", extra=payload)
     return RollbackStart(
         started=new,
@@ -76,13 +94,11 @@ def start_rollback(
     )
 
 
-def _running_deployments_of(state_machine_arn: str, version: int) -> list[str]:
+def _running_deployments_of(
+    executions: Executions, state_machine_arn: str, version: int
+) -> list[str]:
     prefix = f"v{version}-"
-    arns: list[str] = []
-    paginator = aws.sfn().get_paginator("list_executions")
-    for page in paginator.paginate(stateMachineArn=state_machine_arn, statusFilter="RUNNING"):
-        arns += [e["executionArn"] for e in page["executions"] if e["name"].startswith(prefix)]
-    return arns
+    return [arn for arn, name in executions.running(state_machine_arn) if name.startswith(prefix)]
 
 
 def handle_package_rejected(
@@ -92,6 +108,8 @@ def handle_package_rejected(
     state_machine_arn: str,
     idempotency_table: str,
     settings: DeploySettings,
+    ports: RollbackPorts,
+    once: Once,
     context: Any = None,
 ) -> RollbackStart:
     """A package was rejected: stop its running deployment; roll back if production serves it.
@@ -109,12 +127,14 @@ def handle_package_rejected(
         "status": event.model_approval_status,
         "rejected_at": event.changed_at(event_time).isoformat(),
     }
-    result = run_once(
+    result = once.run_once(
         table=idempotency_table,
         name="package-rejected",
         key=key,
         expires_after_seconds=IDEMPOTENCY_SECONDS,
-        call=lambda: _handle_rejected(event, event_time, state_machine_arn, settings).model_dump(),
+        call=lambda: _handle_rejected(
+            event, event_time, state_machine_arn, settings, ports
+        ).model_dump(),
         lambda_context=context,
     )
     return RollbackStart.model_validate(result)
@@ -125,22 +145,19 @@ def _handle_rejected(
     event_time: datetime | str | None,
     state_machine_arn: str,
     settings: DeploySettings,
+    ports: RollbackPorts,
 ) -> RollbackStart:
     stopped = []
-    for arn in _running_deployments_of(state_machine_arn, event.version):
+    for arn in _running_deployments_of(ports.executions, state_machine_arn, event.version):
         # Before production changes this ends the deployment cleanly; a production update
         # already requested is followed by the rollback below once it is recorded.
-        aws.sfn().stop_execution(
-            executionArn=arn,
-            error="PackageRejected",
-            cause=f"{event.model_package_arn} was rejected",
-        )
+        ports.executions.stop(arn, "PackageRejected", f"{event.model_package_arn} was rejected")
         stopped.append(arn)
-    live = outcome.current(settings.state_table, "production")
+    live = outcome.current(ports.state, "production")
     if live is None or live.package_arn != event.model_package_arn:
         reason = "the rejected package is not what production serves: nothing to roll back"
         if stopped:
-            notify(
+            ports.notifier.notify(
                 settings.notification_topic_arn,
                 f"feecast: deployment of rejected model v{event.version} stopped",
                 f"Model package version {event.version} was rejected while being deployed; the deployment was stopped. "
@@ -156,9 +173,10 @@ def _handle_rejected(
             reason=f"model package v{event.version}, serving in production, was rejected",
             state_machine_arn=state_machine_arn,
             settings=settings,
+            ports=ports,
         )
     except LookupError as exc:
-        notify(
+        ports.notifier.notify(
             settings.notification_topic_arn,
             f"feecast: rejected model v{event.version} is still in production",
             f"Model package version {event.version} was rejected, but {exc}. Production keeps serving it; "
@@ -170,7 +188,12 @@ def _handle_rejected(
 
 
 def manual_rollback(
-    *, reason: str, state_machine_arn: str, settings: DeploySettings, now: datetime | None = None
+    *,
+    reason: str,
+    state_machine_arn: str,
+    settings: DeploySettings,
+    ports: RollbackPorts,
+    now: datetime | None = None,
 ) -> RollbackStart:
     """`feecast rollback`: one rollback per minute at most (the execution name carries it)."""
     moment = (now or datetime.now(UTC)).replace(second=0, microsecond=0)
@@ -180,6 +203,7 @@ def manual_rollback(
         reason=reason or "manual rollback",
         state_machine_arn=state_machine_arn,
         settings=settings,
+        ports=ports,
     )
 
 

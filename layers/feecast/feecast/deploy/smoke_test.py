@@ -15,26 +15,30 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from feecast.adapters.errors import THROTTLING_CODES
-from feecast.adapters.parameters import load_config
+from feecast.adapters.errors import NoAnswer
 from feecast.deepar import inference_request
-from feecast.deploy import aws, smoke
+from feecast.deploy import smoke
 from feecast.deploy.errors import retry_throttling
+from feecast.deploy.ports import Forecaster, Parameters, RecentMinutes
 from feecast.deploy.settings import SmokeSettings
 from feecast.observability import logger
 from feecast.series import MINUTE, MinuteSeries, floor_minute
 
 
-def _context(settings: SmokeSettings, needed: int, now: datetime) -> tuple[MinuteSeries, str]:
-    from feecast.adapters.feature_history import read_minutes  # the build stage's reader
-
-    config = load_config(settings.ssm_prefix)
+def _context(
+    settings: SmokeSettings,
+    needed: int,
+    now: datetime,
+    parameters: Parameters,
+    history: RecentMinutes,
+) -> tuple[MinuteSeries, str]:
+    config = parameters.load_config(settings.ssm_prefix)
     end = floor_minute(now)
     start = end - 4 * needed * MINUTE
     try:
-        series = read_minutes(settings.feature_group_name, start, end, config.target.target_col)
+        series = history.read_minutes(
+            settings.feature_group_name, start, end, config.target.target_col
+        )
     except Exception as exc:  # an unreadable store must not block checking the endpoint
         logger.warning(
             "recent minutes unreadable, using a synthetic context", extra={"error": str(exc)}
@@ -69,29 +73,28 @@ def _did_not_answer(endpoint_name: str, endpoint_type: str, what: str) -> Endpoi
 
 
 @retry_throttling
-def smoke_test(endpoint_name: str, settings: SmokeSettings) -> smoke.SmokeReport:
-    config = load_config(settings.ssm_prefix)
+def smoke_test(
+    endpoint_name: str,
+    settings: SmokeSettings,
+    *,
+    forecaster: Forecaster,
+    parameters: Parameters,
+    history: RecentMinutes,
+) -> smoke.SmokeReport:
+    config = parameters.load_config(settings.ssm_prefix)
     prediction_length = config.target.prediction_length
     needed = max(
         config.hyperparameters.effective_context_length(prediction_length), prediction_length
     )
-    context, source = _context(settings, needed, datetime.now(UTC))
+    context, source = _context(settings, needed, datetime.now(UTC), parameters, history)
     quantiles = list(config.validation.quantiles)
     request = inference_request(
         [context], num_samples=config.hyperparameters.num_eval_samples, quantiles=quantiles
     )
-    try:
-        body = aws.invoke_endpoint(endpoint_name, request)
-    except ClientError as exc:
-        code = aws.error_code(exc)
-        if code in THROTTLING_CODES:
-            raise  # retry_throttling: AwsThrottled, retried by the state
-        original = exc.response.get("OriginalMessage") or aws.error_message(exc)
-        raise _did_not_answer(endpoint_name, settings.endpoint_type, f"{code}: {original}") from exc
-    except BotoCoreError as exc:  # read timeout, connection reset: nothing came back
-        raise _did_not_answer(
-            endpoint_name, settings.endpoint_type, f"{type(exc).__name__}: {exc}"
-        ) from exc
+    try:  # a throttle is AwsThrottled, left to the state's Retry
+        body = forecaster.invoke(endpoint_name, request)
+    except NoAnswer as exc:
+        raise _did_not_answer(endpoint_name, settings.endpoint_type, str(exc)) from exc
     forecast = smoke.check_forecast(body, prediction_length=prediction_length, quantiles=quantiles)
     report = smoke.SmokeReport(
         prediction_length=prediction_length,

@@ -10,16 +10,14 @@ EventBridge delivers at least once:
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any, Literal
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from feecast.adapters.idempotency import run_once
-from feecast.deploy import aws, names, trigger
+from feecast.deploy import names, trigger
+from feecast.deploy.ports import Executions, Once, Packages
 from feecast.deploy.settings import StartSettings
 from feecast.observability import logger, metrics
 
@@ -95,25 +93,15 @@ class DeployStart(BaseModel):
     execution_arn: str | None = None
 
 
-def start_execution(state_machine_arn: str, name: str, payload: dict[str, Any]) -> tuple[str, bool]:
-    """(execution ARN, newly started). A name already used returns the existing execution."""
-    try:
-        response = aws.sfn().start_execution(
-            stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload, default=str)
-        )
-        return str(response["executionArn"]), True
-    except ClientError as exc:
-        if aws.error_code(exc) != "ExecutionAlreadyExists":
-            raise
-    arn = state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
-    return arn, False
-
-
 def start_deploy(
     event: PackageEvent,
     event_time: datetime | str | None,
     settings: StartSettings,
     context: Any = None,
+    *,
+    packages: Packages,
+    executions: Executions,
+    once: Once,
 ) -> DeployStart:
     """Start the ModelDeploy state machine for an approval event, exactly once."""
     decision = trigger.classify(
@@ -128,7 +116,7 @@ def start_deploy(
     def _start() -> dict[str, Any]:
         # The package may have been rejected again, or deleted, since the event was sent:
         # nothing to deploy then, and nothing to retry.
-        package = aws.find_package(event.model_package_arn)
+        package = packages.find(event.model_package_arn)
         if package is None:
             logger.warning("approved package no longer exists", extra=event.detail())
             return DeployStart(started=False, reason="package no longer exists").model_dump()
@@ -146,7 +134,7 @@ def start_deploy(
             "model_package_group": event.model_package_group_name,
             "approved_at": approved_at.isoformat(),
         }
-        arn, new = start_execution(settings.deploy_state_machine_arn, name, payload)
+        arn, new = executions.start(settings.deploy_state_machine_arn, name, payload)
         if new:
             metrics.add_metric(name="DeploymentsStarted", unit="Count", value=1)
         reason = "deployment started" if new else "deployment already started for this approval"
@@ -160,7 +148,7 @@ def start_deploy(
         "status": event.model_approval_status,
         "approved_at": approved_at.isoformat(),
     }
-    result = run_once(
+    result = once.run_once(
         table=settings.idempotency_table,
         name="start-deploy",
         key=key,

@@ -19,9 +19,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from feecast.adapters.parameters import load_config, write_validation
-from feecast.deploy import aws, names, thresholds
+from feecast.deploy import names, thresholds
 from feecast.deploy.errors import retry_throttling
+from feecast.deploy.ports import DeployState, Packages, Parameters
 from feecast.deploy.settings import DeploySettings
 from feecast.observability import logger
 
@@ -56,9 +56,13 @@ def _meta_float(meta: dict[str, str], key: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def package_metadata(package: dict[str, Any]) -> dict[str, str]:
+    return dict(package.get("CustomerMetadataProperties") or {})
+
+
 def package_losses(package: dict[str, Any]) -> tuple[float, float | None]:
     """(mean_wql, baseline_wql or None) from the package's customer metadata."""
-    meta = aws.package_metadata(package)
+    meta = package_metadata(package)
     loss = _meta_float(meta, LOSS_KEY)
     if loss is None or loss < 0:
         raise MissingModelLoss(
@@ -71,7 +75,7 @@ def package_losses(package: dict[str, Any]) -> tuple[float, float | None]:
 
 def package_threshold(package: dict[str, Any]) -> float:
     """The alarm threshold the model's backtest gave (CustomerMetadataProperties)."""
-    meta = aws.package_metadata(package)
+    meta = package_metadata(package)
     value = _meta_float(meta, THRESHOLD_KEY)
     if value is None or value <= 0:
         raise MissingModelLoss(
@@ -83,12 +87,19 @@ def package_threshold(package: dict[str, Any]) -> float:
 
 
 @retry_throttling
-def update_threshold(model_package_arn: str, settings: DeploySettings) -> ThresholdResult:
-    table = aws.StateTable(settings.state_table)
-    package = aws.describe_package(model_package_arn)
+def update_threshold(
+    model_package_arn: str,
+    settings: DeploySettings,
+    *,
+    state: DeployState,
+    packages: Packages,
+    parameters: Parameters,
+) -> ThresholdResult:
+    table = state
+    package = packages.describe(model_package_arn)
     loss, baseline = package_losses(package)
     model_threshold = package_threshold(package)
-    ratio = _meta_float(aws.package_metadata(package), RATIO_KEY)
+    ratio = _meta_float(package_metadata(package), RATIO_KEY)
     pk, sk = f"{names.THRESHOLD_PREFIX}{model_package_arn}", "THRESHOLD"
 
     existing = table.get(pk, sk)
@@ -107,7 +118,7 @@ def update_threshold(model_package_arn: str, settings: DeploySettings) -> Thresh
             ssm_version=existing.get("ssm_version"),
         )
 
-    validation = load_config(settings.ssm_prefix, max_age=0).validation
+    validation = parameters.load_config(settings.ssm_prefix, max_age=0).validation
     if existing:  # our own earlier attempt: finish it with the values it claimed
         decision = thresholds.ThresholdDecision(float(existing["old"]), float(existing["new"]))
     else:
@@ -125,11 +136,17 @@ def update_threshold(model_package_arn: str, settings: DeploySettings) -> Thresh
             condition="attribute_not_exists(pk)",
         )
         if not claimed:  # a concurrent duplicate claimed it first: use its values
-            return update_threshold(model_package_arn, settings)
+            return update_threshold(
+                model_package_arn,
+                settings,
+                state=state,
+                packages=packages,
+                parameters=parameters,
+            )
 
     version = None
     if decision.changed:
-        version = write_validation(
+        version = parameters.write_validation(
             settings.ssm_prefix, validation.model_copy(update={"threshold": decision.new})
         )
         logger.info("threshold set", extra={**decision.to_dict(), "ssm_version": version})

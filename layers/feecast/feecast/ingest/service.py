@@ -135,8 +135,12 @@ def replay_file(
     watermark_seconds: int = DEFAULT_WATERMARK_SECONDS,
     flush: bool = False,
     chunk_size: int = 20_000,
+    on_chunk: Callable[[int], None] | None = None,
 ) -> IngestReport:
-    """Feed a JSON Lines file of blockchain.info transactions through the ingestion pipeline."""
+    """Feed a JSON Lines file of blockchain.info transactions through the ingestion pipeline.
+
+    `on_chunk(lines_read)` is called before each chunk is read (the previous one is done):
+    `feecast ingest replay` reports its progress with it."""
     plan = RunPlan(
         polls=None,
         interval_seconds=0,
@@ -145,4 +149,17 @@ def replay_file(
         flush=flush,
         max_minutes_per_close=None,
     )
-    return run_ingest(FileSource(path, chunk_size=chunk_size), store, sink, plan)
+    source = FileSource(path, chunk_size=chunk_size)
+    if on_chunk is not None:
+        read = 0
+        poll = source.poll
+
+        def poll_and_report(poll_time: int) -> Any:
+            nonlocal read
+            on_chunk(read)
+            result = poll(poll_time)
+            read += result.received if result is not None else 0
+            return result
+
+        source.poll = poll_and_report  # type: ignore[method-assign]
+    return run_ingest(source, store, sink, plan)

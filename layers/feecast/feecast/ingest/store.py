@@ -10,7 +10,7 @@ on a minute simply retry. A closed minute accepts only late keys (`late_seen`), 
 A cursor remembers the last minute closed; the closer walks forward from it.
 
 Implementations: `feecast.adapters.ingest_table.DynamoIngestStore` (AWS, and the twin) and
-`feecast.ingest.memory.InMemoryIngestStore` (tests, and computing minutes without AWS).
+`feecast_testing.ingest_memory.InMemoryIngestStore` (tests, and computing minutes without AWS).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.exceptions import ClientError
 
+from feecast.adapters.errors import is_not_found
 from feecast.monitor.episode import Episode
 from feecast.monitor.names import (
     ENDPOINT_DIMENSION,
@@ -129,7 +130,7 @@ def describe_endpoint(name: str) -> EndpointState | None:
     try:
         response = client("sagemaker").describe_endpoint(EndpointName=name)
     except ClientError as exc:
-        if _error_code(exc) in ("ValidationException", "ResourceNotFound"):
+        if is_not_found(exc):  # the one rule, shared with the deploy stage's adapter
             return None
         raise
     return EndpointState(

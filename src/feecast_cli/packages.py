@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
+from feecast.adapters import clients
+from feecast.adapters.errors import error_message
 from pydantic import BaseModel
-
-from feecast.deploy import aws
 
 Decision = Literal["Approved", "Rejected"]
 
@@ -40,7 +40,7 @@ class PackageDecision(BaseModel):
 
 def pending_packages(group: str) -> list[PendingPackage]:
     """Packages of `group` waiting for a person, newest first, with their losses."""
-    sm = aws.sagemaker()
+    sm = clients.client("sagemaker")
     found: list[PendingPackage] = []
     for page in sm.get_paginator("list_model_packages").paginate(
         ModelPackageGroupName=group,
@@ -70,7 +70,9 @@ def resolve(group: str, ref: str) -> str:
     if not ref.isdigit():
         raise PackageRefused(f"{ref!r} is neither a model package ARN nor a version number")
     for page in (
-        aws.sagemaker().get_paginator("list_model_packages").paginate(ModelPackageGroupName=group)
+        clients.client("sagemaker")
+        .get_paginator("list_model_packages")
+        .paginate(ModelPackageGroupName=group)
     ):
         for summary in page["ModelPackageSummaryList"]:
             if int(summary.get("ModelPackageVersion") or 0) == int(ref):
@@ -83,11 +85,11 @@ def decide_package(
 ) -> PackageDecision:
     """Set the package's approval status, recording who decided and why."""
     arn = resolve(group, ref)
-    sm = aws.sagemaker()
+    sm = clients.client("sagemaker")
     try:
         described: dict[str, Any] = sm.describe_model_package(ModelPackageName=arn)
     except ClientError as exc:
-        raise PackageRefused(f"{arn}: {aws.error_message(exc)}") from exc
+        raise PackageRefused(f"{arn}: {error_message(exc)}") from exc
     previous = str(described.get("ModelApprovalStatus", ""))
     if previous == status:
         raise PackageRefused(

@@ -1,0 +1,2 @@
+"""What several test suites share (drivers, fixtures' builders, fakes): imported as
+`tests.support.<module>`, never by path."""
