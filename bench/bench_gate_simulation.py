@@ -23,7 +23,7 @@ Method (docs/benchmarks.md, "Gate simulation"):
   production" (the naive forecasts reuse their change quantiles for 6 hours: FastNaive);
 - monitoring: every hour, the window [H-60, H-30) is scored as feecast.monitor.run does, the
   rolling pool of feecast.monitor.rolling (complete pools only) is compared with the threshold,
-  and the alarm goes to ALARM after `consecutive_breaches_to_alarm` breaching hours in a row
+  and the alarm goes to ALARM after `AccuracyAlarmBreaches` (template.yaml) breaching hours in a row
   (CloudWatch's N-of-N, missing = not breaching); a transition OK -> ALARM is one alarm;
 - a second run adds a regime change (fees x3 from the middle of the period) to show the alarm
   is not dead, and what the retraining diagnosis says about it.
@@ -142,6 +142,16 @@ class Replica:
     hourly: list[tuple[int, float | None, float | None, float, int]] = field(default_factory=list)
 
 
+def alarm_breaches() -> int:
+    """The accuracy alarm's N of N: the template parameter's default, as deployed."""
+    from pathlib import Path
+
+    from feecast_twin.intrinsics import load_yaml
+
+    template = load_yaml((Path(__file__).resolve().parents[1] / "template.yaml").read_text())
+    return int(template["Parameters"]["AccuracyAlarmBreaches"]["Default"])
+
+
 def run_replica(seed: int, *, regime_change: bool = False, validation: Any = None) -> Replica:
     from feecast.backtest import alarm_calibration, evaluate_backtest
     from feecast.baseline import RobustBaseline
@@ -152,6 +162,7 @@ def run_replica(seed: int, *, regime_change: bool = False, validation: Any = Non
 
     config = FeecastConfig()
     v = validation or config.validation
+    breaches_to_alarm = alarm_breaches()
     pl = config.target.prediction_length
     keys = list(v.quantiles)
     spacing = v.origin_spacing_minutes
@@ -262,7 +273,7 @@ def run_replica(seed: int, *, regime_change: bool = False, validation: Any = Non
             # Published (and so judged) only for a complete pool, as feecast.monitor.run does.
             breaching = rolling.complete and rolling.loss is not None and rolling.loss > threshold
             breaches = breaches + 1 if breaching else 0
-            now_alarm = breaches >= v.consecutive_breaches_to_alarm
+            now_alarm = breaches >= breaches_to_alarm
             if now_alarm and not in_alarm:
                 out.alarms += 1
                 since = (hour - deployed_at) / 60

@@ -177,7 +177,7 @@ def table_stack(template: Path = TEMPLATE) -> str:
         f"| hourly monitoring schedules | {', '.join(cfg.monitored_stages)} |",
         f"| Lambda / state machine tracing | {cfg.lambda_tracing} / {cfg.state_machine_tracing} |",
         f"| customer managed keys, secrets, alarms, dashboards | {cfg.customer_managed_keys}, "
-        f"{cfg.secrets}, {cfg.template_alarms} (+{len(cfg.monitored_stages)} at run time), "
+        f"{cfg.secrets}, {cfg.template_alarms} ({cfg.alarm_metrics} alarm metrics), "
         f"{cfg.dashboards} |",
         f"| collector run (derived) | {facts['collector_polls']:g} polls, "
         f"{facts['collector_run_s']:.2f} s billed |",

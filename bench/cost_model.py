@@ -68,6 +68,8 @@ class StackConfig:
     customer_managed_keys: int
     secrets: int
     template_alarms: int
+    # CloudWatch bills an alarm per metric it reads: a metric math alarm over two metrics is two.
+    alarm_metrics: int
     dashboards: int
     build_states: tuple[str, ...]
     deploy_states: tuple[str, ...]
@@ -203,6 +205,11 @@ def load_config(
         customer_managed_keys=count("AWS::KMS::Key"),
         secrets=count("AWS::SecretsManager::Secret"),
         template_alarms=count("AWS::CloudWatch::Alarm"),
+        alarm_metrics=sum(
+            max(1, sum(1 for q in res["Properties"].get("Metrics", []) if "MetricStat" in q))
+            for res in resources.values()
+            if res["Type"] == "AWS::CloudWatch::Alarm"
+        ),
         dashboards=count("AWS::CloudWatch::Dashboard"),
         build_states=_happy_path(
             machines["ModelBuildStateMachine"],
@@ -616,7 +623,6 @@ def estimate(
     )
 
     # -- CloudWatch
-    stages = len(cfg.monitored_stages)
     stage_hours = other_schedules * HOURS_PER_MONTH + staging_schedules * staging_hours
     ingest_metrics = 6 if cfg.ingest_enabled else 0  # TransactionsPolled ... SourceErrors
     # Per stage: WeightedQuantileLoss, BaselineWeightedQuantileLoss, Threshold (PutMetricData) and
@@ -632,9 +638,9 @@ def estimate(
     )
     est.add(
         "CloudWatch",
-        f"alarms ({cfg.template_alarms} in the template + {stages} accuracy)",
-        cfg.template_alarms + stages,
-        "alarms",
+        f"alarms ({cfg.template_alarms}, reading {cfg.alarm_metrics} metrics)",
+        cfg.alarm_metrics,
+        "alarm metrics",
         "cw_alarm_month",
     )
     est.add("CloudWatch", "lifecycle dashboard", cfg.dashboards, "dashboards", "cw_dashboard_month")

@@ -412,7 +412,7 @@ def _describe_endpoint(sm: Any, name: str) -> dict[str, Any] | None:
 def _monitoring_agrees(
     context: Context, project: str, outputs: dict[str, str], params: dict[str, str]
 ) -> list[Check]:
-    """Schedules (the template's, always ENABLED), alarms (set at run time) and endpoints."""
+    """Schedules and accuracy alarms (the template's) and endpoints."""
     checks = []
     sm = context.client("sagemaker")
     cw = context.client("cloudwatch")
@@ -479,13 +479,19 @@ def _endpoint_and_alarm(
 ) -> list[Check]:
     name = f"monitoring {stage}"
     if endpoint is None:
-        if alarm is not None and alarm.get("ActionsEnabled", True):
+        # The alarm is the template's, so it exists (actions enabled) before any endpoint; it
+        # can start a build only from ALARM.
+        if (
+            alarm is not None
+            and alarm.get("ActionsEnabled", True)
+            and alarm.get("StateValue") == "ALARM"
+        ):
             return [
                 Check(
                     WARN,
                     name,
-                    f"{endpoint_name} does not exist but {alarm_name} still has its actions "
-                    "enabled (its DELETING event was not handled: see the monitoring DLQ)",
+                    f"{endpoint_name} does not exist but {alarm_name} is in ALARM with its "
+                    "actions enabled (its DELETING event was not handled: see the monitoring DLQ)",
                 )
             ]
         return [Check(OK, name, f"no {endpoint_name}; nothing to monitor (runs are skipped)")]
@@ -499,24 +505,22 @@ def _endpoint_and_alarm(
             Check(
                 FAIL,
                 name,
-                f"{endpoint_name} is InService but has no {alarm_name}: its activation failed "
-                "(monitoring DLQ; docs/operations.md, When something fails)",
+                f"{endpoint_name} is InService but has no {alarm_name}: it was deleted by hand "
+                "(the template makes it: `sam deploy` restores it)",
             )
         ]
     if not alarm.get("ActionsEnabled", True):
-        return [Check(FAIL, name, f"{alarm_name} has its actions disabled: no retraining")]
-    if threshold is not None and abs(float(alarm.get("Threshold", 0)) - threshold) > 1e-9:
         return [
             Check(
-                WARN,
+                FAIL,
                 name,
-                f"{alarm_name} fires above {alarm.get('Threshold')}, SSM says {threshold}: the "
-                "next deployment to this stage aligns them",
+                f"{alarm_name} has its actions disabled: no retraining (its IN_SERVICE event "
+                "was not handled: see the monitoring DLQ; docs/operations.md)",
             )
         ]
-    return [
-        Check(OK, name, f"{endpoint_name} InService, {alarm_name} set ({alarm.get('Threshold')})")
-    ]
+    # The alarm compares the rolling loss with the threshold each hourly run publishes from SSM.
+    told = f"threshold {threshold:g} in SSM, published hourly" if threshold is not None else "armed"
+    return [Check(OK, name, f"{endpoint_name} InService, {alarm_name} armed ({told})")]
 
 
 def _endpoint_type(

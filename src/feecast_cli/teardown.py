@@ -6,8 +6,8 @@ The deploy and monitoring stages create resources outside the stack, which `sam 
 not know about and which keep billing (a provisioned endpoint costs by the hour):
 - running build and deployment executions (stopped first: they would create more);
 - the stage endpoints (`<project>-<stage>`) and the endpoint configurations and models the
-  deployments and builds created;
-- the two accuracy alarms (`<project>-<stage>-accuracy`).
+  deployments and builds created.
+The accuracy alarms are the stack's (template.yaml): `sam delete` removes them.
 Everything is found from the stack's Outputs and by name and tag: a config or model is the
 project's when its name starts with `<project>-` and its `feecast:*` tags tie it to this
 project (the package group, the build execution, or `feecast:project`), so a neighbour named
@@ -35,7 +35,6 @@ STAGE_OUTPUTS = ("StagingEndpointName", "ProductionEndpointName")
 class Plan:
     executions: list[str] = field(default_factory=list)  # execution ARNs
     endpoints: list[str] = field(default_factory=list)
-    alarms: list[str] = field(default_factory=list)
     endpoint_configs: list[str] = field(default_factory=list)
     models: list[str] = field(default_factory=list)
 
@@ -53,7 +52,7 @@ class Plan:
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "teardown",
-        help="delete what feecast created at run time (endpoints, configs, models, alarms) "
+        help="delete what feecast created at run time (endpoints, configs, models) "
         "before `sam delete`",
         description=__doc__.split("\n\n")[1] if __doc__ else None,
     )
@@ -112,10 +111,6 @@ def make_plan(context: Context, project: str, outputs: dict[str, str]) -> Plan:
         name = outputs.get(key)
         if name and _exists(lambda n=name: sm.describe_endpoint(EndpointName=n)):
             plan.endpoints.append(name)
-    alarm_names = [a for a in outputs.get("AccuracyAlarmNames", "").split(",") if a]
-    if alarm_names:
-        found = context.client("cloudwatch").describe_alarms(AlarmNames=alarm_names)
-        plan.alarms = [a["AlarmName"] for a in found.get("MetricAlarms", [])]
     group = outputs.get("ModelPackageGroupName", f"{project}-models")
     endpoints = [outputs[k] for k in STAGE_OUTPUTS if outputs.get(k)]
     prefix = f"{project}-"
@@ -171,9 +166,6 @@ def execute(context: Context, plan: Plan) -> dict[str, list[str]]:
     for name in plan.endpoints:
         _tolerant(lambda n=name: sm.delete_endpoint(EndpointName=n))
         done["endpoints"].append(name)
-    if plan.alarms:
-        context.client("cloudwatch").delete_alarms(AlarmNames=plan.alarms)
-        done["alarms"] = list(plan.alarms)
     for name in plan.endpoint_configs:
         _tolerant(lambda n=name: sm.delete_endpoint_config(EndpointConfigName=n))
         done["endpoint_configs"].append(name)

@@ -14,7 +14,9 @@ DescribeAlarmHistory. This module has:
   in moto (StateValue, StateReason, StateReasonData, StateUpdatedTimestamp), emits the
   "CloudWatch Alarm State Change" event and, if ActionsEnabled, publishes the alarm message to
   the SNS topics of the new state's actions. SetAlarmState does the same. New alarms start in
-  INSUFFICIENT_DATA. Composite and metric-math alarms are not evaluated (recorded, skipped).
+  INSUFFICIENT_DATA. Metric math alarms are evaluated (`evaluate_math_alarm`, the expression
+  subset of feecast_twin.metric_math; PutMetricAlarm refuses what it cannot evaluate);
+  composite alarms are not (recorded, skipped).
   Every state change is also kept as a StateUpdate history item, which DescribeAlarmHistory
   (added to moto's CloudWatchResponse; pure filtering in `query_history`) answers from.
 
@@ -31,12 +33,19 @@ import math
 import operator
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from feecast_twin.components import Component
+from feecast_twin.metric_math import (
+    MetricQuery,
+    UnsupportedExpression,
+    query_of,
+    series_value,
+    validate_queries,
+)
 from feecast_twin.patching import Patcher
 
 if TYPE_CHECKING:
@@ -79,7 +88,9 @@ class AlarmRule:
     evaluation_periods: int
     threshold: float
     comparison_operator: str
-    statistic: str  # a simple statistic or an extended one such as "p90"
+    #: a simple statistic or an extended one such as "p90"; None for a metric math alarm
+    #: (each of its metrics has its own statistic)
+    statistic: str | None
     datapoints_to_alarm: int | None = None
     treat_missing_data: str | None = None
     #: buckets fetched; CloudWatch fetches more than N in case recent ones are missing (the
@@ -95,7 +106,8 @@ class AlarmRule:
             raise ValueError("Period and EvaluationPeriods must be positive")
         if not 1 <= self.m <= self.evaluation_periods:
             raise ValueError("DatapointsToAlarm must be between 1 and EvaluationPeriods")
-        parse_statistic(self.statistic)
+        if self.statistic is not None:
+            parse_statistic(self.statistic)
 
     @property
     def m(self) -> int:
@@ -197,23 +209,74 @@ def evaluate_alarm(
     rule: AlarmRule, samples: Iterable[Sample], now: datetime, current_state: str
 ) -> Evaluation:
     """Evaluate one alarm at `now` from its metric samples (any time range; filtered here)."""
-    end = evaluation_end(now, rule.period)
-    buckets = period_buckets(end, rule.period, rule.range_size)
+    if rule.statistic is None:
+        raise ValueError("a single-metric alarm needs a statistic (evaluate_math_alarm otherwise)")
+    buckets = evaluation_buckets(rule, now)
+    values = bucket_statistics(buckets, samples, rule.statistic)
+    return evaluate_buckets(rule, buckets, values, now, current_state)
+
+
+def evaluate_math_alarm(
+    rule: AlarmRule,
+    queries: list[MetricQuery],
+    samples: Mapping[str, Iterable[Sample]],
+    now: datetime,
+    current_state: str,
+) -> Evaluation:
+    """Evaluate a metric math alarm at `now`: each metric query's statistic per bucket (from
+    `samples`, keyed by query id), then the returned expression per bucket, then the same
+    M-out-of-N and missing-data rules as a single-metric alarm."""
+    returned = validate_queries(queries)
+    by_id = {query.id: query for query in queries}
+    buckets = evaluation_buckets(rule, now)
+    statistics = {
+        query.id: bucket_statistics(buckets, samples.get(query.id, ()), query.stat)
+        for query in queries
+        if query.metric_name is not None and query.stat is not None
+    }
+    values: list[tuple[float, float] | None] = []
+    for i in range(len(buckets)):
+        at = {qid: (s[i][0] if s[i] is not None else None) for qid, s in statistics.items()}
+        value = series_value(returned.id, by_id, at)
+        # An expression's datapoint has no sample count of its own: the metrics' largest.
+        counts = [s[i][1] for s in statistics.values() if s[i] is not None]
+        values.append(None if value is None else (value, max(counts, default=0.0)))
+    return evaluate_buckets(rule, buckets, values, now, current_state)
+
+
+def evaluation_buckets(rule: AlarmRule, now: datetime) -> list[tuple[datetime, datetime]]:
+    """The evaluation range's period buckets at `now`, oldest first."""
+    return period_buckets(evaluation_end(now, rule.period), rule.period, rule.range_size)
+
+
+def bucket_statistics(
+    buckets: list[tuple[datetime, datetime]], samples: Iterable[Sample], statistic: str
+) -> list[tuple[float, float] | None]:
+    """(statistic, sample count) of each bucket's samples, None for a bucket without data."""
     by_bucket: list[list[Sample]] = [[] for _ in buckets]
-    first = buckets[0][0]
-    width = rule.period
+    first, end = buckets[0][0], buckets[-1][1]
+    width = (buckets[0][1] - buckets[0][0]).total_seconds()
     for sample in samples:
         moment = _as_utc(sample.timestamp)
         if first <= moment < end:
             by_bucket[int((moment - first).total_seconds() // width)].append(sample)
-    points: list[Datapoint | None] = []
-    for (start, _), bucket in zip(buckets, by_bucket, strict=True):
-        result = aggregate(bucket, rule.statistic)
-        points.append(
-            None
-            if result is None
-            else Datapoint(start, result[0], result[1], rule.breaches(result[0]))
-        )
+    return [aggregate(bucket, statistic) for bucket in by_bucket]
+
+
+def evaluate_buckets(
+    rule: AlarmRule,
+    buckets: list[tuple[datetime, datetime]],
+    values: list[tuple[float, float] | None],
+    now: datetime,
+    current_state: str,
+) -> Evaluation:
+    """The alarm's decision from the value of each bucket of its evaluation range (a metric's
+    statistic, or a metric math expression's value)."""
+    first = buckets[0][0]
+    points: list[Datapoint | None] = [
+        None if value is None else Datapoint(start, value[0], value[1], rule.breaches(value[0]))
+        for (start, _), value in zip(buckets, values, strict=True)
+    ]
     real = [point for point in points if point is not None]
     treatment = rule.treatment
     context = _ReasonContext(rule, now, current_state, first)
@@ -274,6 +337,8 @@ class _ReasonContext:
             "recentDatapoints": [point.value for point in evaluated],
             "threshold": float(self.rule.threshold),
         }
+        if self.rule.statistic is None:  # metric math: reasonData names no statistic
+            del data["statistic"]
         if evaluated:
             data["evaluatedDatapoints"] = [
                 {
@@ -379,7 +444,19 @@ def alarm_statistic(alarm: Any) -> str:
 def state_change_detail(
     alarm: Any, previous: StateSnapshot, current: StateSnapshot
 ) -> dict[str, Any]:
-    """`detail` of the "CloudWatch Alarm State Change" event of a single-metric alarm."""
+    """`detail` of the "CloudWatch Alarm State Change" event of an alarm."""
+    if alarm.metric_data_queries:
+        configuration: dict[str, Any] = {
+            "metrics": [_event_query(q) for q in alarm.metric_data_queries]
+        }
+        if alarm.description:
+            configuration = {"description": alarm.description, **configuration}
+        return {
+            "alarmName": alarm.name,
+            "state": current.as_event_state(),
+            "previousState": previous.as_event_state(),
+            "configuration": configuration,
+        }
     metric_stat: dict[str, Any] = {
         "metric": {
             "dimensions": {dimension.name: dimension.value for dimension in alarm.dimensions},
@@ -391,7 +468,7 @@ def state_change_detail(
     }
     if alarm.unit:
         metric_stat["unit"] = alarm.unit
-    configuration: dict[str, Any] = {
+    configuration = {
         "metrics": [
             {
                 # Stable per alarm, like the id AWS generates for a single-metric alarm.
@@ -411,26 +488,81 @@ def state_change_detail(
     }
 
 
+def _event_query(raw: Any) -> dict[str, Any]:
+    """One of a metric math alarm's queries as the state-change event spells it."""
+    query = query_of(raw)
+    shaped: dict[str, Any] = {"id": query.id}
+    if query.source is not None:
+        shaped["expression"] = query.source
+    else:
+        shaped["metricStat"] = {
+            "metric": {
+                "dimensions": dict(query.dimensions),
+                "name": query.metric_name,
+                "namespace": query.namespace,
+            },
+            "period": query.period,
+            "stat": query.stat,
+        }
+    if query.label:
+        shaped["label"] = query.label
+    shaped["returnData"] = query.return_data
+    return shaped
+
+
+def _message_query(raw: Any) -> dict[str, Any]:
+    """One of a metric math alarm's queries as the SNS alarm message's Trigger spells it."""
+    query = query_of(raw)
+    shaped: dict[str, Any] = {"Id": query.id}
+    if query.source is not None:
+        shaped["Expression"] = query.source
+    else:
+        shaped["MetricStat"] = {
+            "Metric": {
+                "Dimensions": [{"value": v, "name": n} for n, v in query.dimensions],
+                "MetricName": query.metric_name,
+                "Namespace": query.namespace,
+            },
+            "Period": query.period,
+            "Stat": query.stat,
+        }
+    if query.label:
+        shaped["Label"] = query.label
+    shaped["ReturnData"] = query.return_data
+    return shaped
+
+
 def sns_alarm_message(
     alarm: Any, account_id: str, region: str, previous: StateSnapshot, current: StateSnapshot
 ) -> tuple[str, str]:
     """(subject, message) CloudWatch publishes to an alarm action's SNS topic."""
     region_name = REGION_NAMES.get(region, region)
-    statistic = alarm_statistic(alarm)
-    trigger: dict[str, Any] = {
-        "MetricName": alarm.metric_name,
-        "Namespace": alarm.namespace,
-        "StatisticType": "Statistic" if alarm.statistic else "ExtendedStatistic",
-    }
-    if alarm.statistic:
-        trigger["Statistic"] = statistic.upper()
+    trigger: dict[str, Any]
+    if alarm.metric_data_queries:
+        queries = [query_of(q) for q in alarm.metric_data_queries]
+        period = next(q.period for q in queries if q.period is not None)
+        trigger = {"Metrics": [_message_query(q) for q in alarm.metric_data_queries]}
     else:
-        trigger["ExtendedStatistic"] = statistic
+        statistic = alarm_statistic(alarm)
+        period = int(alarm.period)
+        trigger = {
+            "MetricName": alarm.metric_name,
+            "Namespace": alarm.namespace,
+            "StatisticType": "Statistic" if alarm.statistic else "ExtendedStatistic",
+        }
+        if alarm.statistic:
+            trigger["Statistic"] = statistic.upper()
+        else:
+            trigger["ExtendedStatistic"] = statistic
+        trigger.update(
+            {
+                "Unit": alarm.unit,
+                "Dimensions": [{"value": d.value, "name": d.name} for d in alarm.dimensions],
+            }
+        )
     trigger.update(
         {
-            "Unit": alarm.unit,
-            "Dimensions": [{"value": d.value, "name": d.name} for d in alarm.dimensions],
-            "Period": int(alarm.period),
+            "Period": period,
             "EvaluationPeriods": int(alarm.evaluation_periods),
             "DatapointsToAlarm": int(alarm.datapoints_to_alarm or alarm.evaluation_periods),
             "ComparisonOperator": alarm.comparison_operator,
@@ -670,6 +802,53 @@ class _MetricIndex:
 
 
 @dataclass(frozen=True)
+class _Metric:
+    """What one alarm or metric query reads: a metric is its namespace, name and full set of
+    dimensions (and, when given, its unit)."""
+
+    namespace: str
+    name: str
+    dimensions: tuple[tuple[str, str], ...]
+    unit: str | None = None
+
+
+def _alarm_metric(alarm: Any) -> _Metric:
+    return _Metric(
+        alarm.namespace,
+        alarm.metric_name,
+        tuple((d.name, d.value) for d in alarm.dimensions),
+        alarm.unit,
+    )
+
+
+def _query_metric(query: MetricQuery) -> _Metric:
+    assert query.namespace is not None and query.metric_name is not None
+    return _Metric(query.namespace, query.metric_name, query.dimensions, query.unit)
+
+
+def check_math_alarm(kwargs: dict[str, Any]) -> None:
+    """PutMetricAlarm with Metrics: CloudWatch's rules (Metrics excludes MetricName, Namespace,
+    Statistic, Period; one query returns data) and the twin's (only the metric math it can
+    evaluate). moto's ValidationError, as CloudWatch answers."""
+    from moto.cloudwatch.exceptions import ValidationError
+
+    single = [
+        key
+        for key in ("metric_name", "namespace", "statistic", "extended_statistic", "period")
+        if kwargs.get(key)
+    ]
+    try:
+        if single:
+            raise UnsupportedExpression(
+                f"Metrics cannot be combined with {', '.join(single)} (a metric math alarm names "
+                "its metrics in MetricStat)"
+            )
+        validate_queries([query_of(q) for q in kwargs["metric_data_queries"]])
+    except UnsupportedExpression as error:
+        raise ValidationError(str(error)) from error
+
+
+@dataclass(frozen=True)
 class Transition:
     alarm_name: str
     previous: str
@@ -702,6 +881,8 @@ class AlarmTwin(Component):
 
         def put_metric_alarm(backend: Any, *args: Any, **kwargs: Any) -> Any:
             name = kwargs.get("name", args[0] if args else None)
+            if kwargs.get("metric_data_queries"):
+                check_math_alarm(kwargs)
             previous = backend.alarms.get(name)
             alarm = original_put(backend, *args, **kwargs)
             if previous is not None and previous is not alarm:
@@ -730,7 +911,8 @@ class AlarmTwin(Component):
             "put_metric_alarm",
             put_metric_alarm,
             reason="CloudWatch starts a new alarm in INSUFFICIENT_DATA and keeps its state "
-            "through an update; moto starts it OK",
+            "through an update; moto starts it OK; and it refuses metric math it cannot run "
+            "(the twin: what it cannot evaluate)",
         )
         self._patches.replace(
             CloudWatchBackend,
@@ -822,8 +1004,19 @@ class AlarmTwin(Component):
             if rule is None:
                 continue
             with self._lock:
-                samples = list(self._samples(backend, alarm, rule, now))
-                evaluation = evaluate_alarm(rule, samples, now, alarm.state_value)
+                if alarm.metric_data_queries:
+                    queries = [query_of(q) for q in alarm.metric_data_queries]
+                    by_query = {
+                        q.id: list(self._samples(backend, _query_metric(q), rule, now))
+                        for q in queries
+                        if q.metric_name is not None
+                    }
+                    evaluation = evaluate_math_alarm(
+                        rule, queries, by_query, now, alarm.state_value
+                    )
+                else:
+                    samples = list(self._samples(backend, _alarm_metric(alarm), rule, now))
+                    evaluation = evaluate_alarm(rule, samples, now, alarm.state_value)
                 if evaluation.state is None or evaluation.state == alarm.state_value:
                     continue
                 previous = _snapshot(alarm)
@@ -858,16 +1051,20 @@ class AlarmTwin(Component):
         if alarm.rule:
             self._skip(alarm, "composite alarms are not evaluated by the twin")
             return None
-        if alarm.metric_data_queries:
-            self._skip(alarm, "metric math / multi-metric alarms are not evaluated by the twin")
-            return None
         try:
+            if alarm.metric_data_queries:
+                queries = [query_of(q) for q in alarm.metric_data_queries]
+                validate_queries(queries)
+                period = next(q.period for q in queries if q.period is not None)
+                statistic = None
+            else:
+                period, statistic = int(alarm.period), alarm_statistic(alarm)
             return AlarmRule(
-                period=int(alarm.period),
+                period=period,
                 evaluation_periods=int(alarm.evaluation_periods),
                 threshold=float(alarm.threshold),
                 comparison_operator=alarm.comparison_operator,
-                statistic=alarm_statistic(alarm),
+                statistic=statistic,
                 datapoints_to_alarm=int(alarm.datapoints_to_alarm)
                 if alarm.datapoints_to_alarm
                 else None,
@@ -878,16 +1075,16 @@ class AlarmTwin(Component):
             return None
 
     def _samples(
-        self, backend: Any, alarm: Any, rule: AlarmRule, now: datetime
+        self, backend: Any, metric: _Metric, rule: AlarmRule, now: datetime
     ) -> Iterator[Sample]:
         end = evaluation_end(now, rule.period)
         start = end - timedelta(seconds=rule.period * rule.range_size)
-        wanted = sorted((d.name, d.value) for d in alarm.dimensions)
-        for datum in self._index.window(backend, alarm.namespace, alarm.metric_name, start, end):
+        wanted = sorted(metric.dimensions)
+        for datum in self._index.window(backend, metric.namespace, metric.name, start, end):
             # A metric is its full dimension set: no subset matching, unlike moto's filter.
             if sorted((d.name, d.value) for d in datum.dimensions) != wanted:
                 continue
-            if alarm.unit and datum.unit != alarm.unit:
+            if metric.unit and datum.unit != metric.unit:
                 continue
             moment = _as_utc(datum.timestamp)
             if hasattr(datum, "value"):
@@ -915,8 +1112,8 @@ class AlarmTwin(Component):
             reason=current.reason,
             source=source,
         )
-        if alarm.metric_data_queries or alarm.rule:
-            return  # only single-metric events are shaped here
+        if alarm.rule:
+            return  # composite alarms are not evaluated by the twin
         self.twin.emit_event(
             source="aws.cloudwatch",
             detail_type="CloudWatch Alarm State Change",

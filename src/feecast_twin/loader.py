@@ -403,6 +403,11 @@ class Deployer:
         if res.type.endswith("LayerVersion"):
             name = self.resolver.resolve(res.properties.get("LayerName")) or res.logical_id
             return self.arn("lambda", f"layer:{name}:1")
+        if res.type == "AWS::IAM::ManagedPolicy":  # Ref is the policy's ARN (IAM is global)
+            name = self.resolver.resolve(res.properties.get("ManagedPolicyName"))
+            return f"arn:aws:iam::{self.account}:policy/" + (
+                name or self.generated_name(res.logical_id, 128)
+            )
         return self.generated_name(res.logical_id)
 
     def _set(self, lid: str, physical: Any, **attrs: Any) -> None:

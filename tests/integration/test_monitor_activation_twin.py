@@ -1,11 +1,10 @@
 """Endpoint state changes on the twin: the real rule, handler, CloudWatch and SNS.
 
-The hourly schedules belong to the template (always ENABLED, issue 16 defect 2): endpoint
-events change only the run-time accuracy alarms, never a schedule."""
+The hourly schedules and the accuracy alarms belong to the template (issue 16 defect 2, issue
+17): endpoint events only switch the alarms' actions, never a schedule or an alarm's shape."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,21 +33,29 @@ def activations(twin: Any) -> list[Any]:
     return [r for r in twin.records_of("lambda") if "ActivateMonitoring" in str(r.get("function"))]
 
 
-def test_given_in_service_then_the_alarm_is_set_from_ssm_and_the_schedules_stay_as_deployed(
+def test_the_alarm_is_the_templates_and_in_service_leaves_it_and_the_schedules_as_deployed(
     twin: Any, load_event: Any
 ) -> None:
-    # The deploy stage set the model's threshold before the endpoint went InService.
-    twin.client("ssm").put_parameter(
-        Name="/feecast/validation",
-        Value=json.dumps(
-            {
-                "threshold": 0.19,
-                "consecutive_breaches_to_alarm": 3,
-                "confidence": 90,
-            }
-        ),
-        Overwrite=True,
-    )
+    # The template made the alarm at deploy, before any endpoint.
+    deployed = alarm(twin)
+    assert deployed is not None
+    # Metric math: the rolling loss pooled over alarm_window_hours (issue 15) minus the
+    # threshold each hourly run publishes (issue 17), above 0 for AccuracyAlarmBreaches hours.
+    queries = {q["Id"]: q for q in deployed["Metrics"]}
+    assert queries["excess"]["Expression"] == "loss - threshold"
+    assert [q["Id"] for q in deployed["Metrics"] if q.get("ReturnData", True)] == ["excess"]
+    assert [
+        (
+            queries[i]["MetricStat"]["Metric"]["MetricName"],
+            queries[i]["MetricStat"]["Stat"],
+            queries[i]["MetricStat"]["Period"],
+        )
+        for i in ("loss", "threshold")
+    ] == [("RollingWeightedQuantileLoss", "Maximum", 3600), ("Threshold", "Maximum", 3600)]
+    assert (deployed["Threshold"], deployed["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+    assert deployed["EvaluationPeriods"] == deployed["DatapointsToAlarm"] == 2
+    assert deployed["TreatMissingData"] == "notBreaching"
+    assert deployed["AlarmActions"] == [twin.physical_id("NotificationTopic")]
     before = twin.client("scheduler").get_schedule(Name=STAGING_SCHEDULE)
     assert before["State"] == "ENABLED"
 
@@ -57,18 +64,11 @@ def test_given_in_service_then_the_alarm_is_set_from_ssm_and_the_schedules_stay_
     after = twin.client("scheduler").get_schedule(Name=STAGING_SCHEDULE)
     assert after["LastModificationDate"] == before["LastModificationDate"]  # untouched
     assert schedule_state(twin, "feecast-production-monitoring") == "ENABLED"
-    set_alarm = alarm(twin)
-    assert set_alarm is not None
-    assert set_alarm["Threshold"] == 0.19
-    assert set_alarm["EvaluationPeriods"] == set_alarm["DatapointsToAlarm"] == 3
-    # The loss pooled over the last alarm_window_hours (issue 15), not one hour's window.
-    assert (set_alarm["MetricName"], set_alarm["Statistic"], set_alarm["Period"]) == (
-        "RollingWeightedQuantileLoss",
-        "Maximum",
-        3600,
+    now = alarm(twin)
+    assert now is not None and now["ActionsEnabled"] is True
+    assert (
+        now["AlarmConfigurationUpdatedTimestamp"] == deployed["AlarmConfigurationUpdatedTimestamp"]
     )
-    assert set_alarm["TreatMissingData"] == "notBreaching"
-    assert set_alarm["AlarmActions"] == [twin.physical_id("NotificationTopic")]
     assert len(twin.sns_messages()) == 1
 
 
@@ -91,7 +91,8 @@ def test_given_failed_then_the_failure_reason_is_notified(twin: Any, load_event:
     (message,) = twin.sns_messages()
     assert "feecast-production FAILED" in message["subject"]
     assert "ping health check" in message["message"]
-    assert alarm(twin, "feecast-production-accuracy") is None
+    production = alarm(twin, "feecast-production-accuracy")
+    assert production is not None and production["ActionsEnabled"] is True  # left as it is
 
 
 def test_given_deleting_then_the_alarm_actions_are_disabled(twin: Any, load_event: Any) -> None:
@@ -101,8 +102,16 @@ def test_given_deleting_then_the_alarm_actions_are_disabled(twin: Any, load_even
     kept = alarm(twin)
     assert kept is not None and kept["ActionsEnabled"] is False
 
+    # Back InService (a new deployment): the same alarm starts builds again.
+    again = load_event("monitor-endpoint-in-service.json")
+    again["detail"]["LastModifiedTime"] = 1767693600000.0  # a later change: not a duplicate
+    twin.send_event(on_bus(again))
+    back = alarm(twin)
+    assert back is not None and back["ActionsEnabled"] is True
+
 
 def test_other_systems_endpoints_are_ignored(twin: Any, load_event: Any) -> None:
+    twin.client("cloudwatch").disable_alarm_actions(AlarmNames=["feecast-staging-accuracy"])
     other = load_event("monitor-endpoint-in-service.json")
     other["detail"]["EndpointName"] = "churn-model-prod"
     twin.send_event(on_bus(other))
@@ -112,5 +121,6 @@ def test_other_systems_endpoints_are_ignored(twin: Any, load_event: Any) -> None
     lookalike["detail"]["EndpointName"] = "feecast-staging-experiment"
     twin.send_event(on_bus(lookalike))  # matches the rule's prefix; the function ignores it
     assert len(activations(twin)) == 1
-    assert alarm(twin) is None
+    untouched = alarm(twin)
+    assert untouched is not None and untouched["ActionsEnabled"] is False
     assert twin.sns_messages() == []

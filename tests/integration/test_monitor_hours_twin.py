@@ -149,13 +149,13 @@ def put_hour(twin: Any, start: datetime, value: Any) -> None:
         )
 
 
-def alarm_threshold(twin: Any) -> float:
+def alarm_state(twin: Any) -> str:
     alarms = twin.client("cloudwatch").describe_alarms(AlarmNames=["feecast-staging-accuracy"])
-    return float(alarms["MetricAlarms"][0]["Threshold"])
+    return str(alarms["MetricAlarms"][0]["StateValue"])
 
 
 @pytest.mark.slow
-@pytest.mark.twin(start=START)
+@pytest.mark.twin(start=START, overrides={"AccuracyAlarmBreaches": "3"})
 def test_given_a_fee_regime_change_then_the_alarm_fires_after_3_breaches_and_one_build_starts(
     twin: Any, model_tar: bytes, serve_stage: Any
 ) -> None:
@@ -165,8 +165,8 @@ def test_given_a_fee_regime_change_then_the_alarm_fires_after_3_breaches_and_one
         Value=json.dumps({"epochs": 1, "mini_batch_size": 32, "num_cells": 8, "num_layers": 1}),
         Overwrite=True,
     )
-    # The tiny test model scores ~0.25 on normal fees: the alarm gets the threshold SSM holds
-    # when the endpoint goes InService. A one-hour alarm pool keeps the test to seven hours (the
+    # The tiny test model scores ~0.25 on normal fees: each hourly run publishes the threshold
+    # SSM holds, which the alarm compares with. A one-hour alarm pool keeps the test to seven hours (the
     # template's six-hour pool is complete only after six runs: tests/unit/test_monitor_run.py);
     # every alarm rebuilds here (the diagnosis itself: tests/unit/test_monitor_retrain.py).
     twin.client("ssm").put_parameter(
@@ -174,7 +174,6 @@ def test_given_a_fee_regime_change_then_the_alarm_fires_after_3_breaches_and_one
         Value=json.dumps(
             {
                 "threshold": 0.4,
-                "consecutive_breaches_to_alarm": 3,
                 "confidence": 90,
                 "alarm_window_hours": 1,
                 "retrain_when": "any",
@@ -184,7 +183,6 @@ def test_given_a_fee_regime_change_then_the_alarm_fires_after_3_breaches_and_one
     )
     put_minutes(twin, START - timedelta(days=2), START)
     serve_stage(twin, model_tar, "staging")
-    assert alarm_threshold(twin) == 0.4
 
     regime_change = START + timedelta(hours=2)
     alarm_at = None
@@ -202,6 +200,7 @@ def test_given_a_fee_regime_change_then_the_alarm_fires_after_3_breaches_and_one
     before = [v for t, v in losses.items() if t <= regime_change]
     after = [v for t, v in losses.items() if t > regime_change]
     assert max(before) < 0.4 < min(after), losses
+    assert {v for _, v in twin.metric_data("feecast", "Threshold", DIMS)} == {0.4}
     # The alarm's metric: with a one-hour pool, each hour's loss.
     rolling = dict(twin.metric_data("feecast", "RollingWeightedQuantileLoss", DIMS))
     assert rolling == pytest.approx(losses)
@@ -215,3 +214,61 @@ def test_given_a_fee_regime_change_then_the_alarm_fires_after_3_breaches_and_one
     ]
     assert len(builds) == 1 and builds[0]["name"].startswith("alarm-feecast-staging-accuracy")
     assert [v for _, v in twin.metric_data("feecast", "RetrainingsStarted") if v] == [1.0]
+
+
+@pytest.mark.slow
+@pytest.mark.twin(start=START)
+def test_given_a_threshold_lowered_in_ssm_then_the_alarm_follows_from_the_next_hourly_run(
+    twin: Any, model_tar: bytes, serve_stage: Any
+) -> None:
+    """The accuracy alarm is the template's (metric math: rolling loss - published threshold):
+    a threshold changed in SSM reaches it through the next hourly run, with no deployment and
+    no change to the alarm itself."""
+    twin.client("ssm").put_parameter(
+        Name="/feecast/hyperparameters",
+        Value=json.dumps({"epochs": 1, "mini_batch_size": 32, "num_cells": 8, "num_layers": 1}),
+        Overwrite=True,
+    )
+    validation = {"threshold": 0.6, "confidence": 90, "alarm_window_hours": 1}
+    twin.client("ssm").put_parameter(
+        Name="/feecast/validation", Value=json.dumps(validation), Overwrite=True
+    )
+    put_minutes(twin, START - timedelta(days=2), START)
+    serve_stage(twin, model_tar, "staging")
+    cloudwatch = twin.client("cloudwatch")
+    deployed = cloudwatch.describe_alarms(AlarmNames=["feecast-staging-accuracy"])["MetricAlarms"][
+        0
+    ]
+
+    def hour(h: int) -> None:
+        put_hour(twin, START + timedelta(hours=h), fee)
+        twin.advance(timedelta(hours=1), step=timedelta(minutes=30))
+        # The run at the hour publishes after that minute's evaluation: the next one sees it.
+        twin.advance(timedelta(minutes=1))
+
+    for h in range(3):  # normal fees, the loss well under 0.6 (the clock stays a minute ahead)
+        hour(h)
+    assert alarm_state(twin) == "OK"
+
+    # An operator lowers the threshold under the model's normal loss (~0.25), by hand.
+    twin.client("ssm").put_parameter(
+        Name="/feecast/validation",
+        Value=json.dumps({**validation, "threshold": 0.05}),
+        Overwrite=True,
+    )
+    changed_at = twin.clock.now()
+    hour(3)
+    thresholds = twin.metric_data("feecast", "Threshold", DIMS)
+    assert [v for t, v in thresholds if t < changed_at] == [0.6] * 3
+    assert [v for t, v in thresholds if t > changed_at] == [0.05]  # the next run published it
+    assert alarm_state(twin) == "OK"  # one breaching hour of AccuracyAlarmBreaches (2)
+    hour(4)
+    assert alarm_state(twin) == "ALARM"
+
+    losses = [v for _, v in twin.metric_data("feecast", "RollingWeightedQuantileLoss", DIMS)]
+    assert losses[-2:] and min(losses[-2:]) > 0.05
+    now = cloudwatch.describe_alarms(AlarmNames=["feecast-staging-accuracy"])["MetricAlarms"][0]
+    assert (
+        now["AlarmConfigurationUpdatedTimestamp"] == deployed["AlarmConfigurationUpdatedTimestamp"]
+    )
+    assert now["Metrics"] == deployed["Metrics"]

@@ -397,3 +397,137 @@ def test_closing_the_twin_removes_describe_alarm_history(tmp_path: Path) -> None
     with Twin(template=tmp_path / "template.yaml", start=START):
         assert "describe_alarm_history" in vars(CloudWatchResponse)
     assert not hasattr(CloudWatchResponse, "describe_alarm_history")
+
+
+# ---------------------------------------------------------------------------------------------
+# Metric math alarms (issue 17: the accuracy alarm compares two published metrics)
+# ---------------------------------------------------------------------------------------------
+MATH_ALARM = "test-loss-above-limit"
+
+
+def math_queries(expression: str = "loss - limit") -> list[dict]:
+    def metric(query_id: str, name: str) -> dict:
+        return {
+            "Id": query_id,
+            "ReturnData": False,
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": "feecast-test",
+                    "MetricName": name,
+                    "Dimensions": [{"Name": "Stage", "Value": "production"}],
+                },
+                "Period": 3600,
+                "Stat": "Maximum",
+            },
+        }
+
+    return [
+        metric("loss", "Loss"),
+        metric("limit", "Limit"),
+        {"Id": "excess", "Expression": expression, "Label": "over", "ReturnData": True},
+    ]
+
+
+def put_math_alarm(twin: Twin, **overrides: object) -> None:
+    settings: dict = {
+        "AlarmName": MATH_ALARM,
+        "Metrics": math_queries(),
+        "EvaluationPeriods": 2,
+        "DatapointsToAlarm": 2,
+        "Threshold": 0.0,
+        "ComparisonOperator": "GreaterThanThreshold",
+        "TreatMissingData": "notBreaching",
+        "AlarmActions": [twin.physical_id("AlarmTopic")],
+    }
+    settings.update(overrides)
+    twin.client("cloudwatch").put_metric_alarm(**settings)
+
+
+def publish(twin: Twin, loss: float, limit: float) -> None:
+    twin.client("cloudwatch").put_metric_data(
+        Namespace="feecast-test",
+        MetricData=[
+            {
+                "MetricName": name,
+                "Dimensions": [{"Name": "Stage", "Value": "production"}],
+                "Timestamp": twin.clock.now(),
+                "Value": value,
+            }
+            for name, value in (("Loss", loss), ("Limit", limit))
+        ],
+    )
+
+
+def math_state(twin: Twin) -> str:
+    alarms = twin.client("cloudwatch").describe_alarms(AlarmNames=[MATH_ALARM])["MetricAlarms"]
+    return str(alarms[0]["StateValue"])
+
+
+def test_a_metric_math_alarm_follows_a_limit_published_with_the_metric(twin: Twin) -> None:
+    """Given an alarm on "loss - limit" with both published hourly, when the published limit is
+    lowered under an unchanged loss, then the alarm goes to ALARM after two hours of the new
+    limit, without any change to the alarm; its event and SNS message carry the queries."""
+    put_math_alarm(twin)
+    for loss, limit, expected in [
+        (0.3, 0.4, "OK"),
+        (0.3, 0.4, "OK"),
+        (0.3, 0.25, "OK"),  # one breaching hour of two
+        (0.3, 0.25, "ALARM"),
+    ]:
+        publish(twin, loss, limit)
+        twin.advance(timedelta(hours=1), step=timedelta(minutes=15))
+        assert math_state(twin) == expected
+
+    described = twin.client("cloudwatch").describe_alarms(AlarmNames=[MATH_ALARM])
+    reason = json.loads(described["MetricAlarms"][0]["StateReasonData"])
+    assert reason["recentDatapoints"] == [pytest.approx(0.05)] * 2 and reason["threshold"] == 0
+    assert "statistic" not in reason  # metric math: no statistic of the alarm's own
+
+    arn = f"arn:aws:cloudwatch:eu-west-1:123456789012:alarm:{MATH_ALARM}"
+    emitted = [r for r in twin.records_of("event") if r["resources"] == [arn]]
+    assert len(emitted) == 2  # INSUFFICIENT_DATA -> OK, OK -> ALARM
+    # The event's detail, as the twin emitted it (the fixture's rule matches the other alarm).
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    from feecast_twin.alarms import _snapshot, state_change_detail
+
+    moto_alarm = cloudwatch_backends["123456789012"]["eu-west-1"].alarms[MATH_ALARM]
+    event = {
+        "detail": state_change_detail(moto_alarm, _snapshot(moto_alarm), _snapshot(moto_alarm))
+    }
+    metrics = event["detail"]["configuration"]["metrics"]
+    assert [m["id"] for m in metrics] == ["loss", "limit", "excess"]
+    assert metrics[2] == {
+        "id": "excess",
+        "expression": "loss - limit",
+        "label": "over",
+        "returnData": True,
+    }
+    assert metrics[0]["metricStat"]["metric"]["name"] == "Loss"
+    [message] = [
+        m["json"] for m in twin.sns_messages("AlarmTopic") if m["json"]["AlarmName"] == MATH_ALARM
+    ]
+    assert message["NewStateValue"] == "ALARM"
+    assert message["Trigger"]["Metrics"][2]["Expression"] == "loss - limit"
+    assert message["Trigger"]["Period"] == 3600
+
+
+@pytest.mark.parametrize(
+    ("overrides", "why"),
+    [
+        ({"Metrics": math_queries("FILL(loss, 0) - limit")}, "does not evaluate FILL()"),
+        ({"Metrics": math_queries("loss - lmit")}, "reads unknown ids ['lmit']"),
+        ({"Metrics": math_queries()[:2]}, "exactly one ReturnData true"),
+        ({"MetricName": "Loss", "Namespace": "feecast-test"}, "Metrics cannot be combined"),
+    ],
+)
+def test_metric_math_alarms_the_twin_cannot_evaluate_are_refused(
+    twin: Twin, overrides: dict, why: str
+) -> None:
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError) as refused:
+        put_math_alarm(twin, **overrides)
+    assert refused.value.response["Error"]["Code"] == "ValidationError"
+    assert why in refused.value.response["Error"]["Message"]
+    assert twin.client("cloudwatch").describe_alarms(AlarmNames=[MATH_ALARM])["MetricAlarms"] == []

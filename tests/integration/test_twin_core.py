@@ -419,3 +419,20 @@ def test_serve_on_a_port_in_use_says_so_and_exits_1(capsys: pytest.CaptureFixtur
         code = main(["serve", "--port", str(port), "--template", CORE])
     assert code == 1
     assert f"127.0.0.1:{port} is in use by another program" in capsys.readouterr().err
+
+
+def test_a_managed_policy_is_referred_to_by_its_arn(tmp_path: Path) -> None:
+    """Ref of an AWS::IAM::ManagedPolicy is its ARN (a function's Policies may list it)."""
+    (tmp_path / "template.yaml").write_text(
+        "Resources:\n"
+        "  Publisher:\n"
+        "    Type: AWS::IAM::ManagedPolicy\n"
+        "    Properties:\n"
+        "      PolicyDocument:\n"
+        "        Version: '2012-10-17'\n"
+        "        Statement: [{Effect: Allow, Action: sns:Publish, Resource: '*'}]\n"
+    )
+    with Twin(template=tmp_path / "template.yaml") as deployed:
+        arn = deployed.physical_id("Publisher")
+    assert arn.startswith("arn:aws:iam::123456789012:policy/")
+    assert "Publisher" in arn

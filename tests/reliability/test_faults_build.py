@@ -49,7 +49,6 @@ TARGET = {**pipeline.TARGET, "history_days": 1}
 # A generous gate: these tests are about faults, not accuracy (a 1-epoch model must pass).
 GATE = {
     "threshold": 5.0,
-    "consecutive_breaches_to_alarm": 3,
     "confidence": 90,
     "backtest_days": 0.25,
     "bootstrap_resamples": 200,

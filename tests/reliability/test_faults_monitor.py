@@ -284,12 +284,15 @@ def test_given_feature_store_throttling_then_brief_bursts_are_retried_and_long_o
 
 # -- activation ---------------------------------------------------------------------------------
 @pytest.mark.twin(start=START)
-def test_given_put_metric_alarm_throttled_when_production_goes_in_service_then_activation_retries(
+def test_given_enable_alarm_actions_throttled_when_production_goes_in_service_then_activation_retries(
     twin: Any, model_tar: bytes, load_event: Any, serve_stage: Any
 ) -> None:
     """Throttled for good: the IN_SERVICE delivery fails three times and changes nothing (the
-    alarm is written first); the same event, redelivered after the burst, activates once."""
-    fault = twin.faults.fail("cloudwatch", "PutMetricAlarm", times=None)
+    alarm's actions are enabled first); the same event, redelivered after the burst, activates
+    once. The alarm is the template's; a teardown had disabled its actions."""
+    cloudwatch = twin.client("cloudwatch")
+    cloudwatch.disable_alarm_actions(AlarmNames=["feecast-production-accuracy"])
+    fault = twin.faults.fail("cloudwatch", "EnableAlarmActions", times=None)
     serve_production(twin, model_tar, serve_stage)
     attempts = [
         r for r in twin.records_of("target-invoked") if "ActivateMonitoring" in str(r.get("arn"))
@@ -302,16 +305,14 @@ def test_given_put_metric_alarm_throttled_when_production_goes_in_service_then_a
         (3, "FAILED", "ClientError"),
     ]
     assert fault.injected == 9  # 3 deliveries x the SDK's 3 attempts
-    cloudwatch = twin.client("cloudwatch")
-    assert (
-        cloudwatch.describe_alarms(AlarmNames=["feecast-production-accuracy"])["MetricAlarms"] == []
-    )
+    (kept,) = cloudwatch.describe_alarms(AlarmNames=["feecast-production-accuracy"])["MetricAlarms"]
+    assert kept["ActionsEnabled"] is False
     assert not [m for m in twin.sns_messages() if "monitoring of" in (m["subject"] or "")]
     assert_production_serves(twin)
 
     # A brief burst on redelivery is absorbed by the SDK; the activation happens once.
     fault.cancel()
-    burst = twin.faults.fail("cloudwatch", "PutMetricAlarm", times=2)
+    burst = twin.faults.fail("cloudwatch", "EnableAlarmActions", times=2)
     event = load_event("monitor-endpoint-in-service.json")
     event["time"] = f"{twin.clock.now():%Y-%m-%dT%H:%M:%SZ}"
     event["resources"] = [event["resources"][0].replace("feecast-staging", ENDPOINT)]
@@ -326,5 +327,5 @@ def test_given_put_metric_alarm_throttled_when_production_goes_in_service_then_a
     (alarm,) = cloudwatch.describe_alarms(AlarmNames=["feecast-production-accuracy"])[
         "MetricAlarms"
     ]
-    assert alarm["Threshold"] == 0.24 and alarm["ActionsEnabled"] is True
+    assert alarm["ActionsEnabled"] is True
     assert len([m for m in twin.sns_messages() if "monitoring of" in (m["subject"] or "")]) == 1

@@ -77,7 +77,6 @@ def test_given_default_validation_json_then_it_reads_as_the_conventions_document
     data = json.loads(DEFAULT_PARAMETERS["validation"])
     assert set(data) == {
         "threshold",
-        "consecutive_breaches_to_alarm",
         "confidence",
         "backtest_days",
         "origin_spacing_minutes",
@@ -206,7 +205,11 @@ def test_given_bad_hyperparameter_when_parsing_then_rule_is_named(raw: str, expe
         ('{"threshold_quantile": 0.3}', "threshold_quantile=0.3 must be >= 0.5"),
         ('{"retrain_when": "never"}', 'retrain_when="never" must be one of'),
         ('{"bootstrap_resamples": 10}', "bootstrap_resamples=10 must be >= 200"),
-        ('{"consecutive_breaches_to_alarm": 0}', "consecutive_breaches_to_alarm=0 must be >= 1"),
+        (
+            '{"consecutive_breaches_to_alarm": 2}',
+            "'consecutive_breaches_to_alarm' is no longer read here: the accuracy alarm is a "
+            "template resource; set the template parameter AccuracyAlarmBreaches",
+        ),
         ('{"confidence": 0}', "confidence=0 must be > 0"),
         ('{"confidence": 100}', "confidence=100 must be < 100"),
         ('{"naive_margin": 1.0}', "naive_margin=1.0 must be < 1.0"),

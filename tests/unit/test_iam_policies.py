@@ -17,20 +17,20 @@ from __future__ import annotations
 import copy
 import re
 from fnmatch import fnmatchcase
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
 
-from feecast_twin.intrinsics import Resolver, load_yaml
-
-ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = load_yaml((ROOT / "template.yaml").read_text())
-RESOURCES: dict[str, dict[str, Any]] = TEMPLATE["Resources"]
-REGION, ACCOUNT = "eu-west-1", "123456789012"
-STACK = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/feecast/0a1b2c3d-4e5f-6789-abcd"
-DEFAULTS = {name: p.get("Default") for name, p in TEMPLATE["Parameters"].items()}
-
+from tests.support.template import (
+    ACCOUNT,
+    DEFAULTS,
+    REGION,
+    RESOLVER,
+    RESOURCES,
+    ROOT,
+    STACK,
+    template_resolver,
+)
 
 # -- the SAM policy templates this template uses (samtranslator policy_templates.json) ------
 SAM_POLICY_TEMPLATES: dict[str, tuple[list[str], list[str]]] = {
@@ -97,10 +97,6 @@ SAM_POLICY_TEMPLATES: dict[str, tuple[list[str], list[str]]] = {
         ["events:PutEvents"],
         ["arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}"],
     ),
-    "SNSPublishMessagePolicy": (
-        ["sns:Publish"],
-        ["arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:${TopicName}"],
-    ),
     "LambdaInvokePolicy": (
         ["lambda:InvokeFunction"],
         ["arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${FunctionName}*"],
@@ -117,70 +113,6 @@ SAM_POLICY_TEMPLATES: dict[str, tuple[list[str], list[str]]] = {
 _TEMPLATE_STAR_STATEMENTS = {"SSMParameterReadPolicy": ["ssm:DescribeParameters"]}
 
 
-# -- resolving the template's ARNs as CloudFormation would (physical name = logical id) -------
-_NAME_PROPERTY = {
-    "AWS::SNS::Topic": "TopicName",
-    "AWS::Serverless::StateMachine": "Name",
-    "AWS::SageMaker::FeatureGroup": "FeatureGroupName",
-    "AWS::SQS::Queue": "QueueName",
-    "AWS::Logs::LogGroup": "LogGroupName",
-    "AWS::SecretsManager::Secret": "Name",
-}
-_ARN = {
-    "AWS::S3::Bucket": "arn:aws:s3:::{name}",
-    "AWS::DynamoDB::Table": "arn:aws:dynamodb:{region}:{account}:table/{name}",
-    "AWS::SNS::Topic": "arn:aws:sns:{region}:{account}:{name}",
-    "AWS::Serverless::Function": "arn:aws:lambda:{region}:{account}:function:{name}",
-    "AWS::Serverless::StateMachine": "arn:aws:states:{region}:{account}:stateMachine:{name}",
-    "AWS::IAM::Role": "arn:aws:iam::{account}:role/{name}",
-    "AWS::SQS::Queue": "arn:aws:sqs:{region}:{account}:{name}",
-    "AWS::KMS::Key": "arn:aws:kms:{region}:{account}:key/{name}",
-    "AWS::SecretsManager::Secret": "arn:aws:secretsmanager:{region}:{account}:secret:{name}-AbCdEf",
-    "AWS::Logs::LogGroup": "arn:aws:logs:{region}:{account}:log-group:{name}:*",
-}
-_REF_IS_ARN = {"AWS::SNS::Topic", "AWS::Serverless::StateMachine", "AWS::SecretsManager::Secret"}
-
-
-def _resolver(parameters: dict[str, Any]) -> Resolver:
-    def name(lid: str) -> str:
-        prop = _NAME_PROPERTY.get(RESOURCES[lid]["Type"])
-        value = RESOURCES[lid]["Properties"].get(prop) if prop else None
-        return str(resolver.resolve(value)) if value is not None else lid
-
-    def arn(lid: str) -> str:
-        return _ARN[RESOURCES[lid]["Type"]].format(name=name(lid), region=REGION, account=ACCOUNT)
-
-    def ref(lid: str) -> str:
-        return arn(lid) if RESOURCES[lid]["Type"] in _REF_IS_ARN else name(lid)
-
-    def get_att(lid: str, attribute: str) -> str:
-        if attribute == "Arn":
-            return arn(lid)
-        if attribute in ("Name", "TopicName"):
-            return name(lid)
-        raise KeyError(f"GetAtt {lid}.{attribute} is not modelled by this test")
-
-    resolver = Resolver(
-        parameters=parameters,
-        pseudo={
-            "AWS::Region": REGION,
-            "AWS::AccountId": ACCOUNT,
-            "AWS::Partition": "aws",
-            "AWS::URLSuffix": "amazonaws.com",
-            "AWS::StackName": "feecast",
-            "AWS::StackId": STACK,
-        },
-        mappings=TEMPLATE.get("Mappings", {}),
-        conditions=TEMPLATE.get("Conditions", {}),
-        ref=ref,
-        get_att=get_att,
-    )
-    return resolver
-
-
-RESOLVER = _resolver(DEFAULTS)
-
-
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
@@ -195,6 +127,11 @@ def declared_statements(properties: dict[str, Any], type_: str) -> list[dict[str
     for item in properties.get("Policies", []):
         assert isinstance(item, dict), f"managed policy {item!r}: map it in this test first"
         ((key, value),) = item.items()
+        if key == "Ref":  # a managed policy of this template (NotificationPublisherPolicy)
+            attached = RESOURCES[value]
+            assert attached["Type"] == "AWS::IAM::ManagedPolicy", value
+            statements += declared_statements(attached["Properties"], attached["Type"])
+            continue
         if key == "Statement":
             statements += _as_list(value)
             continue
@@ -535,7 +472,7 @@ NEEDS: dict[str, list[Need]] = {
                 f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:feecast-{stage}-accuracy",
                 "the stage's accuracy alarm",
             )
-            for a in ("PutMetricAlarm", "DisableAlarmActions")
+            for a in ("EnableAlarmActions", "DisableAlarmActions")
             for stage in ("staging", "production")
         ],
         Need("cloudwatch:DescribeAlarms", _alarm("feecast-staging-accuracy"), "does it exist"),
@@ -614,6 +551,8 @@ NEEDS: dict[str, list[Need]] = {
             "undeliverable runs",
         ),
     ],
+    # ---- attached to every publisher of the notification topic (one policy, not eight copies)
+    "NotificationPublisherPolicy": _notify("the notification topic"),
     # ---- people: `feecast approve | reject` (src/feecast_cli/deploy.py), by id or --package
     "ApproverPolicy": [
         Need("cloudformation:DescribeStacks", STACK, "the stack's outputs, the server's clock"),
@@ -650,7 +589,9 @@ def _entry_points() -> set[str]:
         "AWS::Serverless::Function",
         "AWS::Serverless::StateMachine",
         "AWS::IAM::Role",
-        "AWS::IAM::ManagedPolicy",  # attached by operators to people (ApproverPolicy)
+        # attached by operators to people (ApproverPolicy), or by the template to its
+        # functions and state machines (NotificationPublisherPolicy)
+        "AWS::IAM::ManagedPolicy",
     }
     return {lid for lid, res in RESOURCES.items() if res["Type"] in kinds}
 
@@ -877,7 +818,7 @@ _NAME_LIMITS = {
 
 
 def test_named_resources_fit_aws_limits_with_the_longest_parameters():
-    resolver = _resolver(_LONGEST)
+    resolver = template_resolver(_LONGEST)
     named: list[tuple[str, str, int]] = []
     for lid, res in RESOURCES.items():
         for (type_, prop), limit in _NAME_LIMITS.items():

@@ -19,12 +19,12 @@ SETTINGS = ActivationSettings(
     notification_topic_arn="arn:aws:sns:eu-west-1:123456789012:feecast-notifications",
     idempotency_table="idem",
 )
-CONFIG = FeecastConfig(validation=ValidationConfig(threshold=0.2, consecutive_breaches_to_alarm=4))
+CONFIG = FeecastConfig(validation=ValidationConfig(threshold=0.2))
 
 
 class Fake:
     def __init__(self) -> None:
-        self.alarms: dict[str, dict[str, Any]] = {}
+        self.enabled: list[str] = []
         self.disabled: list[str] = []
         self.sent: list[tuple] = []
         self.events: list[Any] = []  # the LifecycleEvent of each notification
@@ -32,7 +32,7 @@ class Fake:
     def ports(self) -> ActivationPorts:
         # No schedule port: the template alone owns the schedules' state (issue 16, defect 2).
         return ActivationPorts(
-            put_alarm=lambda d: self.alarms.__setitem__(d["AlarmName"], d),
+            enable_alarm_actions=lambda name: self.enabled.append(name) or True,
             disable_alarm_actions=lambda name: self.disabled.append(name) or True,
             describe_endpoint=lambda name: EndpointState("Failed", "c", "from DescribeEndpoint"),
             notify=lambda *args, event: self.sent.append(args) or self.events.append(event) or "id",
@@ -49,22 +49,24 @@ def apply(fake: Fake, e: dict[str, Any]) -> dict[str, Any]:
     return apply_change(parse_endpoint_event(e), SETTINGS, lambda: CONFIG, fake.ports())
 
 
-def test_in_service_sets_the_alarm_with_the_current_threshold() -> None:
+def test_in_service_enables_the_template_alarm_and_tells_the_current_threshold() -> None:
+    # The alarm is a template resource (metric math over the loss and the published threshold):
+    # going InService only turns its actions back on.
     fake = Fake()
     result = apply(fake, event("monitor-endpoint-in-service.json"))
-    assert set(fake.alarms) == {"feecast-staging-accuracy"}
-    alarm = fake.alarms["feecast-staging-accuracy"]
-    assert alarm["Threshold"] == 0.2 and alarm["EvaluationPeriods"] == 4
+    assert fake.enabled == ["feecast-staging-accuracy"]
+    assert result["alarm_actions_enabled"] is True and result["threshold"] == 0.2
     assert result["schedule"] == "feecast-staging-monitoring"
-    # Idempotent: a second event of the same change writes the same definition.
+    assert "now 0.2" in fake.sent[0][2]
+    # Idempotent: a second event of the same change enables the same alarm again.
     apply(fake, event("monitor-endpoint-in-service.json"))
-    assert fake.alarms["feecast-staging-accuracy"] == alarm
+    assert fake.enabled == ["feecast-staging-accuracy"] * 2
 
 
 def test_in_service_spelled_like_the_api_activates_too() -> None:
     fake = Fake()
     apply(fake, event("monitor-endpoint-in-service.json", EndpointStatus="InService"))
-    assert "feecast-staging-accuracy" in fake.alarms
+    assert fake.enabled == ["feecast-staging-accuracy"]
 
 
 def test_failed_notifies_with_the_failure_reason_and_leaves_monitoring_alone() -> None:
@@ -72,7 +74,7 @@ def test_failed_notifies_with_the_failure_reason_and_leaves_monitoring_alone() -
     result = apply(fake, event("monitor-endpoint-failed.json"))
     assert "ping health check" in result["failure_reason"]
     assert "ping health check" in fake.sent[0][2]
-    assert fake.alarms == {} and fake.disabled == []
+    assert fake.enabled == [] and fake.disabled == []
     [sent] = fake.events
     assert (sent.detail_type, sent.detail.outcome) == ("Endpoint Failed", "failed")
     assert sent.detail.stage == "production" and "ping health check" in sent.detail_json()

@@ -17,11 +17,11 @@ from feecast.config import ValidationConfig
 from feecast.deploy.endpoint_config import EndpointSpec, endpoint_config_request, guardrails
 from feecast.ingest.model import MinuteRecord
 from feecast.monitor.aws import metric_data_request
-from feecast.monitor.definitions import accuracy_alarm
 
 from feecast_twin.contracts import check_params, refusal
 from feecast_twin.gateway import Call
 from tests.support.builds import register_request
+from tests.support.template import RESOLVER, RESOURCES
 
 
 def accepted(service: str, operation: str, params: dict[str, Any]) -> None:
@@ -79,14 +79,10 @@ def test_endpoint_configurations_and_guarded_updates(spec: EndpointSpec) -> None
         )
 
 
-def test_the_accuracy_alarm() -> None:
-    alarm = accuracy_alarm(
-        project="feecast",
-        stage="production",
-        threshold=0.24,
-        breaches=3,
-        topic_arn="arn:aws:sns:eu-west-1:123456789012:feecast-notifications",
-    )
+@pytest.mark.parametrize("logical_id", ["StagingAccuracyAlarm", "ProductionAccuracyAlarm"])
+def test_the_accuracy_alarms_of_the_template(logical_id: str) -> None:
+    # CloudFormation makes them with PutMetricAlarm: the same shape (Metrics, metric math).
+    alarm = RESOLVER.resolve(RESOURCES[logical_id]["Properties"])
     accepted("cloudwatch", "PutMetricAlarm", alarm)
 
 

@@ -160,13 +160,51 @@ def test_the_approval_api_logs_its_requests_to_an_encrypted_group_without_the_li
     assert "querystring" not in settings["Format"].lower()
 
 
+def _project_skips() -> dict[str, str]:
+    """.checkov.yaml's skip-check ids -> the comment lines just above each (its reason)."""
+    skips: dict[str, str] = {}
+    reason: list[str] = []
+    for line in (ROOT / ".checkov.yaml").read_text().splitlines():
+        text = line.strip()
+        if text.startswith("#"):
+            reason.append(text.lstrip("# "))
+        elif text.startswith("- "):
+            skips[text[2:].strip()] = " ".join(reason)
+            reason = []
+        else:
+            reason = []
+    return skips
+
+
 def test_every_checkov_skip_has_a_reason():
     skips = [
         (lid, skip)
         for lid, res in RESOURCES.items()
         for skip in res.get("Metadata", {}).get("checkov", {}).get("skip", [])
     ]
-    assert skips, "make lint runs checkov; its skips live in Metadata"
+    assert skips, "make lint runs checkov; resource-specific skips live in Metadata"
     for lid, skip in skips:
         assert skip["id"].startswith("CKV_"), (lid, skip)
         assert len(skip.get("comment", "")) >= 40, f"{lid}: {skip['id']} needs a real reason"
+    project = _project_skips()
+    assert project, "make lint runs checkov with .checkov.yaml; project-wide skips live there"
+    for check, reason in project.items():
+        assert check.startswith("CKV_"), check
+        assert len(reason) >= 40, f".checkov.yaml: {check} needs a real reason above it"
+
+
+def test_a_project_wide_skip_is_not_repeated_on_a_resource():
+    project = set(_project_skips())
+    repeated = [
+        (lid, skip["id"])
+        for lid, res in RESOURCES.items()
+        for skip in res.get("Metadata", {}).get("checkov", {}).get("skip", [])
+        if skip["id"] in project
+    ]
+    assert repeated == []
+
+
+def test_make_lint_runs_checkov_with_the_projects_config():
+    makefile = (ROOT / "Makefile").read_text()
+    [run] = [line for line in makefile.splitlines() if line.strip().startswith("$(CHECKOV) ")]
+    assert "--config-file .checkov.yaml" in run

@@ -307,8 +307,10 @@ class ValidationConfig(_Parameter):
     # The alarm threshold: pooled mean wQL of the last `alarm_window_hours` hourly monitoring
     # windows. Every approved model sets it from its own backtest (`threshold_quantile` of its
     # rolling pooled loss); this is the value before the first approval.
+    # The run publishes it every hour; the alarm (template.yaml, <stage>AccuracyAlarm) compares
+    # the rolling loss with it, so a change here counts from the next run. How many hours in a
+    # row is the alarm's shape: the template parameter AccuracyAlarmBreaches.
     threshold: float = Field(0.24, gt=0.0)
-    consecutive_breaches_to_alarm: int = Field(2, ge=1)
     # int | float keeps 90 as 90 when written back to SSM.
     confidence: Annotated[int | float, Field(gt=0, lt=100)] = 90
     # The backtest: the last `backtest_days` of a build's history are held out, and forecast
@@ -439,6 +441,12 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
     return path
 
 
+# Keys that moved elsewhere: the error says where, not just "unknown".
+_MOVED = {
+    "consecutive_breaches_to_alarm": "the accuracy alarm is a template resource; set the "
+    "template parameter AccuracyAlarmBreaches (sam deploy --parameter-overrides)",
+}
+
 _RULES = {
     "greater_than": "must be > {gt}",
     "greater_than_equal": "must be >= {ge}",
@@ -455,6 +463,9 @@ def _problems(exc: ValidationError, model: type[BaseModel]) -> list[str]:
         ctx = err.get("ctx", {})
         field = _field_path(loc)
         if kind == "extra_forbidden":
+            if field in _MOVED:
+                problems.append(f"{field!r} is no longer read here: {_MOVED[field]}")
+                continue
             allowed = ", ".join(model.model_fields)
             problems.append(f"unknown key {field!r} (allowed: {allowed})")
             continue

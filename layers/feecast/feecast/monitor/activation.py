@@ -1,19 +1,19 @@
 """Endpoint state change -> the endpoint's accuracy alarm on or off (ActivateMonitoringFunction).
 
-The hourly schedules belong to the template alone (always ENABLED; a run for an endpoint that
-does not exist returns at once, feecast.monitor.run), so no stack update can turn monitoring
-off behind a running endpoint. This function owns only the run-time alarm:
-- IN_SERVICE: (re)set the stage's accuracy alarm with the threshold SSM holds *now*. Every
-  deployment takes the endpoint Updating -> InService, so the alarm follows a threshold lowered
-  by the deploy stage without any other coupling.
+The hourly schedules and the accuracy alarms belong to the template alone (the schedules are
+always ENABLED: a run for an endpoint that does not exist returns at once, feecast.monitor.run;
+the alarm compares the rolling loss with the threshold each run publishes, so a threshold
+changed in SSM counts from the next hour). This function only switches the alarm's actions:
+- IN_SERVICE: enable the stage's accuracy alarm's actions (a deleted endpoint disabled them)
+  and say that monitoring is active, with the threshold SSM holds now.
 - FAILED / UPDATE_ROLLBACK_FAILED: notify with the failure reason; monitoring is left as it is
   (a failed update rolls back to the previous, still monitored, variant).
 - DELETING / DELETED: disable the alarm's actions. The alarm itself is kept: its history stays
   on the dashboard, and the next IN_SERVICE re-enables it. The retraining function honours
   disabled actions, so a deleted endpoint never starts a build.
 - anything else: nothing to do.
-Each step is idempotent (PutMetricAlarm overwrites with the same definition), and the whole
-change runs once per (endpoint, status, LastModifiedTime): SageMaker may send several events.
+Each step is idempotent, and the whole change runs once per (endpoint, status,
+LastModifiedTime): SageMaker may send several events.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from feecast.adapters.notify import notify
 from feecast.config import FeecastConfig
 from feecast.lifecycle import DetailType, lifecycle_event
 from feecast.monitor import aws
-from feecast.monitor.definitions import accuracy_alarm
 from feecast.monitor.events import Action, EndpointChange
 from feecast.monitor.names import alarm_name, schedule_name, stage_of_endpoint
 from feecast.monitor.settings import ActivationSettings
@@ -41,7 +40,7 @@ _DUPLICATE_WINDOW_SECONDS = 86400
 
 @dataclass
 class ActivationPorts:
-    put_alarm: Callable[[dict[str, Any]], None] = aws.put_alarm
+    enable_alarm_actions: Callable[[str], bool] = aws.enable_alarm_actions
     disable_alarm_actions: Callable[[str], bool] = aws.disable_alarm_actions
     describe_endpoint: Callable[[str], aws.EndpointState | None] = aws.describe_endpoint
     # notify(topic, subject, message, facts, *, event=LifecycleEvent) -> message id
@@ -71,24 +70,14 @@ def apply_change(
         return result
     schedule = schedule_name(project, stage)
     alarm = alarm_name(project, stage)
-    topic = settings.notification_topic_arn
 
     if change.action is Action.ACTIVATE:
         validation = load_config().validation
-        definition = accuracy_alarm(
-            project=project,
-            stage=stage,
-            threshold=validation.threshold,
-            breaches=validation.consecutive_breaches_to_alarm,
-            topic_arn=topic,
-            window_hours=validation.alarm_window_hours,
-        )
-        ports.put_alarm(definition)
         result |= {
             "schedule": schedule,
             "alarm": alarm,
+            "alarm_actions_enabled": ports.enable_alarm_actions(alarm),
             "threshold": validation.threshold,
-            "consecutive_breaches_to_alarm": validation.consecutive_breaches_to_alarm,
         }
         _notify(
             ports,
@@ -97,9 +86,9 @@ def apply_change(
             "active",
             f"feecast: monitoring of {change.endpoint_name} active",
             f"Endpoint {change.endpoint_name} is InService: the hourly accuracy run "
-            f"({schedule}) scores it and alarm {alarm} fires after "
-            f"{validation.consecutive_breaches_to_alarm} consecutive hours with the loss of "
-            f"the last {validation.alarm_window_hours} hours above {validation.threshold:g}.",
+            f"({schedule}) scores it and alarm {alarm} fires when the loss of the last "
+            f"{validation.alarm_window_hours} hours stays above the threshold (now "
+            f"{validation.threshold:g}, read from SSM at every run).",
             result,
         )
     elif change.action is Action.REPORT_FAILURE:

@@ -46,8 +46,13 @@ def _error_code(exc: ClientError) -> str:
 
 
 # -- CloudWatch -------------------------------------------------------------------------------
-def put_alarm(definition: Mapping[str, Any]) -> None:
-    client("cloudwatch").put_metric_alarm(**definition)
+def enable_alarm_actions(name: str) -> bool:
+    """Enable an alarm's actions; False when the alarm does not exist (the template makes it)."""
+    cloudwatch = client("cloudwatch")
+    if not cloudwatch.describe_alarms(AlarmNames=[name]).get("MetricAlarms"):
+        return False
+    cloudwatch.enable_alarm_actions(AlarmNames=[name])
+    return True
 
 
 def disable_alarm_actions(name: str) -> bool:

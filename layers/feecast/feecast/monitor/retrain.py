@@ -142,6 +142,11 @@ def decide_and_start(
         ports.latest_score(endpoint_name(settings.project_name, stage)), validation
     )
     result["diagnosis"] = diagnosis
+    # The alarm watches "rolling loss - threshold" (template.yaml): its own datapoints are the
+    # excess over 0, so the loss and the threshold are told from the score and SSM.
+    if diagnosis["rolling_loss"] is not None:
+        result["loss"] = diagnosis["rolling_loss"]
+    result["threshold"] = validation.threshold
     if validation.retrain_when == "model_degraded" and diagnosis["verdict"] == "fees_unpredictable":
         # No episode is opened: if the model degrades later, the next ALARM can rebuild.
         metrics.add_metric(name=RETRAININGS_SUPPRESSED, unit="Count", value=1)
