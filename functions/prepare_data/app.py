@@ -14,7 +14,9 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from feecast.adapters.feature_history import Deadline, read_history
 from feecast.adapters.parameters import load_config
-from feecast.build.artifacts import s3_store
+from feecast.adapters.s3 import s3_store
+from feecast.adapters.sagemaker import SageMakerPackages
+from feecast.adapters.state_table import StateTable
 from feecast.build.prepare import PrepareRequest, PrepareSettings, prepare_data
 from feecast.build.production import production_finder
 from feecast.observability import logger, metrics, tracer
@@ -42,7 +44,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             deadline=Deadline.from_lambda_context(context, reserve_seconds=RESERVE_SECONDS),
         ),
         store=s3_store(SETTINGS.artifact_bucket),
-        find_production=production_finder(SETTINGS.state_table, SETTINGS.production_stage_name),
+        find_production=production_finder(
+            SETTINGS.production_stage_name,
+            state=StateTable(SETTINGS.state_table) if SETTINGS.state_table else None,
+            packages=SageMakerPackages(),
+        ),
     )
     logger.info("data prepared", extra={"window": result.window.model_dump()})
     return result.model_dump(mode="json")

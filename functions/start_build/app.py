@@ -12,12 +12,17 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from feecast.build.start import StartBuildSettings, start_build
+from feecast.adapters.state_table import StateTable
+from feecast.adapters.stepfunctions import StepFunctionsExecutions
+from feecast.build.start import StartBuildSettings, TableBuildBackend, start_build
 from feecast.observability import logger, metrics, tracer
 from feecast.settings import load_settings
 from pydantic import BaseModel, Field, model_validator
 
 SETTINGS = load_settings(StartBuildSettings)
+BACKEND = TableBuildBackend(
+    SETTINGS, state=StateTable(SETTINGS.state_table), executions=StepFunctionsExecutions()
+)
 
 
 class StartRequest(BaseModel):
@@ -51,4 +56,6 @@ class StartRequest(BaseModel):
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(event=event, model=StartRequest)
     assert request.dedup_key is not None  # set by the validator
-    return start_build(request.trigger, request.dedup_key, SETTINGS).model_dump(mode="json")
+    return start_build(request.trigger, request.dedup_key, SETTINGS, backend=BACKEND).model_dump(
+        mode="json"
+    )

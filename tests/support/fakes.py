@@ -1,4 +1,5 @@
-"""In-memory fakes of the deploy stage's ports (feecast.deploy.ports), for unit tests.
+"""In-memory fakes of the stages' ports (feecast.deploy.ports, feecast.build.ports,
+feecast.monitor.ports), for unit tests.
 
 They behave as the services do where a use case depends on it: conditional writes refuse,
 taken names raise AlreadyExists, a used or unknown task token raises TaskGone, a started
@@ -34,13 +35,19 @@ def _clean(value: Any) -> Any:
 
 _CLAUSE = re.compile(
     r"^(?:(?P<fn>attribute_exists|attribute_not_exists)\((?P<fa>\w+)\)"
-    r"|(?P<a>\w+) (?P<op>=|>|<) (?P<v>:\w+))$"
+    r"|(?P<a>\w+) (?P<op><=|>=|=|>|<) (?P<v>:\w+))$"
 )
+_OPS = {
+    "=": lambda a, b: a == b,
+    ">": lambda a, b: a > b,
+    "<": lambda a, b: a < b,
+    ">=": lambda a, b: a >= b,
+    "<=": lambda a, b: a <= b,
+}
 
 
-def _holds(item: dict[str, Any] | None, condition: str, values: Mapping[str, Any]) -> bool:
-    """The condition expressions the deploy stage writes (clauses joined by AND)."""
-    for clause in condition.split(" AND "):
+def _all_hold(item: dict[str, Any] | None, clauses: str, values: Mapping[str, Any]) -> bool:
+    for clause in clauses.split(" AND "):
         m = _CLAUSE.match(clause.strip())
         if m is None:
             raise NotImplementedError(f"FakeState does not evaluate {clause!r}")
@@ -51,10 +58,21 @@ def _holds(item: dict[str, Any] | None, condition: str, values: Mapping[str, Any
             continue
         if item is None or m["a"] not in item:
             return False
-        have, want = item[m["a"]], values[m["v"]]
-        if not {"=": have == want, ">": have > want, "<": have < want}[m["op"]]:
+        if not _OPS[m["op"]](item[m["a"]], values[m["v"]]):
             return False
     return True
+
+
+def _holds(item: dict[str, Any] | None, condition: str, values: Mapping[str, Any]) -> bool:
+    """The condition expressions the stages write: AND clauses, optionally several such
+    groups joined by OR (a group may be parenthesised)."""
+    for group in condition.split(" OR "):
+        group = group.strip()
+        if group.startswith("(") and group.endswith(")"):
+            group = group[1:-1]
+        if _all_hold(item, group, values):
+            return True
+    return False
 
 
 class FakeState:
@@ -276,6 +294,10 @@ class FakeExecutions:
             for arn, e in self.executions.items()
             if e["state_machine"] == state_machine_arn and e["status"] == "RUNNING"
         ]
+
+    def status(self, execution_arn: str) -> str | None:
+        found = self.executions.get(execution_arn)
+        return None if found is None else str(found["status"])
 
     def stop(self, execution_arn: str, error: str, cause: str) -> None:
         self.executions[execution_arn]["status"] = "ABORTED"

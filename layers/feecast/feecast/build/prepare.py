@@ -36,8 +36,8 @@ from feecast.deepar import (
 from feecast.series import MINUTE, MinuteSeries, floor_minute
 from feecast.settings import BaseSettings
 
-from .artifacts import ArtifactStore
 from .layout import BuildLayout, sagemaker_name
+from .ports import ArtifactStore
 from .production import ProductionModel
 from .window import DataWindow
 

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from feecast.adapters.idempotency import run_once
 from feecast.adapters.notify import notify
-from feecast.build.start import BuildStart, StartBuildSettings, start_build
+from feecast.build.start import BuildStart, StartBuildSettings, TableBuildBackend, start_build
 from feecast.config import ValidationConfig
 from feecast.lifecycle import DetailType, lifecycle_event
 from feecast.monitor import aws
@@ -254,15 +254,24 @@ def retrain_on_alarm(
     """The handler's one call: `decide_and_start` once per alarm transition."""
     if ports is None:
         from feecast.adapters.parameters import load_config
+        from feecast.adapters.state_table import StateTable
+        from feecast.adapters.stepfunctions import StepFunctionsExecutions
 
         build_settings = StartBuildSettings(
             model_build_state_machine_arn=settings.model_build_state_machine_arn,
             state_table=settings.state_table,
         )
+        backend = TableBuildBackend(
+            build_settings,
+            state=StateTable(settings.state_table),
+            executions=StepFunctionsExecutions(),
+        )
         ports = RetrainPorts(
             episodes=aws.EpisodeStore(settings.state_table),
             # The build stage's single entry point: dedup on the key, join a running build.
-            start_build=lambda trigger, key: start_build(trigger, key, build_settings),
+            start_build=lambda trigger, key: start_build(
+                trigger, key, build_settings, backend=backend
+            ),
             latest_score=aws.ScoreStore(settings.state_table).latest,
             validation=lambda: load_config(settings.ssm_prefix, max_age=0).validation,
         )
