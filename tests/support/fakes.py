@@ -118,14 +118,37 @@ class FakeState:
         self.items.pop((pk, sk), None)
         self.writes += 1
 
+    def update(
+        self, pk: str, sk: str, changes: dict[str, Any], *, condition: str, values: dict[str, Any]
+    ) -> bool:
+        item = self.items.get((pk, sk))
+        if not _holds(item, condition, values):
+            return False
+        self.items[(pk, sk)] = _clean({**(item or {"pk": pk, "sk": sk}), **copy.deepcopy(changes)})
+        self.writes += 1
+        return True
+
     def query(
-        self, pk: str, *, sk_prefix: str | None = None, newest_first: bool = True
+        self,
+        pk: str,
+        *,
+        sk_prefix: str | None = None,
+        sk_between: tuple[str, str] | None = None,
+        newest_first: bool = True,
+        limit: int | None = None,
+        consistent: bool = False,
     ) -> Iterator[dict[str, Any]]:
         keys = sorted(
-            (k for k in self.items if k[0] == pk and k[1].startswith(sk_prefix or "")),
+            (
+                k
+                for k in self.items
+                if k[0] == pk
+                and k[1].startswith(sk_prefix or "")
+                and (sk_between is None or sk_between[0] <= k[1] <= sk_between[1])
+            ),
             reverse=newest_first,
         )
-        for key in keys:
+        for key in keys[:limit]:
             yield copy.deepcopy(self.items[key])
 
     def scan_prefix(
@@ -236,10 +259,26 @@ class FakePackages:
 
 @dataclass
 class FakeAlarms:
+    """CloudWatch alarms (deploy's Alarms, monitoring's AlarmActions): `names` exist, those in
+    `disabled` have their actions disabled."""
+
     names: set[str] = field(default_factory=set)
+    disabled: set[str] = field(default_factory=set)
 
     def existing(self, names: list[str]) -> list[str]:
         return [n for n in names if n in self.names]
+
+    def enable_actions(self, name: str) -> bool:
+        self.disabled.discard(name)
+        return name in self.names
+
+    def disable_actions(self, name: str) -> bool:
+        if name in self.names:
+            self.disabled.add(name)
+        return name in self.names
+
+    def actions_enabled(self, name: str) -> bool | None:
+        return None if name not in self.names else name not in self.disabled
 
 
 class FakeTasks:

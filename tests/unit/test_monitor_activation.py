@@ -8,8 +8,8 @@ from typing import Any
 
 from feecast.config import FeecastConfig, ValidationConfig
 from feecast.monitor.activation import ActivationPorts, apply_change, handle_endpoint_change
-from feecast.monitor.aws import EndpointState
 from feecast.monitor.events import parse_endpoint_event
+from feecast.monitor.records import EndpointState
 from feecast.monitor.settings import ActivationSettings
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"

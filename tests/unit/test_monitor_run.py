@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from feecast.config import FeecastConfig
 from feecast.deepar import Forecast, from_record
-from feecast.monitor.aws import EndpointState, StoredForecast
 from feecast.monitor.events import MonitorRunRequest
+from feecast.monitor.records import EndpointState, StoredForecast
 from feecast.monitor.rolling import RollingScore, WindowRecord
 from feecast.monitor.run import RunPorts, run_hour
 from feecast.monitor.window import evaluation_window, score_window
