@@ -14,7 +14,7 @@ from feecast.adapters.state_table import StateTable
 from feecast.adapters.stepfunctions import StepFunctionsExecutions
 from feecast.deploy.rollback import RollbackPorts, handle_package_rejected
 from feecast.deploy.settings import StartSettings
-from feecast.deploy.start import PackageStateChange
+from feecast.events import PackageStateChange
 from feecast.observability import logger, metrics, tracer
 from feecast.settings import load_settings
 

@@ -11,7 +11,8 @@ from feecast.adapters import idempotency
 from feecast.adapters.sagemaker import SageMakerPackages
 from feecast.adapters.stepfunctions import StepFunctionsExecutions
 from feecast.deploy.settings import StartSettings
-from feecast.deploy.start import PackageStateChange, start_deploy
+from feecast.deploy.start import start_deploy
+from feecast.events import PackageStateChange
 from feecast.observability import logger, metrics, tracer
 from feecast.settings import load_settings
 

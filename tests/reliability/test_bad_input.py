@@ -510,7 +510,7 @@ def _parse_layer(twin: Any, entry: Entry) -> Callable[[Any], Any]:
     from feecast.build.prepare import PrepareRequest
     from feecast.build.register import RegisterRequest
     from feecast.deploy import trigger
-    from feecast.deploy.start import PackageStateChange
+    from feecast.events import PackageStateChange
     from feecast.ingest.service import ScheduledRun
     from feecast.monitor import events
 

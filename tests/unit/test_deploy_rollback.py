@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from feecast.deploy import outcome, rollback
 from feecast.deploy.history import NothingToRollBackTo
-from feecast.deploy.start import PackageEvent
+from feecast.events import PackageDetail
 
 from tests.support.deploy import (
     DEPLOY_MACHINE,
@@ -65,7 +65,7 @@ class World:
         )
 
     def rejected(self, version: int, group: str = GROUP) -> rollback.RollbackStart:
-        event = PackageEvent.model_validate(
+        event = PackageDetail.model_validate(
             {
                 "ModelPackageArn": package_arn(version),
                 "ModelPackageGroupName": group,

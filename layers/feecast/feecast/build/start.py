@@ -36,6 +36,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
 from feecast.observability import logger, metrics
+from feecast.times import iso, parse_instant
 
 __all__ = [
     "AwsBuildBackend",
@@ -227,7 +228,7 @@ def start_build(
         return result("joined", at, "another build started at the same moment; joined it")
 
     # 5. start (Step Functions refuses a second execution with this name)
-    payload = {"trigger": trigger, "dedup_key": dedup_key, "requested_at": _iso(now)}
+    payload = {"trigger": trigger, "dedup_key": dedup_key, "requested_at": iso(now)}
     try:
         started = backend.start_execution(name, payload)
     except Exception:
@@ -270,14 +271,6 @@ def _active(backend: BuildBackend, holder: Claim, stale_before: datetime) -> boo
     return status == "RUNNING"
 
 
-def _iso(ts: datetime) -> str:
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse_iso(raw: str) -> datetime:
-    return datetime.fromisoformat(raw.replace("Z", "+00:00"))
-
-
 class AwsBuildBackend:
     """Step Functions + the StateTable (DynamoDB), through boto3."""
 
@@ -303,7 +296,7 @@ class AwsBuildBackend:
         return Claim(
             execution_arn=item["execution_arn"]["S"],
             outcome=item["outcome"]["S"],
-            claimed_at=_parse_iso(item["claimed_at"]["S"]),
+            claimed_at=parse_instant(item["claimed_at"]["S"]),
         )
 
     def _item(self, pk: str, sk: str, claim: Claim, **extra: str) -> dict[str, Any]:
@@ -313,7 +306,7 @@ class AwsBuildBackend:
             "sk": {"S": sk},
             "execution_arn": {"S": claim.execution_arn},
             "outcome": {"S": claim.outcome},
-            "claimed_at": {"S": _iso(claim.claimed_at)},
+            "claimed_at": {"S": iso(claim.claimed_at)},
             "expires_at": {"N": str(expires)},
         }
         item.update({k: {"S": v} for k, v in extra.items()})
@@ -353,7 +346,7 @@ class AwsBuildBackend:
             values = {
                 ":arn": {"S": claim.execution_arn},
                 ":started": {"S": "started"},
-                ":stale": {"S": _iso(replace_stale_before)},
+                ":stale": {"S": iso(replace_stale_before)},
             }
         item = self._item(f"BUILD#{dedup_key}", "TRIGGER", claim, trigger=trigger)
         return self._put_if(item, condition, values)
@@ -379,7 +372,7 @@ class AwsBuildBackend:
         held = {
             ":arn": {"S": claim.execution_arn},
             ":started": {"S": "started"},
-            ":at": {"S": _iso(claim.claimed_at)},
+            ":at": {"S": iso(claim.claimed_at)},
         }
         condition = "execution_arn = :arn AND outcome = :started AND claimed_at = :at"
         for pk, sk in ((f"BUILD#{dedup_key}", "TRIGGER"), (LOCK_PK, "LOCK")):

@@ -25,6 +25,7 @@ from feecast.deploy import endpoint_config, names, trigger
 from feecast.deploy.errors import retry_throttling
 from feecast.deploy.ports import Alarms, DeployState, Endpoints, Packages, TaskTokens
 from feecast.deploy.settings import DeploySettings, EndpointSettings
+from feecast.events import EndpointStatus
 from feecast.observability import logger
 
 Stage = Literal["staging", "production"]
@@ -251,11 +252,10 @@ class WaitResult(BaseModel):
     detail: str
 
 
-def _normalise(status: str) -> str:
-    """IN_SERVICE (events) and InService (API) -> InService."""
-    if "_" in status or status.isupper():
-        return "".join(part.capitalize() for part in status.lower().split("_"))
-    return status
+def _api_spelling(raw: str) -> str:
+    """IN_SERVICE (events) and InService (API) -> InService, the spelling of deploy's outputs."""
+    status = EndpointStatus.parse(raw) if raw.strip() else None
+    return status.api if status is not None else raw
 
 
 def _resume(
@@ -298,7 +298,7 @@ def _judge(endpoint: str, state: Mapping[str, Any], wanted: str) -> tuple[bool |
 
     `state` is a DescribeEndpoint response or an endpoint event's detail (same field names).
     """
-    status = _normalise(str(state.get("EndpointStatus", "")))
+    status = _api_spelling(str(state.get("EndpointStatus", "")))
     config = state.get("EndpointConfigName")
     reason = state.get("FailureReason")
     if status == "InService":

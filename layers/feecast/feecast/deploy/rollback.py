@@ -18,7 +18,8 @@ from feecast.deploy import names, outcome, trigger
 from feecast.deploy.history import DeploymentRecord, rollback_target
 from feecast.deploy.ports import DeployState, Executions, Notifier, Once, Packages
 from feecast.deploy.settings import DeploySettings
-from feecast.deploy.start import IDEMPOTENCY_SECONDS, PackageEvent
+from feecast.deploy.start import IDEMPOTENCY_SECONDS
+from feecast.events import PackageDetail
 from feecast.lifecycle import DetailType, lifecycle_event
 from feecast.observability import logger
 
@@ -103,7 +104,7 @@ def _running_deployments_of(
 
 
 def handle_package_rejected(
-    event: PackageEvent,
+    event: PackageDetail,
     event_time: datetime | str | None,
     *,
     state_machine_arn: str,
@@ -142,7 +143,7 @@ def handle_package_rejected(
 
 
 def _handle_rejected(
-    event: PackageEvent,
+    event: PackageDetail,
     event_time: datetime | str | None,
     state_machine_arn: str,
     settings: DeploySettings,

@@ -27,6 +27,7 @@ from feecast.monitor.names import (
 )
 from feecast.monitor.rolling import RollingScore, WindowRecord
 from feecast.observability import logger
+from feecast.times import iso
 
 if TYPE_CHECKING:  # feecast.deepar imports numpy: only the monitoring run needs it at run time
     from feecast.deepar import Forecast
@@ -154,10 +155,6 @@ def invoke_deepar(endpoint: str, body: Mapping[str, Any]) -> list[Forecast]:
 
 
 # -- StateTable: stored forecasts ---------------------------------------------------------------
-def _iso(ts: datetime) -> str:
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @dataclass(frozen=True)
 class StoredForecast:
     endpoint: str
@@ -178,7 +175,7 @@ class ForecastStore:
             client("dynamodb")
             .get_item(
                 TableName=self.table,
-                Key={"pk": {"S": forecast_key(endpoint)}, "sk": {"S": f"ORIGIN#{_iso(origin)}"}},
+                Key={"pk": {"S": forecast_key(endpoint)}, "sk": {"S": f"ORIGIN#{iso(origin)}"}},
                 ConsistentRead=True,
             )
             .get("Item")
@@ -200,7 +197,7 @@ class ForecastStore:
         """Keep the first forecast stored for an origin (a retried run does not overwrite it)."""
         item: dict[str, Any] = {
             "pk": {"S": forecast_key(stored.endpoint)},
-            "sk": {"S": f"ORIGIN#{_iso(stored.origin)}"},
+            "sk": {"S": f"ORIGIN#{iso(stored.origin)}"},
             "forecast": {"S": json.dumps(stored.forecast.to_dict(), allow_nan=False)},
             "made_at": {"S": stored.made_at.astimezone(UTC).isoformat()},
             "expires_at": {"N": str(int((stored.made_at + FORECAST_TTL).timestamp()))},
@@ -252,8 +249,8 @@ class ScoreStore:
             KeyConditionExpression="pk = :pk AND sk BETWEEN :a AND :b",
             ExpressionAttributeValues={
                 ":pk": {"S": score_key(endpoint)},
-                ":a": {"S": f"WINDOW#{_iso(since)}"},
-                ":b": {"S": f"WINDOW#{_iso(until)}"},
+                ":a": {"S": f"WINDOW#{iso(since)}"},
+                ":b": {"S": f"WINDOW#{iso(until)}"},
             },
             ConsistentRead=True,
         )
@@ -277,9 +274,9 @@ class ScoreStore:
         """Write (or rewrite: a retried run computes the same) one window's score."""
         item: dict[str, Any] = {
             "pk": {"S": score_key(endpoint)},
-            "sk": {"S": f"WINDOW#{_iso(record.origin)}"},
+            "sk": {"S": f"WINDOW#{iso(record.origin)}"},
             "weight": {"N": repr(float(record.weight))},
-            "scheduled_time": {"S": _iso(scheduled)},
+            "scheduled_time": {"S": iso(scheduled)},
             "rolling_hours": {"N": str(rolling.hours)},
             "rolling_windows": {"N": str(rolling.windows)},
             "rolling_complete": {"BOOL": rolling.complete},
