@@ -6,7 +6,7 @@ POST the same URL (the page's button)                    -> verify, consume once
 any other method (route ANY)                              -> 405.
 Malformed: 400; forged or tampered: 403; expired, used or no longer waiting: 410; oversize:
 413/414. Each refusal is logged and counted by the library.
-Library: feecast.deploy.approvals.answer_link.
+Library: feecast.deploy.approval_callback.answer_link.
 """
 
 import html
@@ -18,13 +18,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from feecast.adapters.secrets import LinkSecret
 from feecast.adapters.state_table import StateTable
 from feecast.adapters.stepfunctions import StepFunctionsTasks
-from feecast.deploy.approvals import (
-    LINK_METHODS,
-    ApprovalRefused,
-    Decided,
-    LinkRequest,
-    answer_link,
-)
+from feecast.deploy.approval_callback import LINK_METHODS, LinkRequest, answer_link
+from feecast.deploy.approvals import ApprovalRefused, Decided
 from feecast.deploy.settings import ApprovalSettings
 from feecast.observability import logger, metrics, tracer
 from feecast.settings import load_settings

@@ -2,7 +2,7 @@
 
 Stores the task token (WAITER#<endpoint>) and checks the endpoint once; the endpoint's
 state-change event resumes the task (ResumeEndpointWaiterFunction).
-Library: feecast.deploy.endpoints.await_endpoint.
+Library: feecast.deploy.await_endpoint.await_endpoint.
 """
 
 from typing import Any
@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from feecast.adapters.sagemaker import SageMakerEndpoints
 from feecast.adapters.state_table import StateTable
 from feecast.adapters.stepfunctions import StepFunctionsTasks
-from feecast.deploy.endpoints import await_endpoint
+from feecast.deploy.await_endpoint import await_endpoint
 from feecast.deploy.settings import DeploySettings
 from feecast.observability import logger, metrics, tracer
 from feecast.settings import load_settings

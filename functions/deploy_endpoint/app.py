@@ -1,6 +1,6 @@
 """DeployEndpointFunction: states "Deploy To Staging", "Deploy To Production", "Roll Back Production".
 
-Library: feecast.deploy.endpoints.deploy_endpoint.
+Library: feecast.deploy.deploy_endpoint.deploy_endpoint.
 """
 
 from typing import Any, Literal
@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from feecast.adapters.cloudwatch import CloudWatchAlarms
 from feecast.adapters.sagemaker import SageMakerEndpoints, SageMakerPackages
-from feecast.deploy.endpoints import deploy_endpoint
+from feecast.deploy.deploy_endpoint import deploy_endpoint
 from feecast.deploy.settings import EndpointSettings
 from feecast.observability import logger, metrics, tracer
 from feecast.settings import load_settings

@@ -1,7 +1,7 @@
 """Prepare The Data (ModelBuild state machine): feature history -> DeepAR channels in S3.
 
 template.yaml PrepareDataFunction -> statemachines/model_build.asl.json "Prepare The Data"
--> feecast.build.prepare.prepare_data. Raises DataRefused / ConfigError with the reason, which
+-> feecast.build.prepare_data.prepare_data. Raises DataRefused / ConfigError with the reason, which
 the state machine's Catch turns into a "build failed" notification (AwsThrottled, SSM throttled
 or unavailable, and HistoryReadTimeout, the offline store too slow for the time left, are
 retried by the state first).
@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from feecast.adapters.feature_history import Deadline, read_history
 from feecast.adapters.parameters import load_config
 from feecast.build.artifacts import s3_store
-from feecast.build.prepare import PrepareRequest, PrepareSettings, prepare_data
+from feecast.build.prepare_data import PrepareRequest, PrepareSettings, prepare_data
 from feecast.build.production import production_finder
 from feecast.observability import logger, metrics, tracer
 from feecast.settings import load_settings

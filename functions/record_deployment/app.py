@@ -1,6 +1,6 @@
 """RecordDeploymentFunction: states "Record The Deployment" / "Record The Rollback".
 
-Library: feecast.deploy.outcome.record_deployment (DEPLOY#<stage> history and CURRENT). SNS
+Library: feecast.deploy.record_deployment.record_deployment (DEPLOY#<stage> history and CURRENT). SNS
 down does not fail the step: the lost notification is logged and counted (NotificationsFailed).
 """
 
@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from feecast.adapters import notify
 from feecast.adapters.state_table import StateTable
-from feecast.deploy.outcome import record_deployment
+from feecast.deploy.record_deployment import record_deployment
 from feecast.deploy.settings import DeploySettings
 from feecast.observability import logger, metrics, tracer
 from feecast.settings import load_settings

@@ -1,7 +1,7 @@
 """Register The Model (ModelBuild state machine): a model package, PendingManualApproval.
 
 template.yaml RegisterModelFunction -> statemachines/model_build.asl.json "Register The Model"
--> feecast.build.register.register_model. Idempotent per execution (Powertools Idempotency on
+-> feecast.build.register_model.register_model. Idempotent per execution (Powertools Idempotency on
 the execution ARN, plus CreateModelPackage's ClientToken): a retried task registers once.
 """
 
@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from feecast.adapters import sagemaker
-from feecast.build.register import RegisterRequest, RegisterSettings, register_model
+from feecast.build.register_model import RegisterRequest, RegisterSettings, register_model
 from feecast.observability import logger, metrics, tracer
 from feecast.settings import load_settings
 

@@ -1,7 +1,7 @@
 """Notify The Build Failed (ModelBuild state machine): which step failed and why.
 
 template.yaml ReportBuildFailureFunction -> statemachines/model_build.asl.json "Notify The
-Build Failed" -> feecast.build.failure.describe_failure + feecast.adapters.notify. Returns
+Build Failed" -> feecast.build.report_build_failure.describe_failure + feecast.adapters.notify. Returns
 {"Error", "Cause"} for the final Fail state ("States.*" errors become
 e.g. "TrainingFailed": Fail states may not use the reserved prefix). Emits BuildsFailed.
 """
@@ -12,7 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from feecast.adapters.notify import notify_or_count
-from feecast.build.failure import FailureRequest, describe_failure
+from feecast.build.report_build_failure import FailureRequest, describe_failure
 from feecast.lifecycle import DetailType, lifecycle_event
 from feecast.observability import logger, metrics, tracer
 from feecast.settings import BaseSettings, load_settings

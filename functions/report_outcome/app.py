@@ -1,6 +1,6 @@
 """ReportOutcomeFunction: states "Note The Approval", "Report The Rejection / Timeout / Failure".
 
-Library: feecast.deploy.outcome.report_outcome.
+Library: feecast.deploy.report_outcome.report_outcome.
 """
 
 from typing import Any, Literal
@@ -8,7 +8,7 @@ from typing import Any, Literal
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from feecast.adapters import notify
-from feecast.deploy.outcome import report_outcome
+from feecast.deploy.report_outcome import report_outcome
 from feecast.deploy.settings import DeploySettings
 from feecast.observability import logger, metrics, tracer
 from feecast.settings import load_settings

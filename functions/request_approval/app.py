@@ -1,7 +1,7 @@
 """RequestApprovalFunction: the .waitForTaskToken task of "Ask A Person To Approve".
 
 Keeps the token in the StateTable under a random id and publishes signed links on SNS.
-Library: feecast.deploy.approvals.request_approval.
+Library: feecast.deploy.request_approval.request_approval.
 """
 
 from typing import Any
@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from feecast.adapters import notify
 from feecast.adapters.secrets import LinkSecret
 from feecast.adapters.state_table import StateTable
-from feecast.deploy.approvals import request_approval
+from feecast.deploy.request_approval import request_approval
 from feecast.deploy.settings import ApprovalRequestSettings
 from feecast.observability import logger, metrics, tracer
 from feecast.settings import load_settings

@@ -1,7 +1,7 @@
 """ResumeEndpointWaiterFunction: "SageMaker Endpoint State Change" (EndpointStateRule) ->
 SendTaskSuccess / SendTaskFailure for the deployment waiting on that endpoint.
 
-Library: feecast.deploy.endpoints.resume_waiter.
+Library: feecast.deploy.resume_endpoint_waiter.resume_waiter.
 """
 
 from typing import Any
@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from feecast.adapters.sagemaker import SageMakerEndpoints
 from feecast.adapters.state_table import StateTable
 from feecast.adapters.stepfunctions import StepFunctionsTasks
-from feecast.deploy.endpoints import resume_waiter
+from feecast.deploy.resume_endpoint_waiter import resume_waiter
 from feecast.deploy.settings import DeploySettings
 from feecast.events import EndpointStateChange
 from feecast.observability import logger, metrics, tracer

@@ -1,6 +1,6 @@
 """Start a model build from the schedule (or a direct invoke), exactly once per occurrence.
 
-template.yaml StartBuildFunction (ScheduleV2, DISABLED by default) -> feecast.build.start.
+template.yaml StartBuildFunction (ScheduleV2, DISABLED by default) -> feecast.build.start_build.
 start_build -> the ModelBuild state machine. Accepted events:
 - the schedule's Input: {"trigger": "schedule", "scheduled_time": "<aws.scheduler.scheduled-time>"}
 - an EventBridge "Scheduled Event" envelope (its `time` is the occurrence)
@@ -12,7 +12,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from feecast.build.start import StartBuildSettings, start_build
+from feecast.build.start_build import StartBuildSettings, start_build
 from feecast.observability import logger, metrics, tracer
 from feecast.settings import load_settings
 from pydantic import BaseModel, Field, model_validator

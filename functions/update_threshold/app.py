@@ -1,6 +1,6 @@
 """UpdateThresholdFunction: state "Update The Threshold" of ModelDeploy.
 
-Library: feecast.deploy.threshold_step.update_threshold.
+Library: feecast.deploy.update_threshold.update_threshold.
 """
 
 from typing import Any
@@ -11,7 +11,7 @@ from feecast.adapters import parameters
 from feecast.adapters.sagemaker import SageMakerPackages
 from feecast.adapters.state_table import StateTable
 from feecast.deploy.settings import DeploySettings
-from feecast.deploy.threshold_step import update_threshold
+from feecast.deploy.update_threshold import update_threshold
 from feecast.observability import logger, metrics, tracer
 from feecast.settings import load_settings
 from pydantic import BaseModel

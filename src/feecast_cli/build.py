@@ -1,6 +1,6 @@
 """`feecast build`: start a model build (or join the running one) and optionally wait for it.
 
-Starts through feecast.build.start.start_build, exactly like the schedule and the retraining
+Starts through feecast.build.start_build.start_build, exactly like the schedule and the retraining
 alarm, so the same guards apply: one execution per dedup key, never two builds at once.
 Works against AWS (default credentials) and the twin (--endpoint-url).
 """
@@ -48,7 +48,7 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace, context: Context) -> int:
-    from feecast.build.start import AwsBuildBackend, StartBuildSettings, start_build
+    from feecast.build.start_build import AwsBuildBackend, StartBuildSettings, start_build
 
     settings = StartBuildSettings(
         model_build_state_machine_arn=context.output("ModelBuildStateMachineArn"),

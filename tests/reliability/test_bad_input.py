@@ -506,12 +506,12 @@ def _load_app(twin: Any, entry: Entry) -> ModuleType:
 def _parse_layer(twin: Any, entry: Entry) -> Callable[[Any], Any]:
     """What the handler does with its input before any AWS call: parse, validate, derive."""
     from aws_lambda_powertools.utilities.parser import parse
-    from feecast.build.evaluate import EvaluateRequest
-    from feecast.build.prepare import PrepareRequest
-    from feecast.build.register import RegisterRequest
+    from feecast.build.evaluate_model import EvaluateRequest
+    from feecast.build.prepare_data import PrepareRequest
+    from feecast.build.register_model import RegisterRequest
     from feecast.deploy import trigger
     from feecast.events import PackageStateChange
-    from feecast.ingest.service import ScheduledRun
+    from feecast.ingest.collect_transactions import ScheduledRun
     from feecast.monitor import events
 
     def model(cls: Any) -> Callable[[Any], Any]:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from feecast.backtest import plan_backtest
 from feecast.baseline import naive_forecast
-from feecast.build.evaluate import (
+from feecast.build.evaluate_model import (
     EVALUATION_SCHEMA,
     EvaluateRequest,
     EvaluateSettings,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import botocore
-from feecast.build.register import (
+from feecast.build.register_model import (
     RegisterSettings,
     approve_command,
     package_request,

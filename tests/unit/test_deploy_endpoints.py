@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 from feecast.deploy import names
-from feecast.deploy.endpoints import (
+from feecast.deploy.await_endpoint import await_endpoint
+from feecast.deploy.deploy_endpoint import (
     EndpointBusy,
     EndpointTypeChanged,
     PackageNotDeployable,
-    await_endpoint,
     deploy_endpoint,
-    resume_waiter,
-    teardown_endpoint,
 )
+from feecast.deploy.resume_endpoint_waiter import resume_waiter
+from feecast.deploy.teardown_endpoint import teardown_endpoint
 
 from tests.support.deploy import deploy_settings, endpoint_settings, package, package_arn
 from tests.support.fakes import FakeAlarms, FakeEndpoints, FakePackages, FakeState, FakeTasks

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from feecast.deploy.start import start_deploy
+from feecast.deploy.start_deploy import start_deploy
 from feecast.events import PackageDetail
 
 from tests.support.deploy import DEPLOY_MACHINE, GROUP, package, package_arn, start_settings

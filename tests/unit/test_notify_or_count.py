@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 from feecast.adapters import notify as notify_module
 from feecast.adapters.notify import notify_or_count
-from feecast.deploy.outcome import report_outcome
+from feecast.deploy.report_outcome import report_outcome
 from feecast.deploy.settings import DeploySettings
 from feecast.lifecycle import DetailType, lifecycle_event
 from feecast.observability import metrics

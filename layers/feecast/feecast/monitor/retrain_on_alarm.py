@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from feecast.adapters.idempotency import run_once
 from feecast.adapters.notify import notify
-from feecast.build.start import BuildStart, StartBuildSettings, start_build
+from feecast.build.start_build import BuildStart, StartBuildSettings, start_build
 from feecast.config import ValidationConfig
 from feecast.lifecycle import DetailType, lifecycle_event
 from feecast.monitor import aws
