@@ -9,8 +9,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from feecast.ingest.collect_transactions import CollectorSettings, ScheduledRun, collect
-from feecast.ingest.pipeline import publish_metrics
+from feecast.ingest.collect_transactions import ScheduledRun, collect_transactions
+from feecast.ingest.settings import CollectorSettings
 from feecast.observability import logger, metrics, tracer
 from feecast.settings import load_settings
 
@@ -22,10 +22,9 @@ SETTINGS = load_settings(CollectorSettings)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     run = parse(event=event, model=ScheduledRun)
-    report = collect(
-        run.scheduled_time,
+    return collect_transactions(
+        run,
         SETTINGS,
         remaining=lambda: context.get_remaining_time_in_millis() / 1000,
-    )
-    publish_metrics(report, metrics)
-    return report.to_dict()
+        metrics=metrics,
+    ).model_dump(mode="json")

@@ -1,8 +1,4 @@
-"""OnPackageRejectedFunction: a package rejected (PackageRejectedRule) -> stop its deployment and,
-when production serves it, roll back to the previous approved package.
-
-Library: feecast.deploy.on_package_rejected.handle_package_rejected.
-"""
+"""OnPackageRejectedFunction: PackageRejectedRule -> feecast.deploy.on_package_rejected."""
 
 from typing import Any
 

@@ -20,4 +20,6 @@ SETTINGS = load_settings(DeploySettings)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return teardown_endpoint(SETTINGS.staging_endpoint_name, endpoints=SageMakerEndpoints())
+    return teardown_endpoint(
+        SETTINGS.staging_endpoint_name, endpoints=SageMakerEndpoints()
+    ).model_dump(mode="json")

@@ -48,7 +48,8 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace, context: Context) -> int:
-    from feecast.build.start_build import AwsBuildBackend, StartBuildSettings, start_build
+    from feecast.build.settings import StartBuildSettings
+    from feecast.build.start_build import AwsBuildBackend, start_build
 
     settings = StartBuildSettings(
         model_build_state_machine_arn=context.output("ModelBuildStateMachineArn"),

@@ -22,7 +22,8 @@ from typing import Any
 import boto3
 import numpy as np
 import pytest
-from feecast.build.start_build import AwsBuildBackend, BuildStart, StartBuildSettings, start_build
+from feecast.build.settings import StartBuildSettings
+from feecast.build.start_build import AwsBuildBackend, BuildStart, start_build
 
 GROUP = "feecast-fee-minutes"
 PREFIX = "/feecast"

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from feecast.build.start_build import Claim, StartBuildSettings, execution_name, start_build
+from feecast.build.settings import StartBuildSettings
+from feecast.build.start_build import Claim, execution_name, start_build
 
 SM = "arn:aws:states:eu-west-1:123456789012:stateMachine:feecast-model-build"
 SETTINGS = StartBuildSettings(model_build_state_machine_arn=SM, state_table="state")

@@ -125,11 +125,11 @@ def test_given_a_package_event_without_detail_times_then_the_envelope_time_dates
 # -- rollback target ---------------------------------------------------------------------------
 def _rec(version: int) -> DeploymentRecord:
     return DeploymentRecord(
-        "production",
-        f"arn:pkg/{version}",
-        version,
-        f"2026-01-0{version}T00:00:00Z",
-        f"v{version}-x",
+        stage="production",
+        package_arn=f"arn:pkg/{version}",
+        version=version,
+        deployed_at=f"2026-01-0{version}T00:00:00Z",
+        execution=f"v{version}-x",
     )
 
 

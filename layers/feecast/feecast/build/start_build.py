@@ -33,8 +33,9 @@ from typing import Any, Literal, Protocol
 
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field, model_validator
 
+from feecast.build.settings import StartBuildSettings
 from feecast.observability import logger, metrics
 from feecast.times import iso, parse_instant
 
@@ -52,19 +53,6 @@ TRIGGER_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 _MAX_EXECUTION_NAME = 80
 LOCK_PK = "BUILD#LOCK"
-
-
-class StartBuildSettings(BaseModel):
-    """Where builds start. Field names match environment variables (load_settings):
-    MODEL_BUILD_STATE_MACHINE_ARN, STATE_TABLE; the CLI fills them from the stack's Outputs."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    model_build_state_machine_arn: str = Field(min_length=1)
-    state_table: str = Field(min_length=1)
-    # A lock taken by a start whose execution is not visible yet is honoured this long.
-    lock_grace_seconds: int = 300
-    dedup_ttl_days: int = 30
 
 
 class BuildStart(BaseModel):
@@ -406,3 +394,33 @@ class AwsBuildBackend:
         except self._sfn.exceptions.ExecutionAlreadyExists:
             return None
         return str(response["executionArn"])
+
+
+# -- the handler's request ---------------------------------------------------------------------
+class StartRequest(BaseModel):
+    """StartBuildFunction's input: the schedule's Input ({"trigger": "schedule",
+    "scheduled_time": ...}), an EventBridge "Scheduled Event" envelope (its `time` is the
+    occurrence) or a direct invoke ({"trigger": "manual", "dedup_key": ...})."""
+
+    trigger: str = "schedule"
+    dedup_key: str | None = None
+    scheduled_time: datetime | None = None
+    time: datetime | None = None  # EventBridge envelope
+    source: str | None = None
+    detail_type: str | None = Field(None, alias="detail-type")
+
+    @model_validator(mode="after")
+    def _has_key(self) -> StartRequest:
+        # Another rule's event sent here by mistake must not start a build at its time.
+        foreign = self.source not in (None, "aws.events")
+        if foreign or self.detail_type not in (None, "Scheduled Event"):
+            raise ValueError(
+                f"source {self.source!r} / detail-type {self.detail_type!r}: only a schedule's"
+                " input, an aws.events 'Scheduled Event' or a direct request starts a build"
+            )
+        when = self.scheduled_time or self.time
+        if self.dedup_key is None:
+            if when is None:
+                raise ValueError("give dedup_key, scheduled_time or an EventBridge time")
+            self.dedup_key = f"{self.trigger}-{when:%Y-%m-%dT%H:%MZ}"
+        return self

@@ -7,10 +7,13 @@ status, request id; never the signature or the token) and counted as ApprovalRef
 
 from __future__ import annotations
 
+import html
 import time
 from dataclasses import dataclass, field
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventV2Model
+from pydantic import BaseModel
 
 from feecast.deploy import links, names
 from feecast.deploy.approvals import APPROVAL_SK, ApprovalRefused, Decided, decide
@@ -18,14 +21,8 @@ from feecast.deploy.ports import DeployState, Secret, TaskTokens
 from feecast.observability import logger, metrics
 
 REFUSED_METRIC = "ApprovalRefused"
-
-
 LINK_METHODS = ("GET", "POST")
-
-
 MAX_QUERY_CHARS = 1024  # a genuine link's query string is about 120 characters
-
-
 MAX_BODY_CHARS = 1024  # the confirmation form posts an empty body
 
 
@@ -126,3 +123,78 @@ def report_refusal(
         name=REFUSED_METRIC, unit=MetricUnit.Count, value=1, namespace=metrics.namespace
     ) as metric:
         metric.add_dimension(name="Reason", value=refusal.code)
+
+
+# -- the page the person sees (an API Gateway proxy response) ----------------------------------
+_TITLES = {
+    200: "Done",
+    400: "Bad link",
+    403: "Link refused",
+    405: "Open the link in a browser",
+    410: "Link no longer valid",
+    413: "Request too large",
+    414: "Link too long",
+}
+
+
+class PageResponse(BaseModel):
+    """What API Gateway (HTTP API, payload 2.0) returns to the browser."""
+
+    statusCode: int
+    headers: dict[str, str]
+    body: str
+
+
+def link_request(event: APIGatewayProxyEventV2Model) -> LinkRequest:
+    """The fields of the HTTP request a link's answer depends on."""
+    http = event.requestContext.http
+    return LinkRequest(
+        method=http.method,
+        approval_id=(event.pathParameters or {}).get("id"),
+        query=dict(event.queryStringParameters or {}),
+        raw_query=event.rawQueryString or "",
+        body=event.body if isinstance(event.body, str) else None,
+        source_ip=str(http.sourceIp),
+        request_id=event.requestContext.requestId,
+    )
+
+
+def page(status: int, heading: str, body: str, form: str = "") -> PageResponse:
+    text = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>feecast approval</title></head>"
+        f"<body><h1>{html.escape(heading)}</h1><p>{html.escape(body)}</p>{form}</body></html>"
+    )
+    headers = {
+        "Content-Type": "text/html; charset=utf-8",
+        "Cache-Control": "no-store",
+        "Referrer-Policy": "no-referrer",
+    }
+    if status == 405:
+        headers["Allow"] = ", ".join(LINK_METHODS)
+    return PageResponse(statusCode=status, headers=headers, body=text)
+
+
+def approval_callback(
+    event: APIGatewayProxyEventV2Model, *, state: DeployState, tasks: TaskTokens, secret: Secret
+) -> PageResponse:
+    """answer_link, rendered: a refusal's page, the decision's, or (GET) the confirmation form."""
+    try:
+        result = answer_link(link_request(event), state=state, tasks=tasks, secret=secret)
+    except ApprovalRefused as exc:  # logged and counted already
+        return page(exc.status, _TITLES.get(exc.status, "Refused"), exc.reason)
+    if isinstance(result, Decided):
+        verb = "approved" if result.decision == "approve" else "rejected"
+        return page(
+            200,
+            f"Deployment {verb}",
+            f"Model {result.model_package_arn} was {verb}. You can close this page.",
+        )
+    # GET: confirm first. The form posts back to the same signed URL.
+    verb = "Approve" if result.decision == "approve" else "Reject"
+    form = f"<form method='post'><button type='submit'>{verb} the deployment</button></form>"
+    return page(
+        200,
+        f"{verb} this deployment?",
+        "This link works once and expires with the approval window.",
+        form,
+    )

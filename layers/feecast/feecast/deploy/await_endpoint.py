@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from feecast.adapters.errors import TaskGone
 from feecast.deploy import names
@@ -98,6 +98,16 @@ def judge(endpoint: str, state: Mapping[str, Any], wanted: str) -> tuple[bool | 
     if status == "Deleting":
         return False, "EndpointDeleted", f"{endpoint} is being deleted"
     return None, "", status
+
+
+class AwaitRequest(BaseModel):
+    """The task's input, as the state machine's Parameters build it."""
+
+    task_token: str = Field(min_length=1)
+    endpoint_name: str
+    endpoint_config_name: str
+    timeout_seconds: int = Field(gt=0)
+    execution: str
 
 
 def await_endpoint(

@@ -128,6 +128,15 @@ def _type_change_path(endpoint: str, current: str, wanted: str) -> str:
 
 
 @retry_throttling
+class DeployRequest(BaseModel):
+    """The step's input, as the state machine's Parameters build it."""
+
+    stage: Literal["staging", "production"]
+    model_package_arn: str
+    deployment_id: str
+    guarded: bool = False
+
+
 def deploy_endpoint(
     *,
     stage: Stage,

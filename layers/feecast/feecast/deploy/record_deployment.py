@@ -6,7 +6,9 @@ it served before), then notifies.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel
 
 from feecast.deploy import names
 from feecast.deploy.history import DeploymentRecord
@@ -15,6 +17,17 @@ from feecast.deploy.ports import DeployState, Notifier
 from feecast.deploy.settings import DeploySettings
 from feecast.lifecycle import DetailType, lifecycle_event
 from feecast.observability import logger, metrics
+
+
+class RecordRequest(BaseModel):
+    """The step's input, as the state machine's Parameters build it."""
+
+    stage: Literal["staging", "production"]
+    mode: Literal["deploy", "rollback"]
+    model_package_arn: str
+    execution: str
+    endpoint: dict[str, Any]
+    reason: str = ""
 
 
 def record_deployment(

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
+from pydantic import BaseModel
+
 from feecast.deploy.outcome import int_or_none
 from feecast.deploy.ports import Notifier
 from feecast.deploy.settings import DeploySettings
@@ -71,6 +73,24 @@ def _threshold_note(threshold: Any, failed_step: str | None) -> str:
     )
 
 
+class OutcomeRequest(BaseModel):
+    """The step's input, as the state machine's Parameters build it."""
+
+    outcome: Literal["approved", "rejected", "timed_out", "failed"]
+    execution: str
+    deployment: dict[str, Any]
+    failed_step: str | None = None
+
+
+class OutcomeReported(BaseModel):
+    """The step's result; notification_not_sent only when SNS did not take it (dumped without
+    the None)."""
+
+    outcome: str
+    execution: str
+    notification_not_sent: str | None = None
+
+
 def report_outcome(
     *,
     outcome: Outcome,
@@ -79,7 +99,7 @@ def report_outcome(
     failed_step: str | None,
     settings: DeploySettings,
     notifier: Notifier,
-) -> dict[str, str]:
+) -> OutcomeReported:
     """Notify people of an approval, a rejection, a timeout or a failure, and count it."""
     version = deployment.get("model_package_version", "?")
     approval = deployment.get("approval") or {}
@@ -131,5 +151,4 @@ def report_outcome(
             facts=facts | {"mode": mode, "approval_by": approval.get("by")},
         ),
     )
-    result = {"outcome": outcome, "execution": execution}
-    return result if lost is None else result | {"notification_not_sent": lost}
+    return OutcomeReported(outcome=outcome, execution=execution, notification_not_sent=lost)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from feecast.deploy import links, names
 from feecast.deploy.approvals import APPROVAL_SK, PendingApproval
@@ -18,11 +18,31 @@ from feecast.lifecycle import DetailType, lifecycle_event
 from feecast.observability import logger
 
 
+class ApprovalAsked(BaseModel):
+    """The task's result. The links are secrets of a kind: they stay in the notification, not
+    in the execution's history."""
+
+    approval_id: str
+    expires_at: int
+
+
 class ApprovalRequest(BaseModel):
     approval_id: str
     expires_at: int
     approve_url: str
     reject_url: str
+
+    def asked(self) -> ApprovalAsked:
+        return ApprovalAsked(approval_id=self.approval_id, expires_at=self.expires_at)
+
+
+class AskRequest(BaseModel):
+    """The task's input, as the state machine's Parameters build it."""
+
+    task_token: str = Field(min_length=1)
+    execution_arn: str
+    timeout_seconds: int = Field(gt=0)
+    deployment: dict[str, Any]
 
 
 def request_approval(

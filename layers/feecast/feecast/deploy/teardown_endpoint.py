@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from pydantic import BaseModel
+
 from feecast.deploy.ports import Endpoints
 
 
-def teardown_endpoint(endpoint_name: str, *, endpoints: Endpoints) -> dict[str, str]:
+class Teardown(BaseModel):
+    endpoint_name: str
+    action: str  # deleted | absent
+
+
+def teardown_endpoint(endpoint_name: str, *, endpoints: Endpoints) -> Teardown:
     """Delete an endpoint (configs and models stay, so a redeploy is quick)."""
     current = endpoints.describe_endpoint(endpoint_name)
     if current is None:
-        return {"endpoint_name": endpoint_name, "action": "absent"}
+        return Teardown(endpoint_name=endpoint_name, action="absent")
     endpoints.delete_endpoint(endpoint_name)
-    return {"endpoint_name": endpoint_name, "action": "deleted"}
+    return Teardown(endpoint_name=endpoint_name, action="deleted")

@@ -25,7 +25,8 @@ from typing import Any, Protocol
 
 from feecast.adapters.idempotency import run_once
 from feecast.adapters.notify import notify
-from feecast.build.start_build import BuildStart, StartBuildSettings, start_build
+from feecast.build.settings import StartBuildSettings
+from feecast.build.start_build import BuildStart, start_build
 from feecast.config import ValidationConfig
 from feecast.lifecycle import DetailType, lifecycle_event
 from feecast.monitor import aws
