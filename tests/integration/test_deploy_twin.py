@@ -8,10 +8,8 @@ DeepAR requests. Approval timeouts are short through parameter overrides.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pytest
@@ -26,12 +24,17 @@ from feecast.deploy.history import NothingToRollBackTo
 from feecast.deploy.settings import DeploySettings
 from feecast.series import MinuteSeries
 
+from tests.support.drivers import (
+    GROUP,
+    approval_links,
+    approve_package,
+    deploy_executions,
+    follow,
+    register,
+)
 from tests.support.models import tiny_model_tar
 
 pytestmark = pytest.mark.slow
-
-GROUP = "feecast-models"
-IMAGE = "224300973850.dkr.ecr.eu-west-1.amazonaws.com/forecasting-deepar:1"
 
 
 # -- a tiny DeepAR model, trained once ----------------------------------------------------------
@@ -44,63 +47,6 @@ def model_tar() -> bytes:
         0, 50, 400
     )
     return tiny_model_tar(datetime(2026, 1, 4, tzinfo=UTC), values, likelihood="student-T")
-
-
-def register(
-    twin: Any, data: bytes, *, loss: float = 0.2, threshold: float = 0.3, key: str = "good"
-) -> str:
-    """A package as a build registers it: its backtest loss and the alarm threshold it earned."""
-    bucket = twin.physical_id("ArtifactBucket")
-    twin.client("s3").put_object(Bucket=bucket, Key=f"models/{key}/model.tar.gz", Body=data)
-    return str(
-        twin.client("sagemaker").create_model_package(
-            ModelPackageGroupName=GROUP,
-            InferenceSpecification={
-                "Containers": [
-                    {"Image": IMAGE, "ModelDataUrl": f"s3://{bucket}/models/{key}/model.tar.gz"}
-                ],
-                "SupportedContentTypes": ["application/json"],
-                "SupportedResponseMIMETypes": ["application/json"],
-            },
-            CustomerMetadataProperties={
-                "mean_wql": str(loss),
-                "baseline_wql": "0.25",
-                "alarm_threshold": str(threshold),
-            },
-        )["ModelPackageArn"]
-    )
-
-
-def approve_package(twin: Any, arn: str) -> None:
-    twin.client("sagemaker").update_model_package(
-        ModelPackageArn=arn, ModelApprovalStatus="Approved"
-    )
-    twin.settle(timeout=300)
-
-
-def executions(twin: Any) -> list[dict[str, Any]]:
-    sfn = twin.client("stepfunctions")
-    return sfn.list_executions(stateMachineArn=twin.physical_id("ModelDeployStateMachine"))[
-        "executions"
-    ]
-
-
-def approval_links(twin: Any) -> dict[str, str]:
-    """The approve/reject links of the latest approval request on SNS (waited for)."""
-    text = twin.wait_for_sns(
-        lambda m: "Approve: " in (m["message"] or ""),
-        what="the approval request (Ask A Person To Approve) on SNS",
-    )["message"]
-    return {
-        "approve": re.search(r"Approve: (\S+)", text).group(1),  # type: ignore[union-attr]
-        "reject": re.search(r"Reject:  (\S+)", text).group(1),  # type: ignore[union-attr]
-    }
-
-
-def follow(twin: Any, url: str, method: str = "POST", **tamper: str) -> dict[str, Any]:
-    parts = urlsplit(url)
-    query = {k: v[0] for k, v in parse_qs(parts.query).items()} | tamper
-    return twin.http_request(method, parts.path, query=query)  # type: ignore[no-any-return]
 
 
 def ask_endpoint(twin: Any, name: str) -> Any:
@@ -122,7 +68,9 @@ def deploy_fully(twin: Any, arn: str) -> str:
     response = follow(twin, approval_links(twin)["approve"])
     assert response["statusCode"] == 200, response["body"]
     twin.settle(timeout=300)
-    run = next(e for e in executions(twin) if e["name"].startswith(f"v{arn.rsplit('/', 1)[-1]}-"))
+    run = next(
+        e for e in deploy_executions(twin) if e["name"].startswith(f"v{arn.rsplit('/', 1)[-1]}-")
+    )
     final = twin.wait_for_execution(run["executionArn"], timeout=120)
     assert final["status"] == "SUCCEEDED", final
     return str(run["executionArn"])
@@ -175,7 +123,7 @@ def test_given_an_approved_package_when_a_person_follows_the_link_then_productio
 
     assert follow(twin, links["approve"])["statusCode"] == 200
     twin.settle(timeout=300)
-    (run,) = executions(twin)
+    (run,) = deploy_executions(twin)
     assert twin.wait_for_execution(run["executionArn"], timeout=120)["status"] == "SUCCEEDED"
 
     # The link worked once: reusing it (or its twin reject link) is refused.
@@ -254,7 +202,7 @@ def test_given_non_approval_and_duplicate_events_then_exactly_one_deployment(
         event = load_event(name)
         event["detail"]["ModelPackageArn"] = arn
         twin.send_event(event)
-    assert executions(twin) == []
+    assert deploy_executions(twin) == []
 
     approve_package(twin, arn)
     approval = [r for r in twin.records_of("model-package") if r.get("status") == "Approved"]
@@ -273,7 +221,7 @@ def test_given_non_approval_and_duplicate_events_then_exactly_one_deployment(
         ModelPackageArn=arn, CustomerMetadataProperties={"note": "x"}
     )
     twin.settle(timeout=120)
-    assert len(executions(twin)) == 1
+    assert len(deploy_executions(twin)) == 1
 
 
 def test_given_a_staged_model_when_an_operator_rejects_it_then_the_deployment_ends_cleanly(
@@ -292,7 +240,7 @@ def test_given_a_staged_model_when_an_operator_rejects_it_then_the_deployment_en
 
     assert main(["reject", approval_id, "--comment", "looks off"]) == 0
     twin.settle(timeout=120)
-    (run,) = executions(twin)
+    (run,) = deploy_executions(twin)
     final = twin.wait_for_execution(run["executionArn"], timeout=60)
     assert final["status"] == "SUCCEEDED"
     assert json.loads(final["output"])["approval"]["decision"] == "reject"
@@ -310,7 +258,7 @@ def test_given_nobody_decides_when_the_approval_times_out_then_the_deployment_en
     arn = register(twin, model_tar)
     approve_package(twin, arn)
     links = approval_links(twin)
-    (run,) = executions(twin)
+    (run,) = deploy_executions(twin)
     final = twin.wait_for_execution(run["executionArn"], timeout=60)
     assert final["status"] == "FAILED" and final.get("error") == "ApprovalTimedOut"
     assert any("timed out" in m["subject"] for m in twin.sns_messages())
@@ -324,7 +272,7 @@ def test_given_bad_model_data_when_staging_fails_then_people_hear_why_and_produc
     twin = bound
     arn = register(twin, b"this is not a model archive", key="bad")
     approve_package(twin, arn)
-    (run,) = executions(twin)
+    (run,) = deploy_executions(twin)
     final = twin.wait_for_execution(run["executionArn"], timeout=120)
     assert final["status"] == "FAILED" and final.get("error") == "DeploymentFailed"
     failure = [m for m in twin.sns_messages() if "failed" in (m["subject"] or "")][-1]
@@ -353,7 +301,7 @@ def test_given_two_deployed_models_when_the_live_one_is_rejected_then_the_previo
         ModelPackageArn=second, ModelApprovalStatus="Rejected"
     )
     twin.settle(timeout=300)
-    rollbacks = [e for e in executions(twin) if e["name"].startswith("rollback-rejected-")]
+    rollbacks = [e for e in deploy_executions(twin) if e["name"].startswith("rollback-rejected-")]
     assert len(rollbacks) == 1
     assert (
         twin.wait_for_execution(rollbacks[0]["executionArn"], timeout=120)["status"] == "SUCCEEDED"
@@ -440,7 +388,7 @@ def test_given_serve_when_other_processes_approve_then_staging_then_production_d
     ]:
         assert expected in notified, notified
     assert any("now serves model" in e["subject"] for e in shown if e["source"] == "notify")
-    [execution] = executions(twin)
+    [execution] = deploy_executions(twin)
     final = twin.client("stepfunctions").describe_execution(executionArn=execution["executionArn"])
     assert json.loads(final["input"])["model_package_arn"] == arn
     assert final["status"] == "SUCCEEDED"
@@ -463,7 +411,7 @@ def test_given_an_approval_of_a_package_deleted_since_then_nothing_deploys_and_n
         "execution_name": None,
         "execution_arn": None,
     }
-    assert executions(twin) == []
+    assert deploy_executions(twin) == []
 
 
 # -- endpoint sizes and types (issue 16, defects 3 and 4) -----------------------------------------

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import json
 import statistics
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -21,44 +19,12 @@ from feecast.adapters.feature_store import FeatureStoreSink
 
 from feecast_cli.main import main as feecast
 from feecast_testing.synthetic import config_for, write_jsonl
+from tests.support.drivers import INGEST_E0 as E0
+from tests.support.drivers import INGEST_T0 as T0
+from tests.support.drivers import SourceServer, tx
 
-T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
-E0 = int(T0.timestamp())
 GROUP = "feecast-fee-minutes"
 INGEST = {"service": "ingest"}
-
-
-def tx(n: int, second: int, fee: int) -> dict[str, object]:
-    return {"hash": f"{n:064x}", "fee": fee, "size": 250, "weight": 661, "time": E0 + second}
-
-
-class SourceServer:
-    """Answers GET with the current body (blockchain.info format); `body` can be swapped."""
-
-    def __init__(self) -> None:
-        self.body = b'{"txs": []}'
-        self.requests = 0
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                server.requests += 1
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(server.body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = (
-            f"http://127.0.0.1:{self.httpd.server_address[1]}/unconfirmed-transactions?format=json"
-        )
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def serve(self, *txs: object) -> None:
-        self.body = json.dumps({"txs": list(txs)}).encode()
 
 
 @pytest.fixture

@@ -5,19 +5,11 @@ The hourly schedules and the accuracy alarms belong to the template (issue 16 de
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
+from tests.support.drivers import on_bus
+
 STAGING_SCHEDULE = "feecast-staging-monitoring"
-
-
-def on_bus(event: dict[str, Any]) -> dict[str, Any]:
-    """The envelope as EventBridge delivers it: twin.send_event reads "time" as ISO-8601 only,
-    so the epoch-milliseconds form of the published example (parsed by tests/unit) is converted."""
-    raw = event.get("time", "")
-    if raw.isdigit():
-        event["time"] = datetime.fromtimestamp(int(raw) / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return event
 
 
 def schedule_state(twin: Any, name: str = STAGING_SCHEDULE) -> str:

@@ -5,31 +5,18 @@ hour; then the clock running fast through a fee regime change until the alarm st
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pytest
 
+from tests.support.drivers import MONITOR_HP as HP
+from tests.support.drivers import MONITOR_START as START
+from tests.support.drivers import fee, put_minutes
 from tests.support.models import tiny_model_tar
 
-START = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)  # the twin's clock at deploy
-HP = {
-    "epochs": "2",
-    "prediction_length": "30",
-    "context_length": "30",
-    "time_freq": "1min",
-    "mini_batch_size": "32",
-    "num_cells": "16",
-    "num_layers": "1",
-}
 DIMS = {"Stage": "staging", "EndpointName": "feecast-staging"}
-
-
-def fee(minute: datetime, level: float = 20.0) -> float:
-    """A fee-like value for a minute: a slow wave plus deterministic noise."""
-    t = minute.timestamp() / 60
-    return round(level + 4 * np.sin(t / 90) + 1.5 * np.sin(t * 7.3), 3)
 
 
 @pytest.fixture(scope="module")
@@ -37,32 +24,6 @@ def model_tar() -> bytes:
     """One tiny local DeepAR, trained once for this module."""
     first = START - timedelta(days=1)
     return tiny_model_tar(first, [fee(first + timedelta(minutes=i)) for i in range(900)], **HP)
-
-
-def put_minutes(
-    twin: Any,
-    start: datetime,
-    end: datetime,
-    skip: set[datetime] = frozenset(),
-    level: float = 20.0,
-) -> None:
-    runtime = twin.client("sagemaker-featurestore-runtime")
-    minute = start
-    while minute < end:
-        if minute not in skip:
-            stamp = minute.strftime("%Y-%m-%dT%H:%M:00Z")
-            avg = fee(minute, level)
-            runtime.put_record(
-                FeatureGroupName="feecast-fee-minutes",
-                Record=[
-                    {"FeatureName": "tx_minute", "ValueAsString": stamp},
-                    {"FeatureName": "total_nb_trx_1min", "ValueAsString": "10"},
-                    {"FeatureName": "total_fee_1min", "ValueAsString": str(avg * 10)},
-                    {"FeatureName": "avg_fee_1min", "ValueAsString": str(avg)},
-                    {"FeatureName": "event_time", "ValueAsString": stamp},
-                ],
-            )
-        minute += timedelta(minutes=1)
 
 
 @pytest.mark.slow

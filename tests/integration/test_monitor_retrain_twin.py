@@ -7,6 +7,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tests.support.drivers import builds_started, retrain_runs
+
 T0 = datetime(2026, 1, 5, 15, 1, 10, 245000, tzinfo=UTC)
 
 
@@ -18,18 +20,6 @@ def alarm_detail(
     detail["alarmName"] = name
     detail["state"]["timestamp"] = at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
     return detail
-
-
-def builds_started(twin: Any) -> list[Any]:
-    return [
-        r
-        for r in twin.records_of("execution-started")
-        if r.get("state_machine") == "ModelBuildStateMachine"
-    ]
-
-
-def retrain_runs(twin: Any) -> list[Any]:
-    return [r for r in twin.records_of("target-invoked") if "RetrainOnAlarm" in str(r.get("arn"))]
 
 
 def emit_alarm(twin: Any, detail: dict[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""Reliability suite fixtures: what a delivery changed, and the integration tests' helpers.
+"""Reliability suite fixtures: what a delivery changed (the twin's drivers are tests/support/drivers.py).
 
 def test_x(twin, redeliver):
     results = redeliver(twin, lambda: twin.send_event(event))  # 3 deliveries, the effect of one
@@ -11,13 +11,10 @@ delivers once, takes both, delivers again and fails on any difference.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from functools import cache
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -25,46 +22,17 @@ import pytest
 TESTS = Path(__file__).resolve().parents[1]
 
 
-# -- the integration tests' helpers --------------------------------------------------------------
-@cache
-def _test_module(relative: str) -> ModuleType:
-    """A test module imported by path: with --import-mode=importlib test files have no
-    importable name, and their helpers (register, approve_package, put_minutes, ...) are reused
-    here rather than copied."""
-    path = TESTS / relative
-    spec = importlib.util.spec_from_file_location(f"reliability_uses_{path.stem}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="session")
-def helpers() -> Callable[[str], ModuleType]:
-    """helpers("deploy") -> tests/integration/test_deploy_twin.py as a module (also "retrain" =
-    test_monitor_retrain_twin, "activation" = test_monitor_activation_twin, "monitor" =
-    test_monitor_hours_twin, "ingest" = test_ingest_twin)."""
-    names = {
-        "deploy": "integration/test_deploy_twin.py",
-        "retrain": "integration/test_monitor_retrain_twin.py",
-        "activation": "integration/test_monitor_activation_twin.py",
-        "monitor": "integration/test_monitor_hours_twin.py",
-        "ingest": "integration/test_ingest_twin.py",
-    }
-    return lambda name: _test_module(names[name])
-
-
-@pytest.fixture(scope="session")
-def model_tar(helpers: Callable[[str], ModuleType]) -> bytes:
+def model_tar() -> bytes:
     """One tiny local DeepAR (1 epoch: ~6 s of CPU) for every test that deploys or monitors one."""
     from datetime import timedelta
 
+    from tests.support.drivers import MONITOR_HP, MONITOR_START, fee
     from tests.support.models import tiny_model_tar
 
-    monitor = helpers("monitor")
-    first = monitor.START - timedelta(days=1)
-    target = [monitor.fee(first + timedelta(minutes=i)) for i in range(400)]
-    return tiny_model_tar(first, target, **(monitor.HP | {"epochs": "1"}))
+    first = MONITOR_START - timedelta(days=1)
+    target = [fee(first + timedelta(minutes=i)) for i in range(400)]
+    return tiny_model_tar(first, target, **(MONITOR_HP | {"epochs": "1"}))
 
 
 # -- what changed ---------------------------------------------------------------------------------

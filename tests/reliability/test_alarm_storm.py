@@ -17,15 +17,17 @@ from typing import Any
 
 import pytest
 
+from tests.support import drivers
+
 ALARM = "feecast-staging-accuracy"
 RULE = "RetrainOnAlarmFunctionAccuracyAlarm"
 START = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def alarmed(twin: Any, helpers: Any, load_event: Any) -> Any:
+def alarmed(twin: Any, load_event: Any) -> Any:
     """The twin with the staging accuracy alarm in place, as monitoring activation sets it."""
-    in_service = helpers("activation").on_bus(load_event("monitor-endpoint-in-service.json"))
+    in_service = drivers.on_bus(load_event("monitor-endpoint-in-service.json"))
     twin.send_event(in_service)
     assert twin.client("cloudwatch").describe_alarms(AlarmNames=[ALARM])["MetricAlarms"]
     return twin
@@ -74,9 +76,9 @@ def started_total(twin: Any) -> float:
 
 @pytest.mark.twin(start=START)
 def test_a_burst_of_20_events_for_one_transition_starts_one_build(
-    alarmed: Any, helpers: Any, effects_of: Any, aws_calls: Any
+    alarmed: Any, effects_of: Any, aws_calls: Any
 ) -> None:
-    twin, retrain = alarmed, helpers("retrain")
+    twin = alarmed
     aws_calls.clear()
     set_state(twin, "ALARM")  # CloudWatch's event: the first of 20
     [event] = alarm_events(twin)
@@ -94,8 +96,8 @@ def test_a_burst_of_20_events_for_one_transition_starts_one_build(
     twin.settle()
 
     assert len(alarm_events(twin)) == 20
-    assert len(retrain.retrain_runs(twin)) == 20
-    [build] = retrain.builds_started(twin)
+    assert len(drivers.retrain_runs(twin)) == 20
+    [build] = drivers.builds_started(twin)
     assert build["name"].startswith("alarm-feecast-staging-accuracy-")
     effects = effects_of(twin)
     [(name, status)] = effects["executions"]["ModelBuildStateMachine"]
@@ -193,9 +195,9 @@ def test_concurrent_invocations_for_one_transition_start_one_build(
 
 @pytest.mark.twin(start=START, overrides={"RetrainCooldownSeconds": "1800"})
 def test_flapping_starts_one_build_and_after_the_cool_down_a_new_alarm_starts_another(
-    alarmed: Any, helpers: Any, effects_of: Any
+    alarmed: Any, effects_of: Any
 ) -> None:
-    twin, retrain = alarmed, helpers("retrain")
+    twin = alarmed
     # ALARM -> OK -> ALARM -> OK -> ALARM within seconds: well inside the 30-minute cool-down.
     for value in ("ALARM", "OK", "ALARM", "OK", "ALARM"):
         set_state(twin, value)
@@ -205,7 +207,7 @@ def test_flapping_starts_one_build_and_after_the_cool_down_a_new_alarm_starts_an
         twin.send_event(event)
     twin.settle()
 
-    [build] = retrain.builds_started(twin)
+    [build] = drivers.builds_started(twin)
     assert (
         retrain_notices(twin)
         == [f"feecast: {ALARM} ALARM - build started"]
@@ -227,7 +229,7 @@ def test_flapping_starts_one_build_and_after_the_cool_down_a_new_alarm_starts_an
         == "OK"
     )
     set_state(twin, "ALARM")
-    builds = retrain.builds_started(twin)
+    builds = drivers.builds_started(twin)
     assert len(builds) == 2 and builds[1]["name"] != build["name"]
     assert retrain_notices(twin)[-1] == f"feecast: {ALARM} ALARM - build started"
     assert started_total(twin) == 2

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from feecast_twin.intrinsics import load_yaml
+from tests.support import drivers
 
 # "<target logical id>.<SAM event name>" or "<target logical id><-<rule/schedule/subscription>"
 ENTRY_POINTS = {
@@ -189,19 +190,18 @@ RUN_METRICS = {
 
 
 def test_collector_run_repeated_for_one_scheduled_time(
-    make_twin: Any, helpers: Any, redeliver: Any, effects_of: Any
+    make_twin: Any, redeliver: Any, effects_of: Any
 ) -> None:
-    ingest = helpers("ingest")
-    source = ingest.SourceServer()
+    source = drivers.SourceServer()
     try:
-        source.serve(ingest.tx(1, 5, 1000), ingest.tx(2, 20, 3000), ingest.tx(3, 59, 2000))
+        source.serve(drivers.tx(1, 5, 1000), drivers.tx(2, 20, 3000), drivers.tx(3, 59, 2000))
         twin = make_twin(
             parameter_overrides={
                 "IngestSourceUrl": source.url,
                 "IngestPollsPerRun": "2",
                 "IngestPollIntervalSeconds": "0",
             },
-            start=ingest.T0 + timedelta(minutes=2, seconds=20),
+            start=drivers.INGEST_T0 + timedelta(minutes=2, seconds=20),
         )
         run = scheduled_input(twin, "feecast-collect-transactions", "2026-01-05T12:02:00Z")
         reports = redeliver(
@@ -255,13 +255,18 @@ def sent_by_aws(
     twin: Any, rule: str, where: Callable[[dict[str, Any]], bool] = lambda e: True
 ) -> dict[str, Any]:
     """The latest envelope an AWS service (the twin's SageMaker) put on the bus that `rule`
-    matched (and `where` accepts), exactly as the rule delivered it: same id, same fields."""
-    for record in reversed(twin.records_of("event")):
-        _, runs = twin.delivery.runs_for(record["id"])
-        for run in runs:
-            if run.rule == rule and where(run.input):
-                return dict(run.input)
-    raise AssertionError(f"no event reached {rule}")
+    matched (and `where` accepts), exactly as the rule delivered it: same id, same fields.
+    Waited for: EventBridge delivers after the call that emitted the event has answered."""
+
+    def delivered() -> dict[str, Any] | None:
+        for record in reversed(twin.records_of("event")):
+            _, runs = twin.delivery.runs_for(record["id"])
+            for run in runs:
+                if run.rule == rule and where(run.input):
+                    return dict(run.input)
+        return None
+
+    return twin.wait_for(delivered, what=f"an event delivered by {rule}")  # type: ignore[no-any-return]
 
 
 def deployments(effects: dict[str, Any]) -> list[tuple[str, str]]:
@@ -269,13 +274,12 @@ def deployments(effects: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def test_package_approval_repeated_starts_one_deployment(
-    twin: Any, helpers: Any, redeliver: Any, effects_of: Any, aws_calls: Any
+    twin: Any, redeliver: Any, effects_of: Any, aws_calls: Any
 ) -> None:
-    deploy = helpers("deploy")
     # Model data SageMaker cannot load: staging fails fast, so the one deployment ends.
-    arn = deploy.register(twin, b"not a model archive", loss=0.2, key="bad")
+    arn = drivers.register(twin, b"not a model archive", loss=0.2, key="bad")
     aws_calls.clear()
-    deploy.approve_package(twin, arn)  # SageMaker's own event: the first delivery
+    drivers.approve_package(twin, arn)  # SageMaker's own event: the first delivery
     event = sent_by_aws(twin, "StartDeployFunctionModelApprovalRule")
     results = redeliver(
         twin, bus_and_target(twin, "StartDeployFunction", event), delivered_before=True
@@ -300,13 +304,12 @@ PARKED = pytest.mark.twin(overrides={"ApprovalTimeoutSeconds": "600"})
 SLOW = pytest.mark.slow  # deploys the tiny trained model (model_tar)
 
 
-def stage_a_model(twin: Any, helpers: Any, model_tar: bytes) -> tuple[str, str]:
+def stage_a_model(twin: Any, model_tar: bytes) -> tuple[str, str]:
     """Register and approve a real model: the deployment waits for a person, staging serves.
     Returns (package ARN, execution ARN)."""
-    deploy = helpers("deploy")
-    arn = deploy.register(twin, model_tar, loss=0.2)
-    deploy.approve_package(twin, arn)
-    [run] = deploy.executions(twin)
+    arn = drivers.register(twin, model_tar, loss=0.2)
+    drivers.approve_package(twin, arn)
+    [run] = drivers.deploy_executions(twin)
     assert run["status"] == "RUNNING"
     return arn, str(run["executionArn"])
 
@@ -319,19 +322,17 @@ def lambda_runs(twin: Any, function: str) -> int:
 @PARKED
 def test_endpoint_in_service_repeated_resumes_once(
     twin: Any,
-    helpers: Any,
     model_tar: bytes,
     redeliver: Any,
     effects_of: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    deploy = helpers("deploy")
     # Hold staging in Creating until "Wait For Staging" keeps its task token, and keep the
     # endpoint's own event from the waiter: then the test's deliveries are the ones to resume.
     sagemaker, gate = twin.component("sagemaker"), threading.Event()
     load = sagemaker._load_variants
     monkeypatch.setattr(sagemaker, "_load_variants", lambda *a: gate.wait(60) and load(*a))
-    arn = deploy.register(twin, model_tar, loss=0.2)
+    arn = drivers.register(twin, model_tar, loss=0.2)
     twin.client("sagemaker").update_model_package(
         ModelPackageArn=arn, ModelApprovalStatus="Approved"
     )
@@ -389,27 +390,26 @@ REFUSALS = {"ApprovalRefused"}
 @SLOW
 @PARKED
 def test_approval_link_opened_and_posted_three_times(
-    twin: Any, helpers: Any, model_tar: bytes, redeliver: Any, effects_of: Any, aws_calls: Any
+    twin: Any, model_tar: bytes, redeliver: Any, effects_of: Any, aws_calls: Any
 ) -> None:
-    deploy = helpers("deploy")
-    stage_a_model(twin, helpers, model_tar)
-    link = deploy.approval_links(twin)["approve"]
+    stage_a_model(twin, model_tar)
+    link = drivers.approval_links(twin)["approve"]
 
     # GET (mail scanners, a person reading): a confirmation page, no effect, every time.
-    pages = redeliver(twin, lambda: deploy.follow(twin, link, method="GET"), delivered_before=True)
+    pages = redeliver(twin, lambda: drivers.follow(twin, link, method="GET"), delivered_before=True)
     assert [p["statusCode"] for p in pages] == [200, 200, 200]
     assert all("<form method='post'>" in p["body"] for p in pages)
     # Any other method is refused, every time, with no effect but the refusal's own count.
     refused = redeliver(
         twin,
-        lambda: deploy.follow(twin, link, method="PUT"),
+        lambda: drivers.follow(twin, link, method="PUT"),
         delivered_before=True,
         ignore_metrics=REFUSALS,
     )
     assert [p["statusCode"] for p in refused] == [405, 405, 405]
 
     aws_calls.clear()
-    posts = redeliver(twin, lambda: deploy.follow(twin, link), ignore_metrics=REFUSALS)
+    posts = redeliver(twin, lambda: drivers.follow(twin, link), ignore_metrics=REFUSALS)
     assert [p["statusCode"] for p in posts] == [200, 410, 410]
     assert sum(v for _, v in twin.metric_data("feecast", "ApprovalRefused")) == 3 + 2
     effects = effects_of(twin)
@@ -428,13 +428,12 @@ def test_approval_link_opened_and_posted_three_times(
 @PARKED
 def test_package_rejection_repeated_stops_once(
     twin: Any,
-    helpers: Any,
     model_tar: bytes,
     redeliver: Any,
     effects_of: Any,
     aws_calls: Any,
 ) -> None:
-    arn, _ = stage_a_model(twin, helpers, model_tar)
+    arn, _ = stage_a_model(twin, model_tar)
     aws_calls.clear()
     twin.client("sagemaker").update_model_package(
         ModelPackageArn=arn, ModelApprovalStatus="Rejected"
@@ -456,9 +455,9 @@ def test_package_rejection_repeated_stops_once(
 
 # -- 4 Monitor ----------------------------------------------------------------------------------
 def test_endpoint_in_service_repeated_activates_once(
-    twin: Any, helpers: Any, load_event: Any, redeliver: Any, effects_of: Any, aws_calls: Any
+    twin: Any, load_event: Any, redeliver: Any, effects_of: Any, aws_calls: Any
 ) -> None:
-    event = helpers("activation").on_bus(load_event("monitor-endpoint-in-service.json"))
+    event = drivers.on_bus(load_event("monitor-endpoint-in-service.json"))
     aws_calls.clear()
     results = redeliver(twin, bus_and_target(twin, "ActivateMonitoringFunction", event))
 
@@ -483,16 +482,14 @@ def test_endpoint_in_service_repeated_activates_once(
 @pytest.mark.twin(start=datetime(2026, 1, 5, 12, 0, tzinfo=UTC))
 def test_monitoring_hour_repeated(
     twin: Any,
-    helpers: Any,
     model_tar: bytes,
     redeliver: Any,
     effects_of: Any,
     stage: str,
     serve_stage: Any,
 ) -> None:
-    monitor = helpers("monitor")
-    start = monitor.START
-    monitor.put_minutes(twin, start - timedelta(hours=3), start + timedelta(hours=1))
+    start = drivers.MONITOR_START
+    drivers.put_minutes(twin, start - timedelta(hours=3), start + timedelta(hours=1))
     serve_stage(twin, model_tar, stage)
     twin.advance(timedelta(hours=1), step=timedelta(hours=1))  # the schedule's own 13:00 run
     run = scheduled_input(twin, f"feecast-{stage}-monitoring", "2026-01-05T13:00:00Z")

@@ -28,14 +28,14 @@ from feecast.deepar import inference_request, parse_endpoint_response
 from feecast.deploy import outcome
 from feecast.series import MinuteSeries
 
+from tests.support.drivers import approve_package, artifact_key, register
+
 pytestmark = pytest.mark.slow
 
-GROUP = "feecast-models"
-IMAGE = "224300973850.dkr.ecr.eu-west-1.amazonaws.com/forecasting-deepar:1"
 VALIDATION = "/feecast/validation"
 
 
-# -- helpers (as in tests/integration/test_deploy_twin.py) ------------------------------------
+# -- helpers (packages and approvals: tests/support/drivers.py) ---------------------------------
 @pytest.fixture
 def bound(twin: Any) -> Iterator[Any]:
     """Library calls made from the test (outcome.current) use the twin."""
@@ -46,44 +46,10 @@ def bound(twin: Any) -> Iterator[Any]:
     clients.use_session(None)
 
 
-def artifact_key(key: str) -> str:
-    return f"models/{key}/model.tar.gz"
-
-
-def register(twin: Any, data: bytes, *, loss: float, threshold: float, key: str) -> str:
-    """A package as a build registers it: its backtest loss and the alarm threshold it earned."""
-    bucket = twin.physical_id("ArtifactBucket")
-    twin.client("s3").put_object(Bucket=bucket, Key=artifact_key(key), Body=data)
-    return str(
-        twin.client("sagemaker").create_model_package(
-            ModelPackageGroupName=GROUP,
-            InferenceSpecification={
-                "Containers": [
-                    {"Image": IMAGE, "ModelDataUrl": f"s3://{bucket}/{artifact_key(key)}"}
-                ],
-                "SupportedContentTypes": ["application/json"],
-                "SupportedResponseMIMETypes": ["application/json"],
-            },
-            CustomerMetadataProperties={
-                "mean_wql": str(loss),
-                "baseline_wql": "0.25",
-                "alarm_threshold": str(threshold),
-            },
-        )["ModelPackageArn"]
-    )
-
-
 def delete_artifact(twin: Any, key: str) -> None:
     twin.client("s3").delete_object(
         Bucket=twin.physical_id("ArtifactBucket"), Key=artifact_key(key)
     )
-
-
-def approve_package(twin: Any, arn: str) -> None:
-    twin.client("sagemaker").update_model_package(
-        ModelPackageArn=arn, ModelApprovalStatus="Approved"
-    )
-    twin.settle(timeout=300)
 
 
 def run_of(twin: Any, arn: str) -> dict[str, Any]:

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from tests.support import drivers
+
 pytestmark = pytest.mark.slow
 
 ALARM = "feecast-staging-accuracy"  # the alarm of events/retrain-accuracy-alarm.json
@@ -107,15 +109,15 @@ def bound(twin: Any) -> Iterator[Any]:
 
 
 def test_given_sns_down_after_the_approval_then_production_is_deployed_recorded_and_counted(
-    bound: Any, helpers: Any, model_tar: bytes
+    bound: Any, model_tar: bytes
 ) -> None:
     from feecast.adapters.state_table import StateTable
     from feecast.deploy import outcome
 
-    twin, deploy = bound, helpers("deploy")
-    package = deploy.register(twin, model_tar, loss=0.2, key="v1")
-    deploy.approve_package(twin, package)  # staging, smoke test, then the links are sent
-    links = deploy.approval_links(twin)
+    twin = bound
+    package = drivers.register(twin, model_tar, loss=0.2, key="v1")
+    drivers.approve_package(twin, package)  # staging, smoke test, then the links are sent
+    links = drivers.approval_links(twin)
     topic = twin.physical_id("NotificationTopic")
     lost = (
         "feecast: model v1 approved, deploying to production",
@@ -128,11 +130,11 @@ def test_given_sns_down_after_the_approval_then_production_is_deployed_recorded_
         times=None,
         when=lambda p: p.get("TopicArn") == topic and p.get("Subject") in lost,
     )
-    response = deploy.follow(twin, links["approve"])
+    response = drivers.follow(twin, links["approve"])
     assert response["statusCode"] == 200, response["body"]
     twin.settle(timeout=300)
 
-    [run] = deploy.executions(twin)
+    [run] = drivers.deploy_executions(twin)
     final = twin.wait_for_execution(run["executionArn"], timeout=120)
     assert final["status"] == "SUCCEEDED", final
     history = twin.client("stepfunctions").get_execution_history(
