@@ -330,6 +330,7 @@ ENTRIES = [
         },
         required={"stage": TEXT, "model_package_arn": TEXT, "deployment_id": TEXT},
         optional={"guarded": BOOL},
+        parse="DeployRequest",  # the step module's request model, imported by the handler
     ),
     Entry(
         "AwaitEndpointFunction",
@@ -348,12 +349,14 @@ ENTRIES = [
             "timeout_seconds": NUMBER,
             "execution": TEXT,
         },
+        parse="AwaitRequest",  # the step module's request model, imported by the handler
     ),
     Entry(
         "SmokeTestFunction",
         "smoke_test",
         {"endpoint_name": "feecast-staging"},
         required={"endpoint_name": TEXT},
+        parse="SmokeRequest",  # the step module's request model, imported by the handler
     ),
     Entry(
         "RequestApprovalFunction",
@@ -370,6 +373,7 @@ ENTRIES = [
             "timeout_seconds": NUMBER,
             "deployment": OBJECT,
         },
+        parse="AskRequest",  # the step module's request model, imported by the handler
     ),
     Entry(
         "ReportOutcomeFunction",
@@ -377,6 +381,7 @@ ENTRIES = [
         {"outcome": "approved", "execution": "v3-20260105T101500", "deployment": DEPLOYMENT},
         required={"outcome": TEXT, "execution": TEXT, "deployment": OBJECT},
         optional={"failed_step": TEXT},
+        parse="OutcomeRequest",  # the step module's request model, imported by the handler
     ),
     Entry(
         "RecordDeploymentFunction",
@@ -397,6 +402,7 @@ ENTRIES = [
             "endpoint": OBJECT,
         },
         optional={"reason": TEXT},
+        parse="RecordRequest",  # the step module's request model, imported by the handler
     ),
 ]
 BY_FUNCTION = {e.function: e for e in ENTRIES}
