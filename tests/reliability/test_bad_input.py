@@ -318,6 +318,7 @@ ENTRIES = [
         "update_threshold",
         {"model_package_arn": PACKAGE},
         required={"model_package_arn": TEXT},
+        parse="ThresholdRequest",  # the step module's request model, imported by the handler
     ),
     Entry(
         "DeployEndpointFunction",
