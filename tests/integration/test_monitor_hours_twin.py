@@ -93,21 +93,7 @@ def chaotic(minute: datetime) -> float:
 
 
 def put_hour(twin: Any, start: datetime, value: Any) -> None:
-    runtime = twin.client("sagemaker-featurestore-runtime")
-    for i in range(60):
-        minute = start + timedelta(minutes=i)
-        stamp = minute.strftime("%Y-%m-%dT%H:%M:00Z")
-        avg = value(minute)
-        runtime.put_record(
-            FeatureGroupName="feecast-fee-minutes",
-            Record=[
-                {"FeatureName": "tx_minute", "ValueAsString": stamp},
-                {"FeatureName": "total_nb_trx_1min", "ValueAsString": "10"},
-                {"FeatureName": "total_fee_1min", "ValueAsString": str(avg * 10)},
-                {"FeatureName": "avg_fee_1min", "ValueAsString": str(avg)},
-                {"FeatureName": "event_time", "ValueAsString": stamp},
-            ],
-        )
+    put_minutes(twin, start, start + timedelta(hours=1), value=value)
 
 
 def alarm_state(twin: Any) -> str:

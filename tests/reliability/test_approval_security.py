@@ -22,10 +22,10 @@ from feecast.adapters import clients
 from feecast.adapters.state_table import StateTable
 from feecast.deploy import approvals, links
 
+from tests.support import drivers
+
 pytestmark = pytest.mark.slow
 
-GROUP = "feecast-models"
-IMAGE = "224300973850.dkr.ecr.eu-west-1.amazonaws.com/forecasting-deepar:1"
 PRODUCTION = "feecast-production"
 # The approval wait must outlast the module (real seconds); GuardrailBakeSeconds keeps
 # promotions short; the collector polls a public API, so it stays off.
@@ -62,25 +62,10 @@ class Waiting:
 
 
 def bring_to_the_wait(twin: Any, model_tar: bytes, key: str) -> Waiting:
-    bucket = twin.physical_id("ArtifactBucket")
-    sm = twin.client("sagemaker")
-    twin.client("s3").put_object(Bucket=bucket, Key=f"models/{key}/model.tar.gz", Body=model_tar)
-    arn = sm.create_model_package(
-        ModelPackageGroupName=GROUP,
-        InferenceSpecification={
-            "Containers": [
-                {"Image": IMAGE, "ModelDataUrl": f"s3://{bucket}/models/{key}/model.tar.gz"}
-            ],
-            "SupportedContentTypes": ["application/json"],
-            "SupportedResponseMIMETypes": ["application/json"],
-        },
-        CustomerMetadataProperties={
-            "mean_wql": "0.2",
-            "baseline_wql": "0.25",
-            "alarm_threshold": "0.22",
-        },
-    )["ModelPackageArn"]
-    sm.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
+    arn = drivers.register(twin, model_tar, loss=0.2, threshold=0.22, key=key)
+    twin.client("sagemaker").update_model_package(
+        ModelPackageArn=arn, ModelApprovalStatus="Approved"
+    )
     table = twin.physical_id("StateTable")
     version = arn.rsplit("/", 1)[-1]
 

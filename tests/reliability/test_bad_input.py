@@ -41,6 +41,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.builds import WINDOW
+
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "events"
 AWS_EVENTS = Path(__file__).resolve().parent / "aws_events"
@@ -80,21 +82,6 @@ DEPLOY_ARN = (
     "arn:aws:states:eu-west-1:123456789012:execution:feecast-model-deploy:v3-20260105T101500"
 )
 PACKAGE = "arn:aws:sagemaker:eu-west-1:123456789012:model-package/feecast-models/3"
-WINDOW = {
-    "requested_start": "2026-01-03T12:00:00Z",
-    "requested_end": "2026-01-05T12:00:00Z",
-    "first_minute": "2026-01-03T12:00:00Z",
-    "last_minute": "2026-01-05T11:59:00Z",
-    "holdout_start": "2026-01-05T11:30:00Z",
-    "points": 2880,
-    "observed": 2875,
-    "missing": 5,
-    "gap_count": 2,
-    "longest_gap_minutes": 3,
-    "offline_points": 2860,
-    "online_points": 15,
-    "offline_last_minute": "2026-01-05T11:44:00Z",
-}
 DATA = {
     "execution_name": EXECUTION,
     "trigger": "manual",

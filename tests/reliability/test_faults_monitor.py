@@ -20,8 +20,9 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import numpy as np
 import pytest
+
+from tests.support.drivers import fee, put_minutes
 
 pytestmark = pytest.mark.slow
 
@@ -30,30 +31,6 @@ T0, T1, T2 = START, START + timedelta(hours=1), START + timedelta(hours=2)
 ENDPOINT = "feecast-production"
 DIMS = {"Stage": "production", "EndpointName": ENDPOINT}
 VALIDATION = "/feecast/validation"
-
-
-def fee(minute: datetime) -> float:
-    t = minute.timestamp() / 60
-    return round(20.0 + 4 * np.sin(t / 90) + 1.5 * np.sin(t * 7.3), 3)
-
-
-def put_minutes(twin: Any, start: datetime, end: datetime) -> None:
-    runtime = twin.client("sagemaker-featurestore-runtime")
-    minute = start
-    while minute < end:
-        stamp = minute.strftime("%Y-%m-%dT%H:%M:00Z")
-        avg = fee(minute)
-        runtime.put_record(
-            FeatureGroupName="feecast-fee-minutes",
-            Record=[
-                {"FeatureName": "tx_minute", "ValueAsString": stamp},
-                {"FeatureName": "total_nb_trx_1min", "ValueAsString": "10"},
-                {"FeatureName": "total_fee_1min", "ValueAsString": str(avg * 10)},
-                {"FeatureName": "avg_fee_1min", "ValueAsString": str(avg)},
-                {"FeatureName": "event_time", "ValueAsString": stamp},
-            ],
-        )
-        minute += timedelta(minutes=1)
 
 
 def serve_production(twin: Any, model_tar: bytes, serve_stage: Any) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -106,14 +107,16 @@ def put_minutes(
     end: datetime,
     skip: set[datetime] = frozenset(),  # type: ignore[assignment]
     level: float = 20.0,
+    value: Callable[[datetime], float] | None = None,
 ) -> None:
-    """fee() for every minute in [start, end) but `skip`, written as the collector writes them."""
+    """fee() (or `value`) for every minute in [start, end) but `skip`, written as the collector
+    writes them."""
     runtime = twin.client("sagemaker-featurestore-runtime")
     minute = start
     while minute < end:
         if minute not in skip:
             stamp = minute.strftime("%Y-%m-%dT%H:%M:00Z")
-            avg = fee(minute, level)
+            avg = value(minute) if value is not None else fee(minute, level)
             runtime.put_record(
                 FeatureGroupName="feecast-fee-minutes",
                 Record=[
