@@ -11,8 +11,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from feecast.adapters.parameters import load_config
+from feecast.adapters.s3 import s3_store
 from feecast.adapters.sagemaker import training_metrics
-from feecast.build.artifacts import s3_store
 from feecast.build.evaluate_model import EvaluateRequest, evaluate_model
 from feecast.build.settings import EvaluateSettings
 from feecast.observability import logger, metrics, tracer

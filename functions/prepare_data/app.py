@@ -9,7 +9,9 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from feecast.adapters.feature_history import Deadline, read_history
 from feecast.adapters.parameters import load_config
-from feecast.build.artifacts import s3_store
+from feecast.adapters.s3 import s3_store
+from feecast.adapters.sagemaker import SageMakerPackages
+from feecast.adapters.state_table import StateTable
 from feecast.build.prepare_data import PrepareRequest, prepare_data
 from feecast.build.production import production_finder
 from feecast.build.settings import PrepareSettings
@@ -17,6 +19,7 @@ from feecast.observability import logger, metrics, tracer
 from feecast.settings import load_settings
 
 SETTINGS = load_settings(PrepareSettings)
+STATE = StateTable(SETTINGS.state_table) if SETTINGS.state_table else None
 
 
 @logger.inject_lambda_context
@@ -31,5 +34,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         config=load_config(SETTINGS.ssm_prefix, max_age=0),  # as they are now, not cached
         read_history=partial(read_history, deadline=deadline),
         store=s3_store(SETTINGS.artifact_bucket),
-        find_production=production_finder(SETTINGS.state_table, SETTINGS.production_stage_name),
+        find_production=production_finder(
+            SETTINGS.production_stage_name, state=STATE, packages=SageMakerPackages()
+        ),
     ).model_dump(mode="json")

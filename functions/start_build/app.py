@@ -11,12 +11,17 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from feecast.adapters.state_table import StateTable
+from feecast.adapters.stepfunctions import StepFunctionsExecutions
 from feecast.build.settings import StartBuildSettings
-from feecast.build.start_build import StartRequest, start_build
+from feecast.build.start_build import StartRequest, TableBuildBackend, start_build
 from feecast.observability import logger, metrics, tracer
 from feecast.settings import load_settings
 
 SETTINGS = load_settings(StartBuildSettings)
+BACKEND = TableBuildBackend(
+    SETTINGS, state=StateTable(SETTINGS.state_table), executions=StepFunctionsExecutions()
+)
 
 
 @logger.inject_lambda_context
@@ -25,4 +30,6 @@ SETTINGS = load_settings(StartBuildSettings)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(event=event, model=StartRequest)
     assert request.dedup_key is not None  # set by the validator
-    return start_build(request.trigger, request.dedup_key, SETTINGS).model_dump(mode="json")
+    return start_build(request.trigger, request.dedup_key, SETTINGS, backend=BACKEND).model_dump(
+        mode="json"
+    )

@@ -48,8 +48,11 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace, context: Context) -> int:
+    from feecast.adapters import clients
+    from feecast.adapters.state_table import StateTable
+    from feecast.adapters.stepfunctions import StepFunctionsExecutions
     from feecast.build.settings import StartBuildSettings
-    from feecast.build.start_build import AwsBuildBackend, start_build
+    from feecast.build.start_build import TableBuildBackend, start_build
 
     settings = StartBuildSettings(
         model_build_state_machine_arn=context.output("ModelBuildStateMachineArn"),
@@ -59,7 +62,10 @@ def _run(args: argparse.Namespace, context: Context) -> int:
     # skewed clocks, or a twin whose clock runs elsewhere in time, still share one key.
     now = context.server_now()
     dedup_key = args.dedup_key or f"{args.trigger}-{now:%Y-%m-%dT%H:%MZ}"
-    backend = AwsBuildBackend(settings, session=context.session, endpoint_url=context.endpoint_url)
+    clients.use_session(context.session, context.endpoint_url)
+    backend = TableBuildBackend(
+        settings, state=StateTable(settings.state_table), executions=StepFunctionsExecutions()
+    )
     try:
         outcome = start_build(args.trigger, dedup_key, settings, backend=backend, now=now)
     except ValueError as exc:

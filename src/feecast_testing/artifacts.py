@@ -1,10 +1,12 @@
-"""An in-memory ArtifactStore (feecast.build.artifacts) for unit tests."""
+"""An in-memory ArtifactStore (feecast.build.ports) for unit tests."""
 
 from __future__ import annotations
 
+from feecast.adapters.errors import NotFound
+
 
 class MemoryStore:
-    """Objects in a dict; a missing key raises FileNotFoundError as S3Store does."""
+    """Objects in a dict; a missing key raises NotFound as S3Store does."""
 
     def __init__(self, bucket: str = "test-bucket") -> None:
         self.bucket = bucket
@@ -16,5 +18,5 @@ class MemoryStore:
 
     def get_text(self, key: str) -> str:
         if key not in self.objects:
-            raise FileNotFoundError(f"s3://{self.bucket}/{key} does not exist")
+            raise NotFound(f"s3://{self.bucket}/{key} does not exist")
         return self.objects[key]

@@ -22,8 +22,11 @@ from typing import Any
 import boto3
 import numpy as np
 import pytest
+from feecast.adapters import clients
+from feecast.adapters.state_table import StateTable
+from feecast.adapters.stepfunctions import StepFunctionsExecutions
 from feecast.build.settings import StartBuildSettings
-from feecast.build.start_build import AwsBuildBackend, BuildStart, start_build
+from feecast.build.start_build import BuildStart, TableBuildBackend, start_build
 
 GROUP = "feecast-fee-minutes"
 PREFIX = "/feecast"
@@ -131,7 +134,9 @@ def start(twin: Any, trigger: str, key: str) -> BuildStart:
         model_build_state_machine_arn=twin.outputs["ModelBuildStateMachineArn"],
         state_table=twin.outputs["StateTableName"],
     )
-    backend = AwsBuildBackend(settings, session=boto3.Session(region_name=twin.region))
+    backend = TableBuildBackend(
+        settings, state=StateTable(settings.state_table), executions=StepFunctionsExecutions()
+    )
     return start_build(trigger, key, settings, backend=backend)
 
 
@@ -181,6 +186,11 @@ def build_twin() -> Iterator[Any]:
     from feecast_twin import Twin
 
     twin = Twin().deploy()
+    # Library calls made from the test (start_build's adapters) use the twin, as the CLI would;
+    # built here, before 20 threads share them.
+    clients.use_session(boto3.Session(region_name=twin.region))
+    clients.client("stepfunctions")
+    clients.table(twin.outputs["StateTableName"])
     try:
         ensure_feature_group(twin)
         end = twin.clock.now().replace(second=0, microsecond=0)
@@ -197,6 +207,7 @@ def build_twin() -> Iterator[Any]:
         twin.data_end = end  # type: ignore[attr-defined]
         yield twin
     finally:
+        clients.use_session(None)
         twin.close()
 
 

@@ -132,9 +132,7 @@ def test_concurrent_invocations_for_one_transition_start_one_build(
     from aws_lambda_powertools.utilities.idempotency.exceptions import (
         IdempotencyAlreadyInProgressError,
     )
-    from feecast.adapters import idempotency
-    from feecast.adapters.notify import _events, _sns
-    from feecast.monitor import aws as monitor_aws
+    from feecast.adapters import clients, idempotency
     from feecast.monitor.events import parse_alarm_event
     from feecast.monitor.retrain_on_alarm import retrain_on_alarm
     from feecast.monitor.settings import RetrainSettings
@@ -148,10 +146,10 @@ def test_concurrent_invocations_for_one_transition_start_one_build(
         model_build_state_machine_arn=twin.physical_id("ModelBuildStateMachine"),
     )
     # boto3's default session does not create clients safely from many threads at once.
-    for service in ("dynamodb", "cloudwatch"):
-        monitor_aws.client(service)
-    _sns()
-    _events()
+    clients.use_session(None)  # clients built for this twin, not for an earlier test's
+    for service in ("cloudwatch", "stepfunctions", "sns", "events"):
+        clients.client(service)
+    clients.table(settings.state_table)
     # Each container has its own Powertools persistence layer: one shared by 12 threads races in
     # its own lazy configure() (a thread sees `configured` before the key's JMESPath is compiled:
     # "'NoneType' object has no attribute 'search'"), which no Lambda container can do.

@@ -1,4 +1,5 @@
-"""In-memory fakes of the deploy stage's ports (feecast.deploy.ports), for unit tests.
+"""In-memory fakes of the stages' ports (feecast.deploy.ports, feecast.build.ports,
+feecast.monitor.ports), for unit tests.
 
 They behave as the services do where a use case depends on it: conditional writes refuse,
 taken names raise AlreadyExists, a used or unknown task token raises TaskGone, a started
@@ -34,13 +35,19 @@ def _clean(value: Any) -> Any:
 
 _CLAUSE = re.compile(
     r"^(?:(?P<fn>attribute_exists|attribute_not_exists)\((?P<fa>\w+)\)"
-    r"|(?P<a>\w+) (?P<op>=|>|<) (?P<v>:\w+))$"
+    r"|(?P<a>\w+) (?P<op><=|>=|=|>|<) (?P<v>:\w+))$"
 )
+_OPS = {
+    "=": lambda a, b: a == b,
+    ">": lambda a, b: a > b,
+    "<": lambda a, b: a < b,
+    ">=": lambda a, b: a >= b,
+    "<=": lambda a, b: a <= b,
+}
 
 
-def _holds(item: dict[str, Any] | None, condition: str, values: Mapping[str, Any]) -> bool:
-    """The condition expressions the deploy stage writes (clauses joined by AND)."""
-    for clause in condition.split(" AND "):
+def _all_hold(item: dict[str, Any] | None, clauses: str, values: Mapping[str, Any]) -> bool:
+    for clause in clauses.split(" AND "):
         m = _CLAUSE.match(clause.strip())
         if m is None:
             raise NotImplementedError(f"FakeState does not evaluate {clause!r}")
@@ -51,10 +58,21 @@ def _holds(item: dict[str, Any] | None, condition: str, values: Mapping[str, Any
             continue
         if item is None or m["a"] not in item:
             return False
-        have, want = item[m["a"]], values[m["v"]]
-        if not {"=": have == want, ">": have > want, "<": have < want}[m["op"]]:
+        if not _OPS[m["op"]](item[m["a"]], values[m["v"]]):
             return False
     return True
+
+
+def _holds(item: dict[str, Any] | None, condition: str, values: Mapping[str, Any]) -> bool:
+    """The condition expressions the stages write: AND clauses, optionally several such
+    groups joined by OR (a group may be parenthesised)."""
+    for group in condition.split(" OR "):
+        group = group.strip()
+        if group.startswith("(") and group.endswith(")"):
+            group = group[1:-1]
+        if _all_hold(item, group, values):
+            return True
+    return False
 
 
 class FakeState:
@@ -100,14 +118,37 @@ class FakeState:
         self.items.pop((pk, sk), None)
         self.writes += 1
 
+    def update(
+        self, pk: str, sk: str, changes: dict[str, Any], *, condition: str, values: dict[str, Any]
+    ) -> bool:
+        item = self.items.get((pk, sk))
+        if not _holds(item, condition, values):
+            return False
+        self.items[(pk, sk)] = _clean({**(item or {"pk": pk, "sk": sk}), **copy.deepcopy(changes)})
+        self.writes += 1
+        return True
+
     def query(
-        self, pk: str, *, sk_prefix: str | None = None, newest_first: bool = True
+        self,
+        pk: str,
+        *,
+        sk_prefix: str | None = None,
+        sk_between: tuple[str, str] | None = None,
+        newest_first: bool = True,
+        limit: int | None = None,
+        consistent: bool = False,
     ) -> Iterator[dict[str, Any]]:
         keys = sorted(
-            (k for k in self.items if k[0] == pk and k[1].startswith(sk_prefix or "")),
+            (
+                k
+                for k in self.items
+                if k[0] == pk
+                and k[1].startswith(sk_prefix or "")
+                and (sk_between is None or sk_between[0] <= k[1] <= sk_between[1])
+            ),
             reverse=newest_first,
         )
-        for key in keys:
+        for key in keys[:limit]:
             yield copy.deepcopy(self.items[key])
 
     def scan_prefix(
@@ -218,10 +259,26 @@ class FakePackages:
 
 @dataclass
 class FakeAlarms:
+    """CloudWatch alarms (deploy's Alarms, monitoring's AlarmActions): `names` exist, those in
+    `disabled` have their actions disabled."""
+
     names: set[str] = field(default_factory=set)
+    disabled: set[str] = field(default_factory=set)
 
     def existing(self, names: list[str]) -> list[str]:
         return [n for n in names if n in self.names]
+
+    def enable_actions(self, name: str) -> bool:
+        self.disabled.discard(name)
+        return name in self.names
+
+    def disable_actions(self, name: str) -> bool:
+        if name in self.names:
+            self.disabled.add(name)
+        return name in self.names
+
+    def actions_enabled(self, name: str) -> bool | None:
+        return None if name not in self.names else name not in self.disabled
 
 
 class FakeTasks:
@@ -276,6 +333,10 @@ class FakeExecutions:
             for arn, e in self.executions.items()
             if e["state_machine"] == state_machine_arn and e["status"] == "RUNNING"
         ]
+
+    def status(self, execution_arn: str) -> str | None:
+        found = self.executions.get(execution_arn)
+        return None if found is None else str(found["status"])
 
     def stop(self, execution_arn: str, error: str, cause: str) -> None:
         self.executions[execution_arn]["status"] = "ABORTED"

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 from feecast.build.settings import StartBuildSettings
-from feecast.build.start_build import Claim, execution_name, start_build
+from feecast.build.start_build import Claim, TableBuildBackend, execution_name, start_build
+
+from tests.support.fakes import FakeExecutions, FakeState
 
 SM = "arn:aws:states:eu-west-1:123456789012:stateMachine:feecast-model-build"
 SETTINGS = StartBuildSettings(model_build_state_machine_arn=SM, state_table="state")
@@ -254,3 +256,55 @@ def test_given_a_failed_start_whose_claim_was_taken_over_then_the_release_leaves
     with pytest.raises(RuntimeError):
         start_build("alarm", "alarm-4", SETTINGS, backend=backend, now=NOW)
     assert backend.claims == {"alarm-4": other} and backend.lock == other
+
+
+# -- TableBuildBackend: the same guards on the StateTable and Step Functions ports ----------------
+def table_backend() -> tuple[TableBuildBackend, FakeState, FakeExecutions]:
+    state, executions = FakeState(), FakeExecutions()
+    return TableBuildBackend(SETTINGS, state=state, executions=executions), state, executions
+
+
+def test_given_the_table_backend_then_one_start_per_trigger_and_a_running_build_is_joined() -> None:
+    backend, state, executions = table_backend()
+    first = start_build("schedule", "schedule-1", SETTINGS, backend=backend, now=NOW)
+    again = start_build("schedule", "schedule-1", SETTINGS, backend=backend, now=NOW)
+    joined = start_build("alarm", "alarm-1", SETTINGS, backend=backend, now=NOW)
+    assert (first.status, again.status, joined.status) == ("started", "duplicate", "joined")
+    assert joined.execution_arn == first.execution_arn
+    assert executions.started() == [first.execution_name]
+    claim = state.get("BUILD#schedule-1", "TRIGGER")
+    assert claim is not None and claim["trigger"] == "schedule"
+    assert claim["expires_at"] == int((NOW + timedelta(days=SETTINGS.dedup_ttl_days)).timestamp())
+    lock = state.get("BUILD#LOCK", "LOCK")
+    assert lock is not None and lock["execution_arn"] == first.execution_arn
+
+
+def test_given_the_table_backend_and_a_finished_build_then_a_new_trigger_takes_the_lock() -> None:
+    backend, state, executions = table_backend()
+    first = start_build("schedule", "schedule-1", SETTINGS, backend=backend, now=NOW)
+    executions.executions[first.execution_arn]["status"] = "SUCCEEDED"
+    second = start_build("manual", "manual-2", SETTINGS, backend=backend, now=NOW)
+    assert second.status == "started"
+    assert state.get("BUILD#LOCK", "LOCK")["execution_arn"] == second.execution_arn  # type: ignore[index]
+
+
+def test_given_the_table_backend_and_a_stale_unstarted_claim_then_a_later_delivery_starts() -> None:
+    backend, _, executions = table_backend()
+    name = execution_name("alarm", "alarm-9")
+    arn = FakeExecutions.arn_of(SM, name)
+    # A crash between the claim and StartExecution left the claim and the lock behind.
+    backend.put_claim("alarm-9", Claim(arn, "started", NOW), "alarm", replace_stale_before=None)
+    assert backend.take_lock(Claim(arn, "started", NOW), None)
+    late = NOW + timedelta(seconds=SETTINGS.lock_grace_seconds + 1)
+    out = start_build("alarm", "alarm-9", SETTINGS, backend=backend, now=late)
+    assert out.status == "started" and executions.started() == [name]
+
+
+def test_given_the_table_backend_then_a_release_gives_back_only_its_own_claim() -> None:
+    backend, _, _ = table_backend()
+    mine, theirs = Claim("arn:mine", "started", NOW), Claim("arn:theirs", "started", NOW)
+    backend.put_claim("k", mine, "manual", replace_stale_before=None)
+    assert backend.take_lock(theirs, None)
+    backend.release("k", mine)
+    assert backend.get_claim("k") is None
+    assert backend.get_lock() == theirs

@@ -12,8 +12,8 @@ from feecast.monitor.activate_monitoring import (
     apply_change,
     handle_endpoint_change,
 )
-from feecast.monitor.aws import EndpointState
 from feecast.monitor.events import parse_endpoint_event
+from feecast.monitor.records import EndpointState
 from feecast.monitor.settings import ActivationSettings
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"

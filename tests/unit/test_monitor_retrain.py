@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,13 +11,15 @@ from typing import Any
 import pytest
 from feecast.build.start_build import BuildStart
 from feecast.config import ValidationConfig
-from feecast.monitor.aws import LatestScore
 from feecast.monitor.episode import Episode, Verdict, classify
 from feecast.monitor.events import parse_alarm_event
+from feecast.monitor.records import EpisodeStore, LatestScore
 from feecast.monitor.retrain_on_alarm import RetrainPorts, decide_and_start
 from feecast.monitor.rolling import RollingScore, WindowRecord, rolling_score
 from feecast.monitor.rolling import classify as classify_ratio
 from feecast.monitor.settings import RetrainSettings
+
+from tests.support.fakes import FakeState
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 T0 = datetime(2026, 1, 5, 15, 1, 10, tzinfo=UTC)
@@ -45,27 +47,6 @@ def test_without_an_episode_the_first_alarm_opens_one() -> None:
 
 def test_the_dedup_key_names_the_alarm_and_the_episode_start() -> None:
     assert Episode(ALARM, T0).dedup_key == "feecast-staging-accuracy#20260105T150110"
-
-
-@dataclass
-class FakeEpisodes:
-    current: dict[str, Episode] = field(default_factory=dict)
-
-    def get(self, alarm: str) -> Episode | None:
-        return self.current.get(alarm)
-
-    def try_open(self, alarm: str, at: datetime, cooldown: timedelta) -> tuple[bool, Episode]:
-        held = self.current.get(alarm)
-        if held is None or held.started_at <= at - cooldown:
-            self.current[alarm] = Episode(alarm, at)
-            return True, self.current[alarm]
-        return False, held
-
-    def record_build(self, episode: Episode, status: str, execution_arn: str | None) -> None:
-        if self.current[episode.alarm_name].started_at == episode.started_at:
-            self.current[episode.alarm_name] = replace(
-                episode, build_status=status, execution_arn=execution_arn
-            )
 
 
 @dataclass
@@ -113,7 +94,7 @@ def alarm_event(at: datetime, name: str = ALARM, state: str = "ALARM") -> dict[s
 def make_ports(actions_enabled: bool | None = True) -> tuple[RetrainPorts, FakeBuilds, list[tuple]]:
     builds, sent = FakeBuilds(), []
     ports = RetrainPorts(
-        episodes=FakeEpisodes(),
+        episodes=EpisodeStore(FakeState()),  # the real records on the shared fake table
         start_build=builds,
         alarm_actions_enabled=lambda name: actions_enabled,
         # each notification as (topic, subject, message, facts, LifecycleEvent)

@@ -11,13 +11,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from feecast.adapters.cloudwatch import metric_data_request
 from feecast.adapters.notify import clean_subject
 from feecast.build.register_model import metadata_refusal, package_request
 from feecast.build.settings import RegisterSettings
 from feecast.config import ValidationConfig
 from feecast.deploy.endpoint_config import EndpointSpec, endpoint_config_request, guardrails
 from feecast.ingest.model import MinuteRecord
-from feecast.monitor.aws import metric_data_request
+from feecast.monitor.names import metric_dimensions
 
 from feecast_twin.contracts import check_params, refusal
 from feecast_twin.gateway import Call
@@ -90,8 +91,7 @@ def test_the_accuracy_alarms_of_the_template(logical_id: str) -> None:
 def test_the_hourly_metric_data() -> None:
     request = metric_data_request(
         "feecast",
-        "production",
-        "feecast-production",
+        metric_dimensions("production", "feecast-production"),
         datetime(2026, 1, 5, 12, tzinfo=UTC),
         {"MeanWeightedQuantileLoss": 0.2, "NaiveWeightedQuantileLoss": 0.3, "Threshold": 0.24},
     )

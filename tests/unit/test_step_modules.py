@@ -44,8 +44,8 @@ def test_the_naming_table_lists_every_function_with_its_step_module() -> None:
 
 
 MAX_HANDLER_LINES = 40
-# Monitoring's use cases still return dicts (their shapes: docs/monitoring.md); they get result
-# models with the move of monitor/aws.py behind ports (issue 17, point 1). The last test fails
+# Monitoring's use cases still return dicts (their shapes: docs/monitoring.md; ~30 unit
+# assertions subscript them); they get result models in a later change. The last test fails
 # once one of them returns a model, so this list only shrinks.
 RETURNS_A_DICT_FOR_NOW = {"activate_monitoring", "monitor_endpoint", "retrain_on_alarm"}
 

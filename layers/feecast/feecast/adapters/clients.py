@@ -10,6 +10,7 @@ from functools import cache
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 _SESSION: dict[str, Any] = {"session": None, "endpoint_url": None}
 
@@ -26,9 +27,12 @@ def _kwargs() -> dict[str, Any]:
 
 
 @cache
-def client(service: str) -> Any:
-    """A boto3 client of `service` ("sagemaker", "stepfunctions", ...)."""
-    return (_SESSION["session"] or boto3).client(service, **_kwargs())
+def client(service: str, config: Config | None = None) -> Any:
+    """A boto3 client of `service` ("sagemaker", "stepfunctions", ...); `config` (a module's
+    constant: clients are cached per config object) for the adapters with their own retries,
+    timeouts or connection pool."""
+    kwargs = _kwargs() | ({"config": config} if config is not None else {})
+    return (_SESSION["session"] or boto3).client(service, **kwargs)
 
 
 @cache

@@ -90,6 +90,8 @@ _NOT_FOUND_PHRASES = ("not find", "not found", "does not exist")
 _NOT_FOUND_CODES = frozenset(
     {"ValidationException", "ResourceNotFound", "ResourceNotFoundException"}
 )
+# Codes that mean "missing" whatever the message says (Step Functions, S3).
+_MISSING_CODES = frozenset({"ExecutionDoesNotExist", "NoSuchKey"})
 
 
 def error_code(exc: ClientError) -> str:
@@ -132,7 +134,7 @@ def aws_errors() -> Iterator[None]:
             raise throttled(exc) from exc
         if code in TASK_GONE_CODES:
             raise TaskGone(error_message(exc) or code) from None
-        if is_not_found(exc):
+        if code in _MISSING_CODES or is_not_found(exc):
             raise NotFound(error_message(exc) or code) from exc
         if _already_exists(exc):
             raise AlreadyExists(error_message(exc) or code) from exc

@@ -44,9 +44,9 @@ from functools import cache
 from typing import Any
 from urllib.parse import urlparse
 
-import boto3
 from botocore.config import Config
 
+from feecast.adapters import clients
 from feecast.adapters.errors import THROTTLING_CODES, AwsThrottled
 from feecast.series import MINUTE, MinuteSeries, floor_minute
 
@@ -284,8 +284,14 @@ def _s3_location(uri: str) -> tuple[str, str]:
     return parsed.netloc, parsed.path.lstrip("/").rstrip("/") + "/"
 
 
+@cache
+def _pool(connections: int) -> Config:
+    # One Config object per size: the client factory caches a client per config object.
+    return Config(max_pool_connections=connections)
+
+
 class FeatureHistoryReader:
-    """Reads a feature group's history through boto3 clients (built by the caller or here)."""
+    """Reads a feature group's history through boto3 clients (given, or the factory's)."""
 
     def __init__(
         self,
@@ -299,12 +305,10 @@ class FeatureHistoryReader:
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
         # Any: the stubs' TypedDicts add nothing to these few calls and reject plain dicts.
-        self._sagemaker: Any = sagemaker or boto3.client("sagemaker")
+        self._sagemaker: Any = sagemaker or clients.client("sagemaker")
         # One pooled connection per thread (botocore's default pool holds 10).
-        self._s3: Any = s3 or boto3.client(
-            "s3", config=Config(max_pool_connections=max(10, concurrency))
-        )
-        self._featurestore: Any = featurestore or boto3.client("sagemaker-featurestore-runtime")
+        self._s3: Any = s3 or clients.client("s3", _pool(max(10, concurrency)))
+        self._featurestore: Any = featurestore or clients.client("sagemaker-featurestore-runtime")
         self.online_catchup = online_catchup
         self.concurrency = concurrency
 

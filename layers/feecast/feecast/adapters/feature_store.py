@@ -7,12 +7,11 @@ time, same values; readers of the offline store keep the latest write_time per m
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
-import boto3
 from botocore.config import Config
 
+from feecast.adapters import clients
 from feecast.ingest.model import MinuteRecord
 
 _CONFIG = Config(
@@ -20,9 +19,8 @@ _CONFIG = Config(
 )
 
 
-@cache
-def _client(endpoint_url: str | None = None) -> Any:
-    return boto3.client("sagemaker-featurestore-runtime", endpoint_url=endpoint_url, config=_CONFIG)
+def _client() -> Any:
+    return clients.client("sagemaker-featurestore-runtime", _CONFIG)
 
 
 class FeatureStoreSink:

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Collection, Sequence
-from functools import cache
 from typing import Any
 
-import boto3
 from botocore.config import Config
 
+from feecast.adapters import clients
 from feecast.ingest.model import minute_id, parse_minute_id
 from feecast.ingest.store import MinuteState
 
@@ -33,9 +32,8 @@ _CONFIG = Config(
 )
 
 
-@cache
-def _client(endpoint_url: str | None = None) -> Any:
-    return boto3.client("dynamodb", endpoint_url=endpoint_url, config=_CONFIG)
+def _client() -> Any:
+    return clients.client("dynamodb", _CONFIG)
 
 
 def _key(minute: int) -> dict[str, Any]:

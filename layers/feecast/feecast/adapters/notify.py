@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 
+from feecast.adapters import clients
 from feecast.lifecycle import LifecycleEvent
 from feecast.observability import logger, metrics
 
@@ -41,14 +40,12 @@ class EventNotPut(RuntimeError):
     """EventBridge answered PutEvents but refused the entry (FailedEntryCount 1)."""
 
 
-@cache
 def _sns() -> Any:
-    return boto3.client("sns")
+    return clients.client("sns")
 
 
-@cache
 def _events() -> Any:
-    return boto3.client("events")
+    return clients.client("events")
 
 
 def notify(

@@ -107,20 +107,61 @@ class StateTable:
     def delete(self, pk: str, sk: str) -> None:
         self._t.delete_item(Key={"pk": pk, "sk": sk})
 
+    def update(
+        self, pk: str, sk: str, changes: dict[str, Any], *, condition: str, values: dict[str, Any]
+    ) -> bool:
+        """Set `changes` on the item only if `condition` holds; False when it does not."""
+        names = {f"#u{i}": name for i, name in enumerate(changes)}
+        sets = {f":u{i}": value for i, value in enumerate(changes.values())}
+        assignments = ", ".join(f"#u{i} = :u{i}" for i in range(len(changes)))
+        try:
+            self._t.update_item(
+                Key={"pk": pk, "sk": sk},
+                UpdateExpression=f"SET {assignments}",
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=_to_dynamo({**values, **sets}),
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     def query(
-        self, pk: str, *, sk_prefix: str | None = None, newest_first: bool = True
+        self,
+        pk: str,
+        *,
+        sk_prefix: str | None = None,
+        sk_between: tuple[str, str] | None = None,
+        newest_first: bool = True,
+        limit: int | None = None,
+        consistent: bool = False,
     ) -> Iterator[dict[str, Any]]:
+        """The partition's items in sort-key order (newest first by default), only those whose
+        sk starts with `sk_prefix` or lies in `sk_between` (inclusive); at most `limit`."""
         cond: Any = Key("pk").eq(pk)
         if sk_prefix:
             cond = cond & Key("sk").begins_with(sk_prefix)
+        if sk_between:
+            cond = cond & Key("sk").between(*sk_between)
         kwargs: dict[str, Any] = {
             "KeyConditionExpression": cond,
             "ScanIndexForward": not newest_first,
         }
+        if consistent:
+            kwargs["ConsistentRead"] = True
+        if limit:
+            kwargs["Limit"] = limit
+        left = limit
         while True:
             page = self._t.query(**kwargs)
             for item in page.get("Items", []):
                 yield _from_dynamo(item)
+                if left is not None:
+                    left -= 1
+                    if left <= 0:
+                        return
             if "LastEvaluatedKey" not in page:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

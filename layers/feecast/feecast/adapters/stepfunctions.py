@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from feecast.adapters import clients
-from feecast.adapters.errors import AlreadyExists, aws_errors
+from feecast.adapters.errors import AlreadyExists, NotFound, aws_errors
 
 
 def _sfn() -> Any:
@@ -27,7 +27,7 @@ class StepFunctionsTasks:
 
 
 class StepFunctionsExecutions:
-    """Executions of a state machine (deploy's Executions port)."""
+    """Executions of a state machine (deploy's Executions port, the build's BuildExecutions)."""
 
     def start(self, state_machine_arn: str, name: str, payload: dict[str, Any]) -> tuple[str, bool]:
         """(execution ARN, newly started). A name already used returns the existing execution."""
@@ -53,6 +53,14 @@ class StepFunctionsExecutions:
             ):
                 found += [(e["executionArn"], e["name"]) for e in page["executions"]]
         return found
+
+    def status(self, execution_arn: str) -> str | None:
+        """RUNNING / SUCCEEDED / FAILED / ...; None when the execution does not exist."""
+        try:
+            with aws_errors():
+                return str(_sfn().describe_execution(executionArn=execution_arn)["status"])
+        except NotFound:
+            return None
 
     def stop(self, execution_arn: str, error: str, cause: str) -> None:
         with aws_errors():

@@ -28,6 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from feecast.adapters.errors import NotFound
 from feecast.backtest import (
     AlarmCalibration,
     BacktestPlan,
@@ -46,9 +47,9 @@ from feecast.series import MINUTE, MinuteSeries
 from feecast.stats import Comparison
 from feecast.threshold import GateDecision, gate
 
-from .artifacts import ArtifactStore
 from .comparison import RatioSummary
 from .layout import BuildLayout
+from .ports import ArtifactStore
 from .production import ProductionModel
 from .window import DataWindow
 
@@ -306,7 +307,7 @@ def evaluate_model(
         forecasts = {CANDIDATE: parse_batch_output(store.get_text(layout.transform_output_key))}
         if data.production.present:
             forecasts[PRODUCTION] = parse_batch_output(store.get_text(layout.production_output_key))
-    except FileNotFoundError as exc:
+    except NotFound as exc:
         raise EvaluationError(f"{exc}: did the transform job write its output?") from exc
     bt = data.backtest
     try:

@@ -41,8 +41,8 @@ from feecast.deepar import (
 from feecast.observability import logger
 from feecast.series import MINUTE, MinuteSeries, floor_minute
 
-from .artifacts import ArtifactStore
 from .layout import BuildLayout, sagemaker_name
+from .ports import ArtifactStore
 from .production import ProductionModel
 from .window import DataWindow
 

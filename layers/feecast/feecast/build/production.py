@@ -11,9 +11,12 @@ Pydantic only: the shape is shared by Prepare, the state machine and Evaluate.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    from feecast.build.ports import BuildState, ModelPackages
 
 __all__ = ["ProductionModel", "find_production_model", "package_features", "production_finder"]
 
@@ -92,24 +95,23 @@ def find_production_model(
 
 
 def production_finder(
-    state_table: str | None, stage: str
+    stage: str, *, state: BuildState | None, packages: ModelPackages
 ) -> Callable[[str, int, Sequence[str]], ProductionModel]:
-    """Prepare The Data's port: the deploy stage's record of `stage`, read with its adapters."""
+    """Prepare The Data's port: the deploy stage's record of `stage` (DEPLOY#<stage> / CURRENT)
+    and its package; `state` None when the build has no state table to look it up in."""
 
     def find(target_col: str, prediction_length: int, features: Sequence[str]) -> ProductionModel:
-        if not state_table:
+        if state is None:
             return ProductionModel(present=False, reason="no state table to look production up")
-        from feecast.adapters.sagemaker import SageMakerPackages
-        from feecast.adapters.state_table import StateTable
         from feecast.deploy import names
 
         def current() -> str | None:
-            item = StateTable(state_table).get(f"{names.DEPLOY_PREFIX}{stage}", names.CURRENT_SK)
+            item = state.get(f"{names.DEPLOY_PREFIX}{stage}", names.CURRENT_SK)
             return None if item is None else str(item["package_arn"])
 
         return find_production_model(
             current_package_arn=current,
-            describe_package=SageMakerPackages().find,
+            describe_package=packages.find,
             target_col=target_col,
             prediction_length=prediction_length,
             features=features,

@@ -23,28 +23,26 @@ Metrics (EMF, namespace POWERTOOLS_METRICS_NAMESPACE): BuildsStarted, BuildsJoin
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
-import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, Field, model_validator
 
+from feecast.build.ports import BuildExecutions, BuildState
 from feecast.build.settings import StartBuildSettings
 from feecast.observability import logger, metrics
 from feecast.times import iso, parse_instant
 
 __all__ = [
-    "AwsBuildBackend",
     "BuildBackend",
     "BuildStart",
     "Claim",
     "StartBuildSettings",
+    "TableBuildBackend",
     "execution_name",
     "start_build",
 ]
@@ -74,7 +72,8 @@ class Claim:
 
 
 class BuildBackend(Protocol):
-    """The state the guards need (AwsBuildBackend; unit tests use an in-memory fake)."""
+    """The state the guards need (TableBuildBackend on the StateTable and Step Functions;
+    unit tests use an in-memory fake)."""
 
     def get_claim(self, dedup_key: str) -> Claim | None: ...
     def put_claim(
@@ -135,7 +134,7 @@ def start_build(
     dedup_key: str,
     settings: StartBuildSettings,
     *,
-    backend: BuildBackend | None = None,
+    backend: BuildBackend,
     now: datetime | None = None,
 ) -> BuildStart:
     """Start the ModelBuild state machine once for `dedup_key`, or join the running build.
@@ -144,14 +143,14 @@ def start_build(
     dedup_key: identifies one trigger occurrence; deliveries of the same occurrence must
       pass the same key (the schedule's scheduled time, the alarm's state-change time, ...).
     settings: StartBuildSettings (state machine ARN, state table).
-    backend: defaults to AwsBuildBackend(settings) (boto3 default credentials).
+    backend: the guards' state, TableBuildBackend(settings, state=StateTable(...),
+      executions=StepFunctionsExecutions()) with the real adapters.
     Returns BuildStart(status="started" | "joined" | "duplicate", execution_arn, ...).
     Raises ValueError for a malformed trigger or key; AWS errors propagate (a StartExecution
     that fails first gives back this call's claim and lock, so a retry starts the build).
     """
     _check(trigger, dedup_key)
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    backend = backend or AwsBuildBackend(settings)
     name = execution_name(trigger, dedup_key)
     arn = _execution_arn(settings.model_build_state_machine_arn, name)
     grace = timedelta(seconds=settings.lock_grace_seconds)
@@ -259,21 +258,15 @@ def _active(backend: BuildBackend, holder: Claim, stale_before: datetime) -> boo
     return status == "RUNNING"
 
 
-class AwsBuildBackend:
-    """Step Functions + the StateTable (DynamoDB), through boto3."""
+class TableBuildBackend:
+    """The guards' state on the StateTable (claims, lock) and the ModelBuild executions."""
 
     def __init__(
-        self,
-        settings: StartBuildSettings,
-        *,
-        session: boto3.Session | None = None,
-        endpoint_url: str | None = None,
+        self, settings: StartBuildSettings, *, state: BuildState, executions: BuildExecutions
     ) -> None:
-        session = session or boto3.Session()
-        self._sfn = session.client("stepfunctions", endpoint_url=endpoint_url)
-        self._ddb = session.client("dynamodb", endpoint_url=endpoint_url)
+        self._state = state
+        self._executions = executions
         self._machine = settings.model_build_state_machine_arn
-        self._table = settings.state_table
         self._ttl = timedelta(days=settings.dedup_ttl_days)
 
     # claims ---------------------------------------------------------------------------------
@@ -282,118 +275,76 @@ class AwsBuildBackend:
         if not item:
             return None
         return Claim(
-            execution_arn=item["execution_arn"]["S"],
-            outcome=item["outcome"]["S"],
-            claimed_at=parse_instant(item["claimed_at"]["S"]),
+            execution_arn=item["execution_arn"],
+            outcome=item["outcome"],
+            claimed_at=parse_instant(item["claimed_at"]),
         )
 
     def _item(self, pk: str, sk: str, claim: Claim, **extra: str) -> dict[str, Any]:
-        expires = int((claim.claimed_at + self._ttl).timestamp())
-        item: dict[str, Any] = {
-            "pk": {"S": pk},
-            "sk": {"S": sk},
-            "execution_arn": {"S": claim.execution_arn},
-            "outcome": {"S": claim.outcome},
-            "claimed_at": {"S": iso(claim.claimed_at)},
-            "expires_at": {"N": str(expires)},
+        return {
+            "pk": pk,
+            "sk": sk,
+            "execution_arn": claim.execution_arn,
+            "outcome": claim.outcome,
+            "claimed_at": iso(claim.claimed_at),
+            "expires_at": int((claim.claimed_at + self._ttl).timestamp()),
+            **extra,
         }
-        item.update({k: {"S": v} for k, v in extra.items()})
-        return item
-
-    def _get(self, pk: str, sk: str) -> Claim | None:
-        response = self._ddb.get_item(
-            TableName=self._table, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True
-        )
-        return self._claim_from(response.get("Item"))
-
-    def _put_if(self, item: dict[str, Any], condition: str, values: dict[str, Any] | None) -> bool:
-        """Conditional put: False when the condition fails (someone else holds the item)."""
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "Item": item,
-            "ConditionExpression": condition,
-        }
-        if values:
-            kwargs["ExpressionAttributeValues"] = values
-        try:
-            self._ddb.put_item(**kwargs)
-        except self._ddb.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
 
     def get_claim(self, dedup_key: str) -> Claim | None:
-        return self._get(f"BUILD#{dedup_key}", "TRIGGER")
+        return self._claim_from(self._state.get(f"BUILD#{dedup_key}", "TRIGGER"))
 
     def put_claim(
         self, dedup_key: str, claim: Claim, trigger: str, *, replace_stale_before: datetime | None
     ) -> bool:
         condition = "attribute_not_exists(pk)"
-        values: dict[str, Any] = {}
+        values: dict[str, Any] | None = None
         if replace_stale_before is not None:
             condition += " OR (execution_arn = :arn AND outcome = :started AND claimed_at < :stale)"
             values = {
-                ":arn": {"S": claim.execution_arn},
-                ":started": {"S": "started"},
-                ":stale": {"S": iso(replace_stale_before)},
+                ":arn": claim.execution_arn,
+                ":started": "started",
+                ":stale": iso(replace_stale_before),
             }
         item = self._item(f"BUILD#{dedup_key}", "TRIGGER", claim, trigger=trigger)
-        return self._put_if(item, condition, values)
+        return self._state.put(item, condition=condition, values=values)
 
     def overwrite_claim(self, dedup_key: str, claim: Claim, trigger: str) -> None:
-        self._ddb.put_item(
-            TableName=self._table,
-            Item=self._item(f"BUILD#{dedup_key}", "TRIGGER", claim, trigger=trigger),
-        )
+        self._state.put(self._item(f"BUILD#{dedup_key}", "TRIGGER", claim, trigger=trigger))
 
     # lock -----------------------------------------------------------------------------------
     def get_lock(self) -> Claim | None:
-        return self._get(LOCK_PK, "LOCK")
+        return self._claim_from(self._state.get(LOCK_PK, "LOCK"))
 
     def take_lock(self, claim: Claim, expected_holder: str | None) -> bool:
+        item = self._item(LOCK_PK, "LOCK", claim)
         if expected_holder is None:
-            condition, values = "attribute_not_exists(pk)", None
-        else:
-            condition, values = "execution_arn = :holder", {":holder": {"S": expected_holder}}
-        return self._put_if(self._item(LOCK_PK, "LOCK", claim), condition, values)
+            return self._state.put(item, condition="attribute_not_exists(pk)")
+        return self._state.put(
+            item, condition="execution_arn = :holder", values={":holder": expected_holder}
+        )
 
     def release(self, dedup_key: str, claim: Claim) -> None:
         held = {
-            ":arn": {"S": claim.execution_arn},
-            ":started": {"S": "started"},
-            ":at": {"S": iso(claim.claimed_at)},
+            ":arn": claim.execution_arn,
+            ":started": "started",
+            ":at": iso(claim.claimed_at),
         }
         condition = "execution_arn = :arn AND outcome = :started AND claimed_at = :at"
         for pk, sk in ((f"BUILD#{dedup_key}", "TRIGGER"), (LOCK_PK, "LOCK")):
-            # A failed condition: no longer ours, another start took it over.
-            with contextlib.suppress(self._ddb.exceptions.ConditionalCheckFailedException):
-                self._ddb.delete_item(
-                    TableName=self._table,
-                    Key={"pk": {"S": pk}, "sk": {"S": sk}},
-                    ConditionExpression=condition,
-                    ExpressionAttributeValues=held,
-                )
+            # A failed condition (None): no longer ours, another start took it over.
+            self._state.take(pk, sk, condition=condition, values=held)
 
     # executions -----------------------------------------------------------------------------
     def running_executions(self) -> list[str]:
-        response = self._sfn.list_executions(
-            stateMachineArn=self._machine, statusFilter="RUNNING", maxResults=10
-        )
-        return [e["executionArn"] for e in response.get("executions", [])]
+        return [arn for arn, _ in self._executions.running(self._machine)]
 
     def execution_status(self, execution_arn: str) -> str | None:
-        try:
-            return str(self._sfn.describe_execution(executionArn=execution_arn)["status"])
-        except self._sfn.exceptions.ExecutionDoesNotExist:
-            return None
+        return self._executions.status(execution_arn)
 
     def start_execution(self, name: str, payload: dict[str, Any]) -> str | None:
-        try:
-            response = self._sfn.start_execution(
-                stateMachineArn=self._machine, name=name, input=json.dumps(payload)
-            )
-        except self._sfn.exceptions.ExecutionAlreadyExists:
-            return None
-        return str(response["executionArn"])
+        arn, started = self._executions.start(self._machine, name, payload)
+        return arn if started else None
 
 
 # -- the handler's request ---------------------------------------------------------------------

@@ -23,16 +23,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from feecast.adapters.idempotency import run_once
-from feecast.adapters.notify import notify
 from feecast.config import FeecastConfig
 from feecast.lifecycle import DetailType, lifecycle_event
-from feecast.monitor import aws
 from feecast.monitor.events import Action, EndpointChange
 from feecast.monitor.names import alarm_name, schedule_name, stage_of_endpoint
+from feecast.monitor.records import EndpointState, endpoint_state
 from feecast.monitor.settings import ActivationSettings
 from feecast.observability import logger
 
-__all__ = ["ActivationPorts", "apply_change", "handle_endpoint_change"]
+__all__ = ["ActivationPorts", "apply_change", "handle_endpoint_change", "real_activation_ports"]
 
 # Duplicates of one change arrive within seconds; a day is plenty and keeps the table small.
 _DUPLICATE_WINDOW_SECONDS = 86400
@@ -40,11 +39,28 @@ _DUPLICATE_WINDOW_SECONDS = 86400
 
 @dataclass
 class ActivationPorts:
-    enable_alarm_actions: Callable[[str], bool] = aws.enable_alarm_actions
-    disable_alarm_actions: Callable[[str], bool] = aws.disable_alarm_actions
-    describe_endpoint: Callable[[str], aws.EndpointState | None] = aws.describe_endpoint
+    """What an activation needs from AWS (real_activation_ports wires the adapters)."""
+
+    enable_alarm_actions: Callable[[str], bool]  # False: no such alarm
+    disable_alarm_actions: Callable[[str], bool]
+    describe_endpoint: Callable[[str], EndpointState | None]
     # notify(topic, subject, message, facts, *, event=LifecycleEvent) -> message id
-    notify: Callable[..., str] = notify
+    notify: Callable[..., str]
+
+
+def real_activation_ports() -> ActivationPorts:
+    """ActivationPorts on the real adapters (CloudWatch, SageMaker, SNS + EventBridge)."""
+    from feecast.adapters.cloudwatch import CloudWatchAlarms
+    from feecast.adapters.notify import notify
+    from feecast.adapters.sagemaker import SageMakerEndpoints
+
+    alarms, endpoints = CloudWatchAlarms(), SageMakerEndpoints()
+    return ActivationPorts(
+        enable_alarm_actions=alarms.enable_actions,
+        disable_alarm_actions=alarms.disable_actions,
+        describe_endpoint=lambda name: endpoint_state(endpoints.describe_endpoint(name)),
+        notify=notify,
+    )
 
 
 def apply_change(
@@ -171,6 +187,6 @@ def handle_endpoint_change(
         name="activate-monitoring",
         key={"change": change.change_key},
         expires_after_seconds=_DUPLICATE_WINDOW_SECONDS,
-        call=lambda: apply_change(change, settings, load_config, ports or ActivationPorts()),
+        call=lambda: apply_change(change, settings, load_config, ports or real_activation_ports()),
         lambda_context=lambda_context,
     )

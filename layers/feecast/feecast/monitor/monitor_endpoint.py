@@ -29,12 +29,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from feecast.adapters.errors import AwsThrottled, NoAnswer
 from feecast.adapters.idempotency import run_once
 from feecast.config import FeecastConfig, freq_minutes
 from feecast.deepar import Forecast, FormatError, inference_request
-from feecast.monitor import aws
 from feecast.monitor.events import MonitorRunRequest, normalise_status
 from feecast.monitor.names import (
     BASELINE_METRIC,
@@ -47,6 +45,14 @@ from feecast.monitor.names import (
     ROLLING_LOSS_METRIC,
     THRESHOLD_METRIC,
     endpoint_name,
+    metric_dimensions,
+)
+from feecast.monitor.records import (
+    EndpointState,
+    ForecastStore,
+    ScoreStore,
+    StoredForecast,
+    endpoint_state,
 )
 from feecast.monitor.rolling import HOUR, RollingScore, WindowRecord, rolling_score
 from feecast.monitor.settings import RunSettings
@@ -61,7 +67,7 @@ from feecast.observability import logger, metrics
 from feecast.series import MINUTE, MinuteSeries, floor_minute
 from feecast.times import iso
 
-__all__ = ["RunPorts", "monitor_endpoint", "run_hour"]
+__all__ = ["RunPorts", "monitor_endpoint", "real_run_ports", "run_hour"]
 
 # An updating endpoint keeps serving its previous variant, so it can still be asked.
 _SERVING = {"IN_SERVICE", "UPDATING", "SYSTEM_UPDATING", "ROLLING_BACK", "UPDATE_ROLLBACK_FAILED"}
@@ -71,17 +77,20 @@ REPLAY_GUARD = timedelta(days=14)
 
 @dataclass
 class RunPorts:
-    """What a run needs from AWS; the defaults are the real adapters, tests pass fakes."""
+    """What a run needs from AWS (real_run_ports wires the adapters; tests pass fakes)."""
 
     read_minutes: Callable[[datetime, datetime], MinuteSeries]
-    describe_endpoint: Callable[[str], aws.EndpointState | None] = aws.describe_endpoint
-    invoke: Callable[[str, dict[str, Any]], list[Forecast]] = aws.invoke_deepar
-    get_forecast: Callable[[str, datetime], aws.StoredForecast | None] | None = None
-    put_forecast: Callable[[aws.StoredForecast], bool] | None = None
+    describe_endpoint: Callable[[str], EndpointState | None]
+    # (endpoint, request body) -> the parsed forecasts; NoAnswer, AwsThrottled or FormatError
+    # when none came back
+    invoke: Callable[[str, dict[str, Any]], list[Forecast]]
+    # (namespace, stage, endpoint, scheduled hour, values)
+    publish: Callable[[str, str, str, datetime, dict[str, float]], None]
+    get_forecast: Callable[[str, datetime], StoredForecast | None] | None = None
+    put_forecast: Callable[[StoredForecast], bool] | None = None
     # (endpoint, since, until) -> the scored windows with origins in [since, until]
     get_windows: Callable[[str, datetime, datetime], list[WindowRecord]] | None = None
     put_window: Callable[[str, WindowRecord, RollingScore, datetime], None] | None = None
-    publish: Callable[[str, str, str, datetime, dict[str, float]], None] = aws.publish_metrics
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
@@ -105,7 +114,7 @@ class _Forecaster:
         body = inference_request([context], num_samples=self.num_samples, quantiles=self.quantiles)
         try:
             forecasts = self.ports.invoke(self.endpoint, body)
-        except (ClientError, BotoCoreError, FormatError) as exc:
+        except (NoAnswer, AwsThrottled, FormatError) as exc:
             self.failures.append(f"endpoint {self.endpoint} did not forecast: {exc}")
             return None
         if len(forecasts) != 1 or len(forecasts[0]) < self.prediction_length:
@@ -210,7 +219,7 @@ def run_hour(
     else:
         made = forecaster.at(history, scheduled)
         if made is not None and ports.put_forecast is not None:
-            stored_now = aws.StoredForecast(
+            stored_now = StoredForecast(
                 endpoint=endpoint,
                 origin=scheduled,
                 forecast=made,
@@ -274,6 +283,38 @@ def run_hour(
     return result
 
 
+def real_run_ports(
+    settings: RunSettings, read_minutes: Callable[[datetime, datetime], MinuteSeries]
+) -> RunPorts:
+    """RunPorts on the real adapters (SageMaker, SageMaker Runtime, CloudWatch, StateTable)."""
+    from feecast.adapters.cloudwatch import CloudWatchMetrics
+    from feecast.adapters.sagemaker import SageMakerEndpoints
+    from feecast.adapters.sagemaker_runtime import SageMakerRuntime
+    from feecast.adapters.state_table import StateTable
+    from feecast.deepar import parse_endpoint_response
+
+    state = StateTable(settings.state_table)
+    store, scores = ForecastStore(state), ScoreStore(state)
+    endpoints, runtime, cloudwatch = SageMakerEndpoints(), SageMakerRuntime(), CloudWatchMetrics()
+
+    def publish(
+        namespace: str, stage: str, endpoint: str, at: datetime, values: dict[str, float]
+    ) -> None:
+        # The scheduled hour as the timestamp: a replayed or late run lands on its hour.
+        cloudwatch.put(namespace, metric_dimensions(stage, endpoint), at, values)
+
+    return RunPorts(
+        read_minutes=read_minutes,
+        describe_endpoint=lambda name: endpoint_state(endpoints.describe_endpoint(name)),
+        invoke=lambda name, body: parse_endpoint_response(runtime.invoke(name, body)),
+        publish=publish,
+        get_forecast=store.get,
+        put_forecast=store.put,
+        get_windows=scores.window_records,
+        put_window=scores.put,
+    )
+
+
 def monitor_endpoint(
     request: MonitorRunRequest,
     settings: RunSettings,
@@ -297,15 +338,7 @@ def monitor_endpoint(
         def read_minutes(start: datetime, end: datetime) -> MinuteSeries:
             return read_feature(settings.feature_group_name, start, end, target_col)
 
-    store = aws.ForecastStore(settings.state_table)
-    scores = aws.ScoreStore(settings.state_table)
-    ports = RunPorts(
-        read_minutes=read_minutes,
-        get_forecast=store.get,
-        put_forecast=store.put,
-        get_windows=scores.window_records,
-        put_window=scores.put,
-    )
+    ports = real_run_ports(settings, read_minutes)
     return run_once(
         table=settings.idempotency_table,
         name="monitor-endpoint",

@@ -74,3 +74,8 @@ def score_key(endpoint: str) -> str:
 
 def episode_key(alarm: str) -> str:
     return f"{MONITOR_PREFIX}ALARM#{alarm}"
+
+
+def metric_dimensions(stage: str, endpoint: str) -> dict[str, str]:
+    """The dimensions of every monitoring metric (the alarms select on both)."""
+    return {STAGE_DIMENSION: stage, ENDPOINT_DIMENSION: endpoint}

@@ -24,12 +24,10 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from feecast.adapters.idempotency import run_once
-from feecast.adapters.notify import notify
 from feecast.build.settings import StartBuildSettings
-from feecast.build.start_build import BuildStart, start_build
+from feecast.build.start_build import BuildStart, TableBuildBackend, start_build
 from feecast.config import ValidationConfig
 from feecast.lifecycle import DetailType, lifecycle_event
-from feecast.monitor import aws
 from feecast.monitor.episode import Episode, Verdict, classify
 from feecast.monitor.events import AlarmChange
 from feecast.monitor.names import (
@@ -38,11 +36,19 @@ from feecast.monitor.names import (
     endpoint_name,
     stage_of_alarm,
 )
+from feecast.monitor.records import EpisodeStore, LatestScore, ScoreStore
 from feecast.monitor.rolling import classify as classify_ratio
 from feecast.monitor.settings import RetrainSettings
 from feecast.observability import logger, metrics
 
-__all__ = ["RetrainPorts", "build_facts", "decide_and_start", "diagnose", "retrain_on_alarm"]
+__all__ = [
+    "RetrainPorts",
+    "build_facts",
+    "decide_and_start",
+    "diagnose",
+    "real_retrain_ports",
+    "retrain_on_alarm",
+]
 
 TRIGGER = "alarm"
 _DUPLICATE_WINDOW_SECONDS = 86400
@@ -54,23 +60,25 @@ class EpisodeStorePort(Protocol):
     def record_build(self, episode: Episode, status: str, execution_arn: str | None) -> None: ...
 
 
-def _no_score(endpoint: str) -> aws.LatestScore | None:
+def _no_score(endpoint: str) -> LatestScore | None:
     return None
 
 
 @dataclass
 class RetrainPorts:
+    """What a retraining decision needs (real_retrain_ports wires the adapters)."""
+
     episodes: EpisodeStorePort
     start_build: Callable[[str, str], BuildStart]  # (trigger, dedup_key)
-    alarm_actions_enabled: Callable[[str], bool | None] = aws.alarm_actions_enabled
+    alarm_actions_enabled: Callable[[str], bool | None]  # None: no such alarm
     # notify(topic, subject, message, facts, *, event=LifecycleEvent) -> message id
-    notify: Callable[..., str] = notify
-    # The newest scored window of an endpoint, with its rolling pool (monitor/aws.ScoreStore).
-    latest_score: Callable[[str], aws.LatestScore | None] = _no_score
+    notify: Callable[..., str]
+    # The newest scored window of an endpoint, with its rolling pool (records.ScoreStore).
+    latest_score: Callable[[str], LatestScore | None] = _no_score
     validation: Callable[[], ValidationConfig] = ValidationConfig
 
 
-def diagnose(latest: aws.LatestScore | None, validation: ValidationConfig) -> dict[str, Any]:
+def diagnose(latest: LatestScore | None, validation: ValidationConfig) -> dict[str, Any]:
     """What the alarm means: the rolling model/naive ratio against `degraded_ratio`."""
     rolling = latest.rolling if latest is not None else None
     ratio = rolling.ratio if rolling is not None else None
@@ -245,6 +253,31 @@ def _notify_outcome(
     )
 
 
+def real_retrain_ports(settings: RetrainSettings) -> RetrainPorts:
+    """RetrainPorts on the real adapters (StateTable, Step Functions, CloudWatch, SSM, SNS)."""
+    from feecast.adapters.cloudwatch import CloudWatchAlarms
+    from feecast.adapters.notify import notify
+    from feecast.adapters.parameters import load_config
+    from feecast.adapters.state_table import StateTable
+    from feecast.adapters.stepfunctions import StepFunctionsExecutions
+
+    state = StateTable(settings.state_table)
+    build_settings = StartBuildSettings(
+        model_build_state_machine_arn=settings.model_build_state_machine_arn,
+        state_table=settings.state_table,
+    )
+    backend = TableBuildBackend(build_settings, state=state, executions=StepFunctionsExecutions())
+    return RetrainPorts(
+        episodes=EpisodeStore(state),
+        # The build stage's single entry point: dedup on the key, join a running build.
+        start_build=lambda trigger, key: start_build(trigger, key, build_settings, backend=backend),
+        alarm_actions_enabled=CloudWatchAlarms().actions_enabled,
+        notify=notify,
+        latest_score=ScoreStore(state).latest,
+        validation=lambda: load_config(settings.ssm_prefix, max_age=0).validation,
+    )
+
+
 def retrain_on_alarm(
     change: AlarmChange,
     settings: RetrainSettings,
@@ -253,20 +286,7 @@ def retrain_on_alarm(
     ports: RetrainPorts | None = None,
 ) -> dict[str, Any]:
     """The handler's one call: `decide_and_start` once per alarm transition."""
-    if ports is None:
-        from feecast.adapters.parameters import load_config
-
-        build_settings = StartBuildSettings(
-            model_build_state_machine_arn=settings.model_build_state_machine_arn,
-            state_table=settings.state_table,
-        )
-        ports = RetrainPorts(
-            episodes=aws.EpisodeStore(settings.state_table),
-            # The build stage's single entry point: dedup on the key, join a running build.
-            start_build=lambda trigger, key: start_build(trigger, key, build_settings),
-            latest_score=aws.ScoreStore(settings.state_table).latest,
-            validation=lambda: load_config(settings.ssm_prefix, max_age=0).validation,
-        )
+    ports = ports or real_retrain_ports(settings)
     if (
         change.state != "ALARM"
         or stage_of_alarm(settings.project_name, settings.stages, change.alarm_name) is None
