@@ -204,7 +204,7 @@ def run_seed(
 ) -> dict[str, Any]:
     from feecast.backtest import plan_backtest, transform_input
     from feecast.baseline import RobustBaseline, naive_forecast, seasonal_naive_forecast
-    from feecast.build.prepare import INFERENCE_HISTORY_MINUTES
+    from feecast.build.prepare_data import INFERENCE_HISTORY_MINUTES
     from feecast.deepar import build_channels, inference_config, parse_batch_output
 
     from feecast_twin.deepar import run_training

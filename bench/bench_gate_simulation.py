@@ -21,7 +21,7 @@ Method (docs/benchmarks.md, "Gate simulation"):
   feecast.threshold.gate against naive and the model in production on the same windows, and,
   when it passes, the threshold from feecast.backtest.alarm_calibration; the model is then "in
   production" (the naive forecasts reuse their change quantiles for 6 hours: FastNaive);
-- monitoring: every hour, the window [H-60, H-30) is scored as feecast.monitor.run does, the
+- monitoring: every hour, the window [H-60, H-30) is scored as feecast.monitor.monitor_endpoint does, the
   rolling pool of feecast.monitor.rolling (complete pools only) is compared with the threshold,
   and the alarm goes to ALARM after `AccuracyAlarmBreaches` (template.yaml) breaching hours in a row
   (CloudWatch's N-of-N, missing = not breaching); a transition OK -> ALARM is one alarm;
@@ -270,7 +270,7 @@ def run_replica(seed: int, *, regime_change: bool = False, validation: Any = Non
                 config=str(production.ident),
             )
             out.monitored_hours += 1
-            # Published (and so judged) only for a complete pool, as feecast.monitor.run does.
+            # Published (and so judged) only for a complete pool, as feecast.monitor.monitor_endpoint does.
             breaching = rolling.complete and rolling.loss is not None and rolling.loss > threshold
             breaches = breaches + 1 if breaching else 0
             now_alarm = breaches >= breaches_to_alarm

@@ -1,7 +1,7 @@
 """Replay speed: synthetic transactions through `feecast ingest replay`'s pipeline, on the twin
 and in memory, side by side in one run.
 
-Each stream (a JSON Lines file) goes through `feecast.ingest.service.replay_file`:
+Each stream (a JSON Lines file) goes through `feecast.ingest.collect_transactions.replay_file`:
 1. in memory (feecast_testing.ingest_memory's InMemoryIngestStore and InMemorySink, the fakes the unit
    tests use, with DynamoDB's conditional semantics): the pipeline's own speed;
 2. on the twin (DynamoIngestStore and FeatureStoreSink on the twin's IngestTable and feature
@@ -71,7 +71,7 @@ class Stream:
 def main() -> dict[str, Any]:
     from feecast.adapters.feature_store import FeatureStoreSink
     from feecast.adapters.ingest_table import DynamoIngestStore
-    from feecast.ingest.service import replay_file
+    from feecast.ingest.collect_transactions import replay_file
     from feecast.observability import logger
 
     from feecast_testing.ingest_memory import InMemoryIngestStore, InMemorySink

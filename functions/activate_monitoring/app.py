@@ -1,6 +1,6 @@
 """ActivateMonitoringFunction: "SageMaker Endpoint State Change" -> monitoring on / off.
 
-template.yaml "4 Monitor"; the use case is feecast.monitor.activation (docs/monitoring.md).
+template.yaml "4 Monitor"; the use case is feecast.monitor.activate_monitoring (docs/monitoring.md).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from feecast.adapters.parameters import load_config
-from feecast.monitor.activation import handle_endpoint_change
+from feecast.monitor.activate_monitoring import handle_endpoint_change
 from feecast.monitor.events import parse_endpoint_event
 from feecast.monitor.settings import ActivationSettings
 from feecast.observability import logger, metrics, tracer

@@ -2,7 +2,7 @@
 
 Stores the task token (WAITER#<endpoint>) and checks the endpoint once; the endpoint's
 state-change event resumes the task (ResumeEndpointWaiterFunction).
-Library: feecast.deploy.endpoints.await_endpoint.
+Library: feecast.deploy.await_endpoint.await_endpoint.
 """
 
 from typing import Any
@@ -12,34 +12,21 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from feecast.adapters.sagemaker import SageMakerEndpoints
 from feecast.adapters.state_table import StateTable
 from feecast.adapters.stepfunctions import StepFunctionsTasks
-from feecast.deploy.endpoints import await_endpoint
+from feecast.deploy.await_endpoint import AwaitRequest, await_endpoint
 from feecast.deploy.settings import DeploySettings
 from feecast.observability import logger, metrics, tracer
 from feecast.settings import load_settings
-from pydantic import BaseModel, Field
 
 SETTINGS = load_settings(DeploySettings)
-
-
-class Request(BaseModel):
-    task_token: str = Field(min_length=1)
-    endpoint_name: str
-    endpoint_config_name: str
-    timeout_seconds: int = Field(gt=0)
-    execution: str
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    r = parse(event=event, model=Request)
+    r = parse(event=event, model=AwaitRequest)
     return await_endpoint(
-        task_token=r.task_token,
-        endpoint_name=r.endpoint_name,
-        endpoint_config_name=r.endpoint_config_name,
-        timeout_seconds=r.timeout_seconds,
-        execution=r.execution,
+        **dict(r),
         settings=SETTINGS,
         state=StateTable(SETTINGS.state_table),
         endpoints=SageMakerEndpoints(),

@@ -1,6 +1,6 @@
 """Collect Transactions (every minute, EventBridge Scheduler): poll -> count -> close minutes.
 
-template.yaml CollectTransactionsFunction -> feecast.ingest.service.collect
+template.yaml CollectTransactionsFunction -> feecast.ingest.collect_transactions.collect
 -> feecast.ingest.pipeline.run_ingest (the same pipeline `feecast ingest replay` uses).
 "Now" is the scheduled time from the Scheduler's input, so a run can be replayed exactly.
 """
@@ -9,8 +9,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from feecast.ingest.pipeline import publish_metrics
-from feecast.ingest.service import CollectorSettings, ScheduledRun, collect
+from feecast.ingest.collect_transactions import ScheduledRun, collect_transactions
+from feecast.ingest.settings import CollectorSettings
 from feecast.observability import logger, metrics, tracer
 from feecast.settings import load_settings
 
@@ -22,10 +22,9 @@ SETTINGS = load_settings(CollectorSettings)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     run = parse(event=event, model=ScheduledRun)
-    report = collect(
-        run.scheduled_time,
+    return collect_transactions(
+        run,
         SETTINGS,
         remaining=lambda: context.get_remaining_time_in_millis() / 1000,
-    )
-    publish_metrics(report, metrics)
-    return report.to_dict()
+        metrics=metrics,
+    ).model_dump(mode="json")

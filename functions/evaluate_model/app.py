@@ -1,7 +1,7 @@
 """Evaluate The Model (ModelBuild state machine): the backtest forecasts -> every model scored on the same windows -> the gate.
 
 template.yaml EvaluateModelFunction -> statemachines/model_build.asl.json "Evaluate The Model"
--> feecast.build.evaluate.evaluate_model. Writes evaluation.json; returns the decision that
+-> feecast.build.evaluate_model.evaluate_model. Writes evaluation.json; returns the decision that
 "Is The Model Good Enough?" reads. Emits ModelsRejected when the gate fails.
 """
 
@@ -13,7 +13,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from feecast.adapters.parameters import load_config
 from feecast.adapters.s3 import s3_store
 from feecast.adapters.sagemaker import training_metrics
-from feecast.build.evaluate import EvaluateRequest, EvaluateSettings, evaluate_model
+from feecast.build.evaluate_model import EvaluateRequest, evaluate_model
+from feecast.build.settings import EvaluateSettings
 from feecast.observability import logger, metrics, tracer
 from feecast.settings import load_settings
 

@@ -1,7 +1,7 @@
 """MonitorEndpointFunction: the hourly accuracy run of one endpoint (EventBridge Scheduler).
 
 template.yaml "4 Monitor" (StagingMonitoringSchedule / ProductionMonitoringSchedule); the use
-case is feecast.monitor.run (docs/monitoring.md). The input carries the scheduled time, which
+case is feecast.monitor.monitor_endpoint (docs/monitoring.md). The input carries the scheduled time, which
 is the run's "now": replaying an hour computes the same thing and publishes nothing twice.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from feecast.adapters.parameters import load_config
 from feecast.monitor.events import parse_run_request
-from feecast.monitor.run import monitor_endpoint
+from feecast.monitor.monitor_endpoint import monitor_endpoint
 from feecast.monitor.settings import RunSettings
 from feecast.observability import logger, metrics, tracer
 from feecast.settings import load_settings

@@ -1,8 +1,4 @@
-"""OnPackageRejectedFunction: a package rejected (PackageRejectedRule) -> stop its deployment and,
-when production serves it, roll back to the previous approved package.
-
-Library: feecast.deploy.rollback.handle_package_rejected.
-"""
+"""OnPackageRejectedFunction: PackageRejectedRule -> feecast.deploy.on_package_rejected."""
 
 from typing import Any
 
@@ -12,9 +8,10 @@ from feecast.adapters import idempotency, notify
 from feecast.adapters.sagemaker import SageMakerPackages
 from feecast.adapters.state_table import StateTable
 from feecast.adapters.stepfunctions import StepFunctionsExecutions
-from feecast.deploy.rollback import RollbackPorts, handle_package_rejected
+from feecast.deploy.on_package_rejected import handle_package_rejected
+from feecast.deploy.rollback import RollbackPorts
 from feecast.deploy.settings import StartSettings
-from feecast.deploy.start import PackageStateChange
+from feecast.events import PackageStateChange
 from feecast.observability import logger, metrics, tracer
 from feecast.settings import load_settings
 

@@ -1,11 +1,6 @@
-"""Prepare The Data (ModelBuild state machine): feature history -> DeepAR channels in S3.
+"""Prepare The Data (ModelBuild): feature history -> DeepAR channels in S3.
 
-template.yaml PrepareDataFunction -> statemachines/model_build.asl.json "Prepare The Data"
--> feecast.build.prepare.prepare_data. Raises DataRefused / ConfigError with the reason, which
-the state machine's Catch turns into a "build failed" notification (AwsThrottled, SSM throttled
-or unavailable, and HistoryReadTimeout, the offline store too slow for the time left, are
-retried by the state first).
-"""
+Library: feecast.build.prepare_data (its docstring: which errors are retried, which reported)."""
 
 from functools import partial
 from typing import Any
@@ -17,15 +12,14 @@ from feecast.adapters.parameters import load_config
 from feecast.adapters.s3 import s3_store
 from feecast.adapters.sagemaker import SageMakerPackages
 from feecast.adapters.state_table import StateTable
-from feecast.build.prepare import PrepareRequest, PrepareSettings, prepare_data
+from feecast.build.prepare_data import PrepareRequest, prepare_data
 from feecast.build.production import production_finder
+from feecast.build.settings import PrepareSettings
 from feecast.observability import logger, metrics, tracer
 from feecast.settings import load_settings
 
 SETTINGS = load_settings(PrepareSettings)
-# Stop reading the offline store this long before the function's timeout: time to write the
-# channels, or to fail with the retriable HistoryReadTimeout instead of a Lambda timeout.
-RESERVE_SECONDS = 60
+STATE = StateTable(SETTINGS.state_table) if SETTINGS.state_table else None
 
 
 @logger.inject_lambda_context
@@ -33,22 +27,14 @@ RESERVE_SECONDS = 60
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(event=event, model=PrepareRequest)
-    # max_age=0: a build uses the parameters as they are now, not a cached copy.
-    config = load_config(SETTINGS.ssm_prefix, max_age=0)
-    result = prepare_data(
+    deadline = Deadline.from_lambda_context(context, reserve_seconds=SETTINGS.reserve_seconds)
+    return prepare_data(
         request,
         SETTINGS,
-        config=config,
-        read_history=partial(
-            read_history,
-            deadline=Deadline.from_lambda_context(context, reserve_seconds=RESERVE_SECONDS),
-        ),
+        config=load_config(SETTINGS.ssm_prefix, max_age=0),  # as they are now, not cached
+        read_history=partial(read_history, deadline=deadline),
         store=s3_store(SETTINGS.artifact_bucket),
         find_production=production_finder(
-            SETTINGS.production_stage_name,
-            state=StateTable(SETTINGS.state_table) if SETTINGS.state_table else None,
-            packages=SageMakerPackages(),
+            SETTINGS.production_stage_name, state=STATE, packages=SageMakerPackages()
         ),
-    )
-    logger.info("data prepared", extra={"window": result.window.model_dump()})
-    return result.model_dump(mode="json")
+    ).model_dump(mode="json")

@@ -1,13 +1,12 @@
 """Register The Model (ModelBuild state machine): a model package, PendingManualApproval.
 
 template.yaml RegisterModelFunction -> statemachines/model_build.asl.json "Register The Model"
--> feecast.build.register.register_model. Idempotent per execution (Powertools Idempotency on
+-> feecast.build.register_model.register_model. Idempotent per execution (Powertools Idempotency on
 the execution ARN, plus CreateModelPackage's ClientToken): a retried task registers once.
 """
 
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -16,16 +15,12 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from feecast.adapters import sagemaker
-from feecast.build.register import RegisterRequest, RegisterSettings, register_model
+from feecast.build.register_model import RegisterRequest, register_model
+from feecast.build.settings import RegisterFunctionSettings
 from feecast.observability import logger, metrics, tracer
 from feecast.settings import load_settings
 
-
-class Settings(RegisterSettings):
-    idempotency_table: str
-
-
-SETTINGS = load_settings(Settings)
+SETTINGS = load_settings(RegisterFunctionSettings)
 PERSISTENCE = DynamoDBPersistenceLayer(table_name=SETTINGS.idempotency_table)
 IDEMPOTENCY = IdempotencyConfig(
     event_key_jmespath="execution_arn", expires_after_seconds=7 * 24 * 3600
@@ -38,7 +33,4 @@ IDEMPOTENCY = IdempotencyConfig(
 @idempotent(persistence_store=PERSISTENCE, config=IDEMPOTENCY)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(event=event, model=RegisterRequest)
-    result = register_model(request, SETTINGS, sagemaker=sagemaker.client())
-    metrics.add_metric(name="ModelsRegistered", unit=MetricUnit.Count, value=1)
-    logger.info("model registered", extra={"package": result.model_dump()})
-    return result.model_dump(mode="json")
+    return register_model(request, SETTINGS, sagemaker=sagemaker.client()).model_dump(mode="json")

@@ -1,39 +1,23 @@
 """ResumeEndpointWaiterFunction: "SageMaker Endpoint State Change" (EndpointStateRule) ->
 SendTaskSuccess / SendTaskFailure for the deployment waiting on that endpoint.
 
-Library: feecast.deploy.endpoints.resume_waiter.
+Library: feecast.deploy.resume_endpoint_waiter.resume_waiter.
 """
 
-from typing import Any, Literal
+from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from feecast.adapters.sagemaker import SageMakerEndpoints
 from feecast.adapters.state_table import StateTable
 from feecast.adapters.stepfunctions import StepFunctionsTasks
-from feecast.deploy.endpoints import resume_waiter
+from feecast.deploy.resume_endpoint_waiter import resume_waiter
 from feecast.deploy.settings import DeploySettings
+from feecast.events import EndpointStateChange
 from feecast.observability import logger, metrics, tracer
 from feecast.settings import load_settings
-from pydantic import BaseModel, ConfigDict, Field
 
 SETTINGS = load_settings(DeploySettings)
-
-
-class EndpointDetail(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    EndpointName: str = Field(min_length=1)
-    EndpointStatus: str = Field(min_length=1)
-
-
-class EndpointStateChange(EventBridgeModel):
-    # Another rule's event sent here (by hand, by a wrong target) is refused, naming the field.
-    source: Literal["aws.sagemaker"]
-    detail_type: Literal["SageMaker Endpoint State Change"] = Field(alias="detail-type")
-    time: Any  # the published example carries epoch milliseconds as a string
-    detail: EndpointDetail
 
 
 @logger.inject_lambda_context

@@ -1,7 +1,7 @@
 """RetrainOnAlarmFunction: accuracy alarm in ALARM -> exactly one model build per episode.
 
-template.yaml "5 Retrain"; the use case is feecast.monitor.retrain, which calls the build
-stage's feecast.build.start.start_build (docs/monitoring.md).
+template.yaml "5 Retrain"; the use case is feecast.monitor.retrain_on_alarm, which calls the build
+stage's feecast.build.start_build.start_build (docs/monitoring.md).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from feecast.monitor.events import parse_alarm_event
-from feecast.monitor.retrain import retrain_on_alarm
+from feecast.monitor.retrain_on_alarm import retrain_on_alarm
 from feecast.monitor.settings import RetrainSettings
 from feecast.observability import logger, metrics, tracer
 from feecast.settings import load_settings

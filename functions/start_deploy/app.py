@@ -1,6 +1,6 @@
 """StartDeployFunction: a model package approval (ModelApprovalRule) -> one ModelDeploy execution.
 
-Library: feecast.deploy.start.start_deploy. State machine: statemachines/model_deploy.asl.json.
+Library: feecast.deploy.start_deploy.start_deploy. State machine: statemachines/model_deploy.asl.json.
 """
 
 from typing import Any
@@ -11,7 +11,8 @@ from feecast.adapters import idempotency
 from feecast.adapters.sagemaker import SageMakerPackages
 from feecast.adapters.stepfunctions import StepFunctionsExecutions
 from feecast.deploy.settings import StartSettings
-from feecast.deploy.start import PackageStateChange, start_deploy
+from feecast.deploy.start_deploy import start_deploy
+from feecast.events import PackageStateChange
 from feecast.observability import logger, metrics, tracer
 from feecast.settings import load_settings
 

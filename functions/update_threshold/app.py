@@ -1,6 +1,6 @@
 """UpdateThresholdFunction: state "Update The Threshold" of ModelDeploy.
 
-Library: feecast.deploy.threshold_step.update_threshold.
+Library: feecast.deploy.update_threshold.update_threshold.
 """
 
 from typing import Any
@@ -11,23 +11,18 @@ from feecast.adapters import parameters
 from feecast.adapters.sagemaker import SageMakerPackages
 from feecast.adapters.state_table import StateTable
 from feecast.deploy.settings import DeploySettings
-from feecast.deploy.threshold_step import update_threshold
+from feecast.deploy.update_threshold import ThresholdRequest, update_threshold
 from feecast.observability import logger, metrics, tracer
 from feecast.settings import load_settings
-from pydantic import BaseModel
 
 SETTINGS = load_settings(DeploySettings)
-
-
-class Request(BaseModel):
-    model_package_arn: str
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = parse(event=event, model=Request)
+    request = parse(event=event, model=ThresholdRequest)
     return update_threshold(
         request.model_package_arn,
         SETTINGS,

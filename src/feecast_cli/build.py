@@ -1,6 +1,6 @@
 """`feecast build`: start a model build (or join the running one) and optionally wait for it.
 
-Starts through feecast.build.start.start_build, exactly like the schedule and the retraining
+Starts through feecast.build.start_build.start_build, exactly like the schedule and the retraining
 alarm, so the same guards apply: one execution per dedup key, never two builds at once.
 Works against AWS (default credentials) and the twin (--endpoint-url).
 """
@@ -51,7 +51,8 @@ def _run(args: argparse.Namespace, context: Context) -> int:
     from feecast.adapters import clients
     from feecast.adapters.state_table import StateTable
     from feecast.adapters.stepfunctions import StepFunctionsExecutions
-    from feecast.build.start import StartBuildSettings, TableBuildBackend, start_build
+    from feecast.build.settings import StartBuildSettings
+    from feecast.build.start_build import TableBuildBackend, start_build
 
     settings = StartBuildSettings(
         model_build_state_machine_arn=context.output("ModelBuildStateMachineArn"),

@@ -78,7 +78,7 @@ def _replay(args: argparse.Namespace, context: Context) -> int:
     # Imported here: `feecast --help` stays fast.
     from feecast.adapters.feature_store import FeatureStoreSink
     from feecast.adapters.ingest_table import DynamoIngestStore
-    from feecast.ingest.service import replay_file
+    from feecast.ingest.collect_transactions import replay_file
     from feecast.observability import logger
 
     if not args.file.is_file():

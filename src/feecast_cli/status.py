@@ -271,7 +271,7 @@ def _endpoint(
             )
     if out.get("model_version") is None and out.get("config"):
         # Only production's deployments are recorded; every endpoint configuration the deploy
-        # stage creates is tagged with its package (feecast.deploy.endpoints), staging's too.
+        # stage creates is tagged with its package (feecast.deploy.deploy_endpoint), staging's too.
         package = _config_package(sm, out["config"])
         if package:
             out.update(model_version=package_version(package), model_package=package)

@@ -25,7 +25,8 @@ import pytest
 from feecast.adapters import clients
 from feecast.adapters.state_table import StateTable
 from feecast.adapters.stepfunctions import StepFunctionsExecutions
-from feecast.build.start import BuildStart, StartBuildSettings, TableBuildBackend, start_build
+from feecast.build.settings import StartBuildSettings
+from feecast.build.start_build import BuildStart, TableBuildBackend, start_build
 
 GROUP = "feecast-fee-minutes"
 PREFIX = "/feecast"

@@ -419,7 +419,7 @@ def test_given_an_approval_of_a_package_deleted_since_then_nothing_deploys_and_n
 def test_given_a_switch_of_endpoint_type_then_staging_is_recreated_and_production_is_left_alone(
     bound: Any, model_tar: bytes
 ) -> None:
-    from feecast.deploy.endpoints import EndpointBusy, EndpointTypeChanged, deploy_endpoint
+    from feecast.deploy.deploy_endpoint import EndpointBusy, EndpointTypeChanged, deploy_endpoint
     from feecast.deploy.settings import EndpointSettings
 
     twin = bound

@@ -134,7 +134,7 @@ def test_concurrent_invocations_for_one_transition_start_one_build(
     )
     from feecast.adapters import clients, idempotency
     from feecast.monitor.events import parse_alarm_event
-    from feecast.monitor.retrain import retrain_on_alarm
+    from feecast.monitor.retrain_on_alarm import retrain_on_alarm
     from feecast.monitor.settings import RetrainSettings
 
     settings = RetrainSettings(

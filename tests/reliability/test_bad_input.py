@@ -305,6 +305,7 @@ ENTRIES = [
         "update_threshold",
         {"model_package_arn": PACKAGE},
         required={"model_package_arn": TEXT},
+        parse="ThresholdRequest",  # the step module's request model, imported by the handler
     ),
     Entry(
         "DeployEndpointFunction",
@@ -317,6 +318,7 @@ ENTRIES = [
         },
         required={"stage": TEXT, "model_package_arn": TEXT, "deployment_id": TEXT},
         optional={"guarded": BOOL},
+        parse="DeployRequest",  # the step module's request model, imported by the handler
     ),
     Entry(
         "AwaitEndpointFunction",
@@ -335,12 +337,14 @@ ENTRIES = [
             "timeout_seconds": NUMBER,
             "execution": TEXT,
         },
+        parse="AwaitRequest",  # the step module's request model, imported by the handler
     ),
     Entry(
         "SmokeTestFunction",
         "smoke_test",
         {"endpoint_name": "feecast-staging"},
         required={"endpoint_name": TEXT},
+        parse="SmokeRequest",  # the step module's request model, imported by the handler
     ),
     Entry(
         "RequestApprovalFunction",
@@ -357,6 +361,7 @@ ENTRIES = [
             "timeout_seconds": NUMBER,
             "deployment": OBJECT,
         },
+        parse="AskRequest",  # the step module's request model, imported by the handler
     ),
     Entry(
         "ReportOutcomeFunction",
@@ -364,6 +369,7 @@ ENTRIES = [
         {"outcome": "approved", "execution": "v3-20260105T101500", "deployment": DEPLOYMENT},
         required={"outcome": TEXT, "execution": TEXT, "deployment": OBJECT},
         optional={"failed_step": TEXT},
+        parse="OutcomeRequest",  # the step module's request model, imported by the handler
     ),
     Entry(
         "RecordDeploymentFunction",
@@ -384,6 +390,7 @@ ENTRIES = [
             "endpoint": OBJECT,
         },
         optional={"reason": TEXT},
+        parse="RecordRequest",  # the step module's request model, imported by the handler
     ),
 ]
 BY_FUNCTION = {e.function: e for e in ENTRIES}
@@ -493,12 +500,12 @@ def _load_app(twin: Any, entry: Entry) -> ModuleType:
 def _parse_layer(twin: Any, entry: Entry) -> Callable[[Any], Any]:
     """What the handler does with its input before any AWS call: parse, validate, derive."""
     from aws_lambda_powertools.utilities.parser import parse
-    from feecast.build.evaluate import EvaluateRequest
-    from feecast.build.prepare import PrepareRequest
-    from feecast.build.register import RegisterRequest
+    from feecast.build.evaluate_model import EvaluateRequest
+    from feecast.build.prepare_data import PrepareRequest
+    from feecast.build.register_model import RegisterRequest
     from feecast.deploy import trigger
-    from feecast.deploy.start import PackageStateChange
-    from feecast.ingest.service import ScheduledRun
+    from feecast.events import PackageStateChange
+    from feecast.ingest.collect_transactions import ScheduledRun
     from feecast.monitor import events
 
     def model(cls: Any) -> Callable[[Any], Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from feecast.build.register import RegisterRequest
+from feecast.build.register_model import RegisterRequest
 
 EXECUTION = "arn:aws:states:eu-west-1:123456789012:execution:feecast-model-build:manual-x"
 WINDOW = {

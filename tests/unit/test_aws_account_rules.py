@@ -135,4 +135,4 @@ def test_create_model_package_is_granted_on_both_resource_types_and_pending_only
     assert grant["Condition"] == {
         "StringEquals": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}
     }
-    # feecast.build.register always sends PendingManualApproval (test_build_register.py).
+    # feecast.build.register_model always sends PendingManualApproval (test_build_register.py).

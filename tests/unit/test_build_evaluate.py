@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 from feecast.backtest import plan_backtest
 from feecast.baseline import naive_forecast
-from feecast.build.evaluate import (
+from feecast.build.evaluate_model import (
     EVALUATION_SCHEMA,
     EvaluateRequest,
-    EvaluateSettings,
     EvaluationError,
     compose_evaluation,
     evaluate_model,
@@ -20,6 +19,7 @@ from feecast.build.evaluate import (
 )
 from feecast.build.layout import BuildLayout
 from feecast.build.production import ProductionModel
+from feecast.build.settings import EvaluateSettings
 from feecast.config import ValidationConfig
 from feecast.deepar import Forecast, to_record
 from feecast.metrics import weighted_quantile_loss

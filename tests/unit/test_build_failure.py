@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from feecast.build.failure import FailureRequest, describe_failure, reason_from_cause
+from feecast.build.report_build_failure import FailureRequest, describe_failure, reason_from_cause
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 

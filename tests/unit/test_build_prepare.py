@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 from feecast.adapters.feature_history import History
 from feecast.build.layout import BuildLayout, sagemaker_name
-from feecast.build.prepare import (
+from feecast.build.prepare_data import (
     DataRefused,
     PrepareRequest,
-    PrepareSettings,
     choose_training_series,
     prepare_data,
 )
 from feecast.build.production import ProductionModel, find_production_model
+from feecast.build.settings import PrepareSettings
 from feecast.config import (
     ConfigError,
     FeecastConfig,
@@ -314,7 +314,8 @@ def test_sagemaker_names_are_unique_valid_and_short() -> None:
 def test_spot_training_rule_is_explicit() -> None:
     """Built-in algorithms that do not checkpoint wait at most 3600 s on spot, and the wait must
     cover the run (model-managed-spot-training.html): a longer run is refused before any read."""
-    from feecast.build.prepare import SPOT_MAX_WAIT_SECONDS, stopping_condition
+    from feecast.build.prepare_data import stopping_condition
+    from feecast.build.settings import SPOT_MAX_WAIT_SECONDS
     from feecast.config import ConfigError
 
     assert stopping_condition(use_spot=True, max_runtime_seconds=3000) == {
@@ -344,7 +345,7 @@ def test_spot_training_rule_is_explicit() -> None:
 def test_template_bounds_the_training_runtime_by_the_spot_rule() -> None:
     from pathlib import Path
 
-    from feecast.build.prepare import SPOT_MAX_WAIT_SECONDS
+    from feecast.build.settings import SPOT_MAX_WAIT_SECONDS
 
     from feecast_twin.intrinsics import load_yaml
 

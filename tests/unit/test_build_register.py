@@ -9,12 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import botocore
-from feecast.build.register import (
-    RegisterSettings,
-    approve_command,
-    package_request,
-    register_model,
-)
+from feecast.build.register_model import approve_command, package_request, register_model
+from feecast.build.settings import RegisterSettings
 
 from tests.support.builds import EXECUTION, register_request
 

@@ -8,13 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from feecast.build.start import (
-    Claim,
-    StartBuildSettings,
-    TableBuildBackend,
-    execution_name,
-    start_build,
-)
+from feecast.build.settings import StartBuildSettings
+from feecast.build.start_build import Claim, TableBuildBackend, execution_name, start_build
 
 from tests.support.fakes import FakeExecutions, FakeState
 

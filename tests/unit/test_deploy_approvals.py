@@ -7,7 +7,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from feecast.deploy import approvals, links, names
-from feecast.deploy.approvals import ApprovalRefused, Decided, LinkRequest
+from feecast.deploy.approval_callback import MAX_QUERY_CHARS, LinkRequest, answer_link
+from feecast.deploy.approvals import ApprovalRefused, Decided
+from feecast.deploy.request_approval import ApprovalRequest, request_approval
 from feecast.observability import metrics
 
 from tests.support.deploy import approval_settings, package_arn
@@ -36,8 +38,8 @@ class World:
         self.secret = FakeSecret()
         self.notifier = FakeNotifier()
 
-    def ask(self) -> approvals.ApprovalRequest:
-        return approvals.request_approval(
+    def ask(self) -> ApprovalRequest:
+        return request_approval(
             task_token="token-1",
             execution_arn="arn:aws:states:eu-west-1:123456789012:execution:feecast-model-deploy:x",
             deployment=DEPLOYMENT,
@@ -56,7 +58,7 @@ class World:
     def follow(self, url: str, method: str = "POST", now: float | None = None, **query: str) -> Any:
         parts = urlsplit(url)
         fields = {k: v[0] for k, v in parse_qs(parts.query).items()} | query
-        return approvals.answer_link(
+        return answer_link(
             LinkRequest(
                 method=method,
                 approval_id=parts.path.rsplit("/", 1)[-1],
@@ -200,7 +202,7 @@ def test_an_expired_link_is_refused() -> None:
 def test_an_oversize_link_is_refused_before_its_signature_is_checked() -> None:
     w = World()
     asked = w.ask()
-    long = asked.approve_url + "&x=" + "a" * approvals.MAX_QUERY_CHARS
+    long = asked.approve_url + "&x=" + "a" * MAX_QUERY_CHARS
     with pytest.raises(ApprovalRefused) as refused:
         w.follow(long, now=asked.expires_at - 1)
     assert (refused.value.status, refused.value.code) == (414, "Oversize")

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from feecast.adapters.sagemaker import SageMakerEndpoints
-from feecast.deploy.endpoint_config import endpoint_type_of
-from feecast.deploy.endpoints import (
+from feecast.deploy.deploy_endpoint import (
     PackageNotDeployable,
     _create_config_once,
     _create_model_once,
 )
+from feecast.deploy.endpoint_config import endpoint_type_of
 
 TAKEN = ClientError(
     {

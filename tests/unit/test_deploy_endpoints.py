@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 from feecast.deploy import names
-from feecast.deploy.endpoints import (
+from feecast.deploy.await_endpoint import await_endpoint
+from feecast.deploy.deploy_endpoint import (
     EndpointBusy,
     EndpointTypeChanged,
     PackageNotDeployable,
-    await_endpoint,
     deploy_endpoint,
-    resume_waiter,
-    teardown_endpoint,
 )
+from feecast.deploy.resume_endpoint_waiter import resume_waiter
+from feecast.deploy.teardown_endpoint import teardown_endpoint
 
 from tests.support.deploy import deploy_settings, endpoint_settings, package, package_arn
 from tests.support.fakes import FakeAlarms, FakeEndpoints, FakePackages, FakeState, FakeTasks
@@ -318,9 +318,9 @@ def test_given_an_event_of_the_old_config_after_a_rollback_then_the_task_fails()
 def test_given_staging_then_teardown_deletes_it_and_a_repeat_finds_it_absent() -> None:
     w = World()
     w.endpoints.serve("feecast-staging", CONFIG)
-    assert teardown_endpoint("feecast-staging", endpoints=w.endpoints) == {
+    assert teardown_endpoint("feecast-staging", endpoints=w.endpoints).model_dump() == {
         "endpoint_name": "feecast-staging",
         "action": "deleted",
     }
-    assert teardown_endpoint("feecast-staging", endpoints=w.endpoints)["action"] == "absent"
+    assert teardown_endpoint("feecast-staging", endpoints=w.endpoints).action == "absent"
     assert w.endpoints.calls == [("delete_endpoint", "feecast-staging")]

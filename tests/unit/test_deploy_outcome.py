@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 from feecast.deploy import names, outcome
+from feecast.deploy.record_deployment import record_deployment
+from feecast.deploy.report_outcome import report_outcome
 from feecast.observability import metrics
 
 from tests.support.deploy import TOPIC, deploy_settings, package_arn
@@ -32,7 +34,7 @@ def counted() -> dict[str, float]:
 def record(
     state: FakeState, notifier: FakeNotifier, version: int, execution: str, mode: str = "deploy"
 ) -> Any:
-    return outcome.record_deployment(
+    return record_deployment(
         stage="production",
         model_package_arn=package_arn(version),
         execution=execution,
@@ -106,7 +108,7 @@ def test_given_nothing_deployed_then_there_is_no_current_record() -> None:
 )
 def test_each_outcome_is_counted_and_notified(result: str, metric: str, subject: str) -> None:
     notifier = FakeNotifier()
-    answer = outcome.report_outcome(
+    answer = report_outcome(
         outcome=result,
         deployment={"model_package_version": 7, "approval": {"by": "ana"}},
         execution="exec-7",
@@ -114,7 +116,7 @@ def test_each_outcome_is_counted_and_notified(result: str, metric: str, subject:
         settings=deploy_settings(),
         notifier=notifier,
     )
-    assert answer == {"outcome": result, "execution": "exec-7"}
+    assert answer.model_dump(exclude_none=True) == {"outcome": result, "execution": "exec-7"}
     assert counted() == {metric: 1.0}
     [sent] = notifier.sent
     assert (sent["topic"], sent["subject"]) == (TOPIC, subject)
@@ -122,7 +124,7 @@ def test_each_outcome_is_counted_and_notified(result: str, metric: str, subject:
 
 def test_a_failure_says_what_it_means_for_production_and_the_threshold() -> None:
     notifier = FakeNotifier()
-    outcome.report_outcome(
+    report_outcome(
         outcome="failed",
         deployment={
             "model_package_version": 7,
@@ -144,7 +146,7 @@ def test_a_failure_says_what_it_means_for_production_and_the_threshold() -> None
 
 
 def test_given_sns_down_then_the_report_says_so_instead_of_failing() -> None:
-    answer = outcome.report_outcome(
+    answer = report_outcome(
         outcome="rejected",
         deployment={"model_package_version": 7},
         execution="exec-7",
@@ -152,5 +154,5 @@ def test_given_sns_down_then_the_report_says_so_instead_of_failing() -> None:
         settings=deploy_settings(),
         notifier=FakeNotifier(down=True),
     )
-    assert answer["notification_not_sent"] == "RuntimeError: SNS is down"
+    assert answer.notification_not_sent == "RuntimeError: SNS is down"
     assert counted() == {"ApprovalsRejected": 1.0}

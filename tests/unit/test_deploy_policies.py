@@ -12,7 +12,8 @@ import pytest
 from feecast.deploy import endpoint_config as ec
 from feecast.deploy import names, smoke
 from feecast.deploy.history import DeploymentRecord, NothingToRollBackTo, rollback_target
-from feecast.deploy.start import PackageStateChange
+from feecast.events import PackageStateChange
+from feecast.times import parse_optional_instant
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -107,7 +108,7 @@ def test_names_are_deterministic_and_within_aws_limits() -> None:
     ],
 )
 def test_event_times_in_iso_or_epoch_forms_are_understood(raw: object) -> None:
-    assert names.parse_time(raw) == datetime(2026, 1, 5, 10, 15, tzinfo=UTC)  # type: ignore[arg-type]
+    assert parse_optional_instant(raw) == datetime(2026, 1, 5, 10, 15, tzinfo=UTC)  # type: ignore[arg-type]
 
 
 def test_given_a_package_event_without_detail_times_then_the_envelope_time_dates_it() -> None:
@@ -124,11 +125,11 @@ def test_given_a_package_event_without_detail_times_then_the_envelope_time_dates
 # -- rollback target ---------------------------------------------------------------------------
 def _rec(version: int) -> DeploymentRecord:
     return DeploymentRecord(
-        "production",
-        f"arn:pkg/{version}",
-        version,
-        f"2026-01-0{version}T00:00:00Z",
-        f"v{version}-x",
+        stage="production",
+        package_arn=f"arn:pkg/{version}",
+        version=version,
+        deployed_at=f"2026-01-0{version}T00:00:00Z",
+        execution=f"v{version}-x",
     )
 
 

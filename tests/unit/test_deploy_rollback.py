@@ -6,9 +6,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from feecast.deploy import outcome, rollback
+from feecast.deploy import rollback
 from feecast.deploy.history import NothingToRollBackTo
-from feecast.deploy.start import PackageEvent
+from feecast.deploy.on_package_rejected import handle_package_rejected
+from feecast.deploy.record_deployment import record_deployment
+from feecast.events import PackageDetail
 
 from tests.support.deploy import (
     DEPLOY_MACHINE,
@@ -43,7 +45,7 @@ class World:
     def deployed(self, *versions: int) -> None:
         """Production served these versions, in order (the last one now)."""
         for i, version in enumerate(versions):
-            outcome.record_deployment(
+            record_deployment(
                 stage="production",
                 model_package_arn=package_arn(version),
                 execution=f"exec-{i}",
@@ -65,7 +67,7 @@ class World:
         )
 
     def rejected(self, version: int, group: str = GROUP) -> rollback.RollbackStart:
-        event = PackageEvent.model_validate(
+        event = PackageDetail.model_validate(
             {
                 "ModelPackageArn": package_arn(version),
                 "ModelPackageGroupName": group,
@@ -75,7 +77,7 @@ class World:
                 "LastModifiedTime": REJECTED_AT,
             }
         )
-        return rollback.handle_package_rejected(
+        return handle_package_rejected(
             event,
             None,
             state_machine_arn=DEPLOY_MACHINE,

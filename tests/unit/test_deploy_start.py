@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from feecast.deploy.start import PackageEvent, start_deploy
+from feecast.deploy.start_deploy import start_deploy
+from feecast.events import PackageDetail
 
 from tests.support.deploy import DEPLOY_MACHINE, GROUP, package, package_arn, start_settings
 from tests.support.fakes import FakeExecutions, FakeOnce, FakePackages
@@ -12,8 +13,8 @@ from tests.support.fakes import FakeExecutions, FakeOnce, FakePackages
 APPROVED_AT = "2026-01-05T10:15:00Z"
 
 
-def event(**overrides: Any) -> PackageEvent:
-    return PackageEvent.model_validate(
+def event(**overrides: Any) -> PackageDetail:
+    return PackageDetail.model_validate(
         {
             "ModelPackageArn": package_arn(7),
             "ModelPackageGroupName": GROUP,
@@ -32,7 +33,7 @@ class World:
         self.executions = FakeExecutions()
         self.once = FakeOnce()
 
-    def start(self, e: PackageEvent | None = None) -> Any:
+    def start(self, e: PackageDetail | None = None) -> Any:
         return start_deploy(
             e or event(),
             None,

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from feecast.config import FeecastConfig
 from feecast.deploy import names
-from feecast.deploy.threshold_step import MissingModelLoss, update_threshold
+from feecast.deploy.update_threshold import MissingModelLoss, update_threshold
 
 from tests.support.deploy import deploy_settings, package, package_arn
 from tests.support.fakes import FakePackages, FakeParameters, FakeState

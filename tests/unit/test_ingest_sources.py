@@ -9,8 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from feecast.ingest.collect_transactions import ScheduledRun
 from feecast.ingest.model import MinuteRecord, minute_id, parse_minute_id
-from feecast.ingest.service import CollectorSettings, ScheduledRun
+from feecast.ingest.settings import CollectorSettings
 from feecast.ingest.sources import (
     FileSource,
     SourceFormatError,

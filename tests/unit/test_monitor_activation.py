@@ -7,7 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from feecast.config import FeecastConfig, ValidationConfig
-from feecast.monitor.activation import ActivationPorts, apply_change, handle_endpoint_change
+from feecast.monitor.activate_monitoring import (
+    ActivationPorts,
+    apply_change,
+    handle_endpoint_change,
+)
 from feecast.monitor.events import parse_endpoint_event
 from feecast.monitor.records import EndpointState
 from feecast.monitor.settings import ActivationSettings

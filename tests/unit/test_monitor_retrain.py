@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from feecast.build.start import BuildStart
+from feecast.build.start_build import BuildStart
 from feecast.config import ValidationConfig
 from feecast.monitor.episode import Episode, Verdict, classify
 from feecast.monitor.events import parse_alarm_event
 from feecast.monitor.records import EpisodeStore, LatestScore
-from feecast.monitor.retrain import RetrainPorts, decide_and_start
+from feecast.monitor.retrain_on_alarm import RetrainPorts, decide_and_start
 from feecast.monitor.rolling import RollingScore, WindowRecord, rolling_score
 from feecast.monitor.rolling import classify as classify_ratio
 from feecast.monitor.settings import RetrainSettings

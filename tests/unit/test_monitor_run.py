@@ -13,9 +13,9 @@ import pytest
 from feecast.config import FeecastConfig
 from feecast.deepar import Forecast, from_record
 from feecast.monitor.events import MonitorRunRequest
+from feecast.monitor.monitor_endpoint import RunPorts, run_hour
 from feecast.monitor.records import EndpointState, StoredForecast
 from feecast.monitor.rolling import RollingScore, WindowRecord
-from feecast.monitor.run import RunPorts, run_hour
 from feecast.monitor.window import evaluation_window, score_window
 from feecast.series import MINUTE, MinuteSeries
 

@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 from feecast.adapters import notify as notify_module
 from feecast.adapters.notify import notify_or_count
-from feecast.deploy.outcome import report_outcome
+from feecast.deploy.report_outcome import report_outcome
 from feecast.deploy.settings import DeploySettings
 from feecast.lifecycle import DetailType, lifecycle_event
 from feecast.observability import metrics
@@ -101,7 +101,7 @@ def test_given_sns_down_when_a_deployment_outcome_is_reported_then_it_is_still_c
         notifier=notify_module,
     )
     assert counted() == {metric: 1.0, "NotificationsFailed": 1.0}
-    assert "Throttled" in result["notification_not_sent"]
+    assert "Throttled" in (result.notification_not_sent or "")
 
 
 def test_the_timeout_message_says_how_to_deploy_the_package_after_all(sns: FakeSns) -> None:

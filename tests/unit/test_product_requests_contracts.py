@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from feecast.adapters.cloudwatch import metric_data_request
 from feecast.adapters.notify import clean_subject
-from feecast.build.register import RegisterSettings, metadata_refusal, package_request
+from feecast.build.register_model import metadata_refusal, package_request
+from feecast.build.settings import RegisterSettings
 from feecast.config import ValidationConfig
 from feecast.deploy.endpoint_config import EndpointSpec, endpoint_config_request, guardrails
 from feecast.ingest.model import MinuteRecord

@@ -15,6 +15,8 @@ from typing import Any, overload
 import numpy as np
 import numpy.typing as npt
 
+from feecast.times import iso
+
 __all__ = ["MINUTE", "MinuteSeries", "PointsReport", "floor_minute"]
 
 MINUTE = timedelta(minutes=1)
@@ -63,12 +65,8 @@ class PointsReport:
             "duplicates": self.duplicates,
             "conflicts": self.conflicts,
             "out_of_range": self.out_of_range,
-            "first_conflict": None if self.first_conflict is None else _iso(self.first_conflict),
+            "first_conflict": None if self.first_conflict is None else iso(self.first_conflict),
         }
-
-
-def _iso(ts: datetime) -> str:
-    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True, eq=False)
@@ -179,7 +177,7 @@ class MinuteSeries:
         first = floor_minute(start)
         stop = floor_minute(end)
         if stop < first:
-            raise ValueError(f"window end {_iso(stop)} is before its start {_iso(first)}")
+            raise ValueError(f"window end {iso(stop)} is before its start {iso(first)}")
         size = _minutes_between(first, stop)
         out = np.full(size, np.nan)
         offset = _minutes_between(self.start, first)
@@ -201,7 +199,7 @@ class MinuteSeries:
 
     def __repr__(self) -> str:
         return (
-            f"MinuteSeries(start={_iso(self.start)}, len={len(self)}, "
+            f"MinuteSeries(start={iso(self.start)}, len={len(self)}, "
             f"observed={self.observed_count})"
         )
 
@@ -227,7 +225,7 @@ class MinuteSeries:
         lo = None if start is None else floor_minute(start)
         hi = None if end is None else floor_minute(end)
         if lo is not None and hi is not None and hi < lo:
-            raise ValueError(f"end {_iso(hi)} is before start {_iso(lo)}")
+            raise ValueError(f"end {iso(hi)} is before start {iso(lo)}")
 
         by_minute: dict[datetime, float] = {}
         given = duplicates = conflicts = out_of_range = 0
@@ -272,10 +270,10 @@ def _as_value(raw: object, minute: datetime) -> float:
     if raw is None:
         return math.nan
     if isinstance(raw, bool) or not isinstance(raw, int | float | np.integer | np.floating):
-        raise ValueError(f"value at {_iso(minute)} is not a number: {raw!r}")
+        raise ValueError(f"value at {iso(minute)} is not a number: {raw!r}")
     value = float(raw)
     if math.isinf(value):
-        raise ValueError(f"value at {_iso(minute)} is infinite")
+        raise ValueError(f"value at {iso(minute)} is infinite")
     return value
 
 

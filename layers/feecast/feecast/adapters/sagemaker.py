@@ -22,8 +22,8 @@ def client() -> Any:
 
 def training_metrics(job_name: str) -> dict[str, float]:
     """DeepAR's own final metrics; informative only, so a failure to read them is logged."""
-    # Imported here: feecast.build.evaluate needs numpy, RegisterModel only this function.
-    from feecast.build.evaluate import final_metrics
+    # Imported here: feecast.build.evaluate_model needs numpy, RegisterModel only this function.
+    from feecast.build.evaluate_model import final_metrics
 
     try:
         return final_metrics(client().describe_training_job(TrainingJobName=job_name))

@@ -7,7 +7,7 @@
 | BuildExecutions | feecast.adapters.stepfunctions.StepFunctionsExecutions |
 | ModelPackages | feecast.adapters.sagemaker.SageMakerPackages |
 
-start_build's guards (feecast.build.start.BuildBackend) run on BuildState and BuildExecutions
+start_build's guards (feecast.build.start_build.BuildBackend) run on BuildState and BuildExecutions
 through `TableBuildBackend`; the handlers wire the real adapters, unit tests pass fakes.
 """
 

@@ -1,7 +1,7 @@
 """The data a model was trained and evaluated on: lineage kept in the model package metadata.
 
 Its own module (pydantic only): RegisterModel needs the shape but not the data preparation
-in feecast.build.prepare, which imports numpy.
+in feecast.build.prepare_data, which imports numpy.
 """
 
 from __future__ import annotations

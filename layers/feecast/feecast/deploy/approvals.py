@@ -1,4 +1,5 @@
-"""Human approval of a staging deployment: the request, the link, the command, the decision.
+"""Human approval of a staging deployment: the record and the decision, shared by
+request_approval.py (the request), approval_callback.py (the link) and `feecast approve/reject`.
 
 "Ask A Person To Approve" is a .waitForTaskToken task. Its token is kept in the StateTable
 under APPROVAL#<random id> with expires_at = the wait's timeout; only the id travels in links
@@ -6,30 +7,26 @@ and messages. A decision (signed link or `feecast approve/reject` with AWS crede
 the record with a conditional delete (single use), then resumes the execution with
 SendTaskSuccess({"decision": "approve"|"reject", ...}); the state machine's Choice reads it.
 
-Who can decide: the holder of a valid, unexpired, unused link (answer_link), or an IAM
+Who can decide: the holder of a valid, unexpired, unused link (approval_callback.answer_link), or an IAM
 principal allowed by policy (the template's ApproverPolicy: `feecast approve/reject`, decide).
 Every refused link request is logged once as a structured warning (reason, status, request id;
-never the signature or the token) and counted as ApprovalRefused{Reason} (report_refusal).
+never the signature or the token) and counted as ApprovalRefused{Reason} (approval_callback.report_refusal).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Literal
 
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from pydantic import BaseModel
 
 from feecast.adapters.errors import TaskGone
 from feecast.deploy import links, names
-from feecast.deploy.ports import DeployState, Notifier, Secret, TaskTokens
-from feecast.deploy.settings import ApprovalRequestSettings
-from feecast.lifecycle import DetailType, lifecycle_event
-from feecast.observability import logger, metrics
+from feecast.deploy.ports import DeployState, TaskTokens
+from feecast.observability import logger
 
-_SK = "APPROVAL"
+APPROVAL_SK = "APPROVAL"
 
 # Refusal reasons: the log field `reason` and the ApprovalRefused metric's Reason dimension
 # (a fixed, small set: never text taken from the request).
@@ -42,17 +39,6 @@ RefusalCode = Literal[
     "UsedOrUnknown",  # 410: decided already (either link of the pair, or the CLI), or no such id
     "ExecutionEnded",  # 410: the deployment stopped waiting (stopped, timed out, failed)
 ]
-REFUSED_METRIC = "ApprovalRefused"
-LINK_METHODS = ("GET", "POST")
-MAX_QUERY_CHARS = 1024  # a genuine link's query string is about 120 characters
-MAX_BODY_CHARS = 1024  # the confirmation form posts an empty body
-
-
-class ApprovalRequest(BaseModel):
-    approval_id: str
-    expires_at: int
-    approve_url: str
-    reject_url: str
 
 
 class PendingApproval(BaseModel):
@@ -88,102 +74,6 @@ class Decided(BaseModel):
     by: str
 
 
-def request_approval(
-    *,
-    task_token: str,
-    execution_arn: str,
-    deployment: dict[str, Any],
-    timeout_seconds: int,
-    settings: ApprovalRequestSettings,
-    state: DeployState,
-    secret: Secret,
-    notifier: Notifier,
-) -> ApprovalRequest:
-    """Store the token under a fresh id and tell people what waits and how to decide."""
-    table = state
-    approval_id = links.new_approval_id()
-    now = datetime.now(UTC)
-    expires = int((now + timedelta(seconds=timeout_seconds)).timestamp())
-    threshold = deployment.get("threshold") or {}
-    record = PendingApproval(
-        approval_id=approval_id,
-        deployment_id=str(deployment["deployment_id"]),
-        model_package_arn=str(deployment["model_package_arn"]),
-        version=int(deployment["model_package_version"]),
-        execution_arn=execution_arn,
-        staging_endpoint=settings.staging_endpoint_name,
-        created_at=now.isoformat(),
-        expires_at=expires,
-        loss=threshold.get("loss"),
-        threshold=threshold.get("old_threshold"),
-        baseline_loss=threshold.get("baseline_loss"),
-    )
-    table.put(
-        {
-            "pk": f"{names.APPROVAL_PREFIX}{approval_id}",
-            "sk": _SK,
-            "task_token": task_token,
-            **record.model_dump(),
-        },
-        condition="attribute_not_exists(pk)",
-    )
-    key = secret.get()
-    approve = links.link(settings.approval_api_url, key, approval_id, "approve", expires)
-    reject = links.link(settings.approval_api_url, key, approval_id, "reject", expires)
-    smoke = deployment.get("smoke") or {}
-    lines = [
-        f"Model package version {record.version} is on the staging endpoint {record.staging_endpoint} "
-        "and passed its smoke test. It waits for a person to promote it to production.",
-        "",
-        f"Loss (mean wQL): {record.loss}   baseline: {record.baseline_loss}   "
-        f"threshold before approval: {record.threshold}"
-        + (
-            f"   new threshold: {threshold.get('new_threshold')}"
-            if threshold.get("changed", threshold.get("lowered"))
-            else ""
-        ),
-        f"Smoke test context: {smoke.get('context_source', 'n/a')}",
-        f"Decide before {datetime.fromtimestamp(expires, UTC):%Y-%m-%d %H:%M} UTC; after that the deployment ends.",
-        "",
-        f"Approve: {approve}",
-        f"Reject:  {reject}",
-        "",
-        f"Or with AWS credentials: feecast approve {approval_id}   /   feecast reject {approval_id}",
-    ]
-    subject = f"feecast: approve model v{record.version} for production?"
-    facts = {
-        "approval_id": approval_id,
-        "deployment_id": record.deployment_id,
-        "model_package_arn": record.model_package_arn,
-        "execution_arn": execution_arn,
-        "staging_endpoint": record.staging_endpoint,
-        "expires_at": expires,
-    }
-    notifier.notify(
-        settings.notification_topic_arn,
-        subject,
-        "\n".join(lines),
-        facts,
-        # The links are not in the event: whoever can read the bus is not always an approver.
-        event=lifecycle_event(
-            DetailType.APPROVAL_REQUESTED,
-            project=settings.project_name,
-            outcome="requested",
-            summary=subject,
-            stage="production",
-            model_package_arn=record.model_package_arn,
-            execution=execution_arn,
-            facts=facts | {"loss": record.loss, "threshold": record.threshold},
-        ),
-    )
-    logger.info(
-        "approval requested", extra={"approval_id": approval_id, "deployment": record.deployment_id}
-    )
-    return ApprovalRequest(
-        approval_id=approval_id, expires_at=expires, approve_url=approve, reject_url=reject
-    )
-
-
 def list_pending(state: DeployState, *, now: float | None = None) -> list[PendingApproval]:
     """Approvals still waiting (not used, not expired), oldest first."""
     now = time.time() if now is None else now
@@ -192,7 +82,7 @@ def list_pending(state: DeployState, *, now: float | None = None) -> list[Pendin
     # allows the Scan only so).
     fields = ["pk", "sk", *PendingApproval.model_fields]
     for item in state.scan_prefix(names.APPROVAL_PREFIX, attributes=fields):
-        if item.get("sk") != _SK or int(item.get("expires_at", 0)) <= now:
+        if item.get("sk") != APPROVAL_SK or int(item.get("expires_at", 0)) <= now:
             continue
         out.append(
             PendingApproval.model_validate(
@@ -224,10 +114,13 @@ def decide(
     table = state
     pk = f"{names.APPROVAL_PREFIX}{approval_id}"
     item = table.take(
-        pk, _SK, condition="attribute_exists(pk) AND expires_at > :now", values={":now": int(now)}
+        pk,
+        APPROVAL_SK,
+        condition="attribute_exists(pk) AND expires_at > :now",
+        values={":now": int(now)},
     )
     if item is None:
-        if table.get(pk, _SK, attributes=["pk"]) is not None:
+        if table.get(pk, APPROVAL_SK, attributes=["pk"]) is not None:
             raise ApprovalRefused(
                 410, "this approval has expired: the deployment already ended", "Expired"
             )
@@ -258,105 +151,6 @@ def decide(
         model_package_arn=str(item.get("model_package_arn", "")),
         by=by,
     )
-
-
-@dataclass(frozen=True)
-class LinkRequest:
-    """What the approval API received (ApprovalCallbackFunction maps API Gateway's event)."""
-
-    method: str
-    approval_id: str | None
-    query: dict[str, str] = field(default_factory=dict)
-    raw_query: str = ""
-    body: str | None = None
-    source_ip: str = ""
-    request_id: str = ""
-
-
-def answer_link(
-    request: LinkRequest,
-    *,
-    state: DeployState,
-    tasks: TaskTokens,
-    secret: Secret,
-    now: float | None = None,
-) -> Decided | links.VerifiedLink:
-    """GET: verify the link and that its approval still waits (no side effect: mail scanners
-    open links). POST: verify, consume once, resume. Otherwise ApprovalRefused, already logged
-    and counted (report_refusal)."""
-    try:
-        return _answer_link(request, state, tasks, secret, time.time() if now is None else now)
-    except (links.LinkError, ApprovalRefused) as exc:
-        refusal = (
-            exc
-            if isinstance(exc, ApprovalRefused)
-            else ApprovalRefused(exc.status, exc.reason, exc.code)
-        )
-        report_refusal(refusal, request_id=request.request_id, approval_id=request.approval_id)
-        raise refusal from None
-
-
-def _answer_link(
-    request: LinkRequest, state: DeployState, tasks: TaskTokens, secret: Secret, now: float
-) -> Decided | links.VerifiedLink:
-    method = request.method.upper()
-    if method not in LINK_METHODS:
-        raise ApprovalRefused(405, "open the link, then confirm with its button", "WrongMethod")
-    if len(request.raw_query) > MAX_QUERY_CHARS:
-        raise ApprovalRefused(414, "the link is longer than any approval link", "Oversize")
-    if len(request.body or "") > MAX_BODY_CHARS:
-        raise ApprovalRefused(413, "the request is larger than any approval sends", "Oversize")
-    query = request.query
-    verified = links.verify(
-        secret.get(),
-        request.approval_id,
-        query.get("decision"),
-        query.get("expires"),
-        query.get("signature"),
-        now=now,
-    )
-    if method == "GET":
-        record = state.get(
-            f"{names.APPROVAL_PREFIX}{verified.approval_id}", _SK, attributes=["expires_at"]
-        )
-        if record is None:
-            raise ApprovalRefused(
-                410, "this approval was already used, or does not exist", "UsedOrUnknown"
-            )
-        return verified
-    return decide(
-        state,
-        tasks,
-        verified.approval_id,
-        verified.decision,
-        by=f"link from {request.source_ip or 'an unknown address'}",
-        now=now,
-    )
-
-
-def report_refusal(
-    refusal: ApprovalRefused, *, request_id: str, approval_id: str | None = None
-) -> None:
-    """One structured warning and one ApprovalRefused{Reason} datum per refused request.
-
-    Only fixed text and well-formed ids are logged: never the signature, the token, or
-    anything else the request carried."""
-    logger.warning(
-        "approval refused",
-        extra={
-            "reason": refusal.code,
-            "status": refusal.status,
-            "detail": refusal.reason,
-            "request_id": request_id,
-            "approval_id": (
-                approval_id if approval_id and links.ID_PATTERN.fullmatch(approval_id) else None
-            ),
-        },
-    )
-    with single_metric(
-        name=REFUSED_METRIC, unit=MetricUnit.Count, value=1, namespace=metrics.namespace
-    ) as metric:
-        metric.add_dimension(name="Reason", value=refusal.code)
 
 
 def pending_for_package(state: DeployState, model_package_arn: str) -> list[str]:

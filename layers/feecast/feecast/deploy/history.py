@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
 
-@dataclass(frozen=True)
-class DeploymentRecord:
+
+class DeploymentRecord(BaseModel):
+    """One DEPLOY#<stage> record (also RecordDeploymentFunction's result, without the Nones)."""
+
+    model_config = ConfigDict(frozen=True)
+
     stage: str
     package_arn: str
     version: int
@@ -32,7 +36,7 @@ class DeploymentRecord:
         )
 
     def to_item(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
+        return self.model_dump(exclude_none=True)
 
 
 class NothingToRollBackTo(LookupError):

@@ -31,21 +31,6 @@ def stamp(ts: datetime) -> str:
     return ts.astimezone(UTC).strftime("%Y%m%dT%H%M%S")
 
 
-def parse_time(raw: datetime | str | int | float | None) -> datetime | None:
-    """ISO-8601 text or epoch milliseconds / seconds (SageMaker events use both) -> UTC datetime."""
-    if raw is None or raw == "":
-        return None
-    if isinstance(raw, datetime):  # an envelope's `time`, already parsed by the event model
-        return raw.replace(tzinfo=UTC) if raw.tzinfo is None else raw.astimezone(UTC)
-    if isinstance(raw, int | float) or (isinstance(raw, str) and raw.replace(".", "", 1).isdigit()):
-        value = float(raw)
-        # Epoch milliseconds are > 1e11 for any date after 1973.
-        return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, UTC)
-    text = str(raw).strip().replace("Z", "+00:00")
-    ts = datetime.fromisoformat(text)
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
-
-
 def _fit(name: str, limit: int) -> str:
     name = _UNSAFE.sub("-", name).strip("-")
     if len(name) <= limit:

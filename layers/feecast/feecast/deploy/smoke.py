@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel
 
 from feecast.deepar import Forecast, FormatError, parse_endpoint_response, quantile_key
 from feecast.series import MINUTE, MinuteSeries, floor_minute
@@ -37,14 +38,27 @@ class SmokeReport:
     problems: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "prediction_length": self.prediction_length,
-            "quantiles": self.quantiles,
-            "context_source": self.context_source,
-            "context_points": self.context_points,
-            "mean_first": self.mean_first,
-            "mean_last": self.mean_last,
-        }
+        return self.result().model_dump()
+
+    def result(self) -> SmokeResult:
+        """The step's result (the problems, if any, were raised as the step's error)."""
+        return SmokeResult(
+            prediction_length=self.prediction_length,
+            quantiles=self.quantiles,
+            context_source=self.context_source,
+            context_points=self.context_points,
+            mean_first=self.mean_first,
+            mean_last=self.mean_last,
+        )
+
+
+class SmokeResult(BaseModel):
+    prediction_length: int
+    quantiles: list[str]
+    context_source: str
+    context_points: int
+    mean_first: float
+    mean_last: float
 
 
 def synthetic_context(end: datetime, points: int, *, seed: int = 7) -> MinuteSeries:

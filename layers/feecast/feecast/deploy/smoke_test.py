@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from pydantic import BaseModel
+
 from feecast.adapters.errors import NoAnswer
 from feecast.deepar import inference_request
 from feecast.deploy import smoke
@@ -73,6 +75,12 @@ def _did_not_answer(endpoint_name: str, endpoint_type: str, what: str) -> Endpoi
 
 
 @retry_throttling
+class SmokeRequest(BaseModel):
+    """The step's input: which endpoint to try."""
+
+    endpoint_name: str
+
+
 def smoke_test(
     endpoint_name: str,
     settings: SmokeSettings,

@@ -19,8 +19,10 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
+
+from pydantic import BaseModel
 
 from feecast.ingest.model import MINUTE_SECONDS, MinuteRecord, Transaction, minute_id, minute_of
 from feecast.ingest.sources import PollResult, Source, SourceError
@@ -45,8 +47,9 @@ class IngestConflict(RuntimeError):
     """Another writer kept changing the same minutes; the batch was not fully counted."""
 
 
-@dataclass
-class IngestReport:
+class IngestReport(BaseModel):
+    """What one run did (CollectTransactionsFunction's result); counters grow during the run."""
+
     polls: int = 0
     transactions_polled: int = 0  # valid transactions received (duplicates included)
     accepted: int = 0
@@ -59,7 +62,7 @@ class IngestReport:
     last_closed: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return self.model_dump()
 
     def metric_values(self) -> dict[str, int]:
         return {

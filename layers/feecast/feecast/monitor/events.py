@@ -1,8 +1,9 @@
-"""The events monitoring reacts to, parsed into small models (pure: no AWS calls).
+"""The events monitoring reacts to, read into small domain changes (pure: no AWS calls).
 
+The event details are feecast.events' models, times are read by feecast.times.parse_instant.
 Tolerated forms (reference README caveats 4-6):
 - endpoint events spell the status "IN_SERVICE" while DescribeEndpoint says "InService": both
-  are normalised to upper snake case;
+  are read as feecast.events.EndpointStatus's spelling (upper snake case);
 - "time" is ISO-8601 ("2019-10-02T17:04:40Z") or epoch milliseconds as a string
   ("1583831889050"); CreationTime / LastModifiedTime are epoch milliseconds as floats;
 - alarm timestamps look like "2019-10-02T17:04:40.989+0000" and reasonData is JSON in a string;
@@ -13,12 +14,22 @@ Tolerated forms (reference README caveats 4-6):
 from __future__ import annotations
 
 import json
-import re
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from feecast.events import (
+    ALARM_DETAIL_TYPE,
+    ENDPOINT_DETAIL_TYPE,
+    AlarmDetail,
+    EndpointDetail,
+    EndpointStatus,
+    EventError,
+)
+from feecast.events import status_spelling as normalise_status
+from feecast.times import parse_instant
 
 __all__ = [
     "Action",
@@ -34,59 +45,6 @@ __all__ = [
     "parse_run_request",
 ]
 
-ENDPOINT_DETAIL_TYPE = "SageMaker Endpoint State Change"
-ALARM_DETAIL_TYPE = "CloudWatch Alarm State Change"
-
-_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z])(?=[A-Z])")
-_EPOCH_MS_FLOOR = 1e11  # epoch values above this are milliseconds (any date after 1973)
-
-
-class EventError(ValueError):
-    """An event that is not what the rule promised; the message says which field and why."""
-
-
-def parse_instant(raw: object) -> datetime:
-    """ISO-8601 text (Z, +00:00 or +0000) or epoch seconds / milliseconds -> aware UTC datetime."""
-    if isinstance(raw, datetime):
-        if raw.tzinfo is None:
-            raise EventError(f"time {raw.isoformat()} has no time zone")
-        return raw.astimezone(UTC)
-    if isinstance(raw, bool) or raw is None:
-        raise EventError(f"time {raw!r} is not a timestamp")
-    if isinstance(raw, int | float) or (isinstance(raw, str) and _is_number(raw)):
-        value = float(raw)
-        try:
-            return datetime.fromtimestamp(value / 1000 if value > _EPOCH_MS_FLOOR else value, UTC)
-        except (OverflowError, OSError, ValueError):  # out of datetime's range, NaN
-            raise EventError(f"time {raw!r} is out of range") from None
-    if not isinstance(raw, str):
-        raise EventError(f"time {raw!r} is not a timestamp")
-    try:
-        ts = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise EventError(f"time {raw!r} is neither ISO-8601 nor epoch milliseconds") from None
-    # EventBridge times are UTC; a zone-less ISO string is read as UTC too.
-    try:
-        return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
-    except OverflowError:  # year 1 or 9999 shifted out of range
-        raise EventError(f"time {raw!r} is out of range") from None
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def normalise_status(raw: str) -> str:
-    """ "InService" / "IN_SERVICE" / "in_service" -> "IN_SERVICE"."""
-    text = raw.strip()
-    if not text:
-        raise EventError("EndpointStatus is empty")
-    return _CAMEL_BOUNDARY.sub("_", text).replace("-", "_").upper()
-
 
 class Action(StrEnum):
     ACTIVATE = "activate"
@@ -96,11 +54,11 @@ class Action(StrEnum):
 
 
 _ACTIONS = {
-    "IN_SERVICE": Action.ACTIVATE,
-    "FAILED": Action.REPORT_FAILURE,
-    "UPDATE_ROLLBACK_FAILED": Action.REPORT_FAILURE,
-    "DELETING": Action.DEACTIVATE,
-    "DELETED": Action.DEACTIVATE,
+    EndpointStatus.IN_SERVICE: Action.ACTIVATE,
+    EndpointStatus.FAILED: Action.REPORT_FAILURE,
+    EndpointStatus.UPDATE_ROLLBACK_FAILED: Action.REPORT_FAILURE,
+    EndpointStatus.DELETING: Action.DEACTIVATE,
+    EndpointStatus.DELETED: Action.DEACTIVATE,
 }
 
 
@@ -108,7 +66,8 @@ def action_for(status: str) -> Action:
     """What a status means for monitoring. CREATING / UPDATING / SYSTEM_UPDATING / ROLLING_BACK /
     OUT_OF_SERVICE change nothing: an updating endpoint still serves, and the IN_SERVICE that
     ends the change re-activates (and re-thresholds) monitoring."""
-    return _ACTIONS.get(normalise_status(status), Action.IGNORE)
+    known = EndpointStatus.parse(status)
+    return Action.IGNORE if known is None else _ACTIONS.get(known, Action.IGNORE)
 
 
 class _Model(BaseModel):
@@ -147,39 +106,12 @@ class _Envelope(BaseModel):
     time: Any = None  # ISO-8601 or epoch milliseconds as text: parse_instant reads both
 
 
-class _EndpointDetail(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    EndpointName: str = Field(min_length=1)
-    EndpointStatus: str = Field(min_length=1)
-    EndpointConfigName: str | None = None
-    LastModifiedTime: Any = None
-    FailureReason: Any = None
-
-
 class _EndpointEvent(_Envelope):
-    detail: _EndpointDetail
-
-
-class _AlarmState(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    value: str = Field(min_length=1)
-    timestamp: Any = None
-    reason: str | None = None
-    reasonData: Any = None
-
-
-class _AlarmDetail(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    alarmName: str = Field(min_length=1)
-    state: _AlarmState
-    previousState: Any = None
+    detail: EndpointDetail
 
 
 class _AlarmEvent(_Envelope):
-    detail: _AlarmDetail
+    detail: AlarmDetail
 
 
 _M = TypeVar("_M", bound=BaseModel)

@@ -1,7 +1,7 @@
 """What monitoring needs from AWS.
 
-The use cases take their ports as dataclasses of callables (run.RunPorts,
-activation.ActivationPorts, retrain.RetrainPorts); the records they keep go through the
+The use cases take their ports as dataclasses of callables (monitor_endpoint.RunPorts,
+activate_monitoring.ActivationPorts, retrain_on_alarm.RetrainPorts); the records they keep go through the
 StateTable, seen as the `MonitorState` port below (records.py). Real adapters:
 
 | need | real adapter |

@@ -22,6 +22,7 @@ from feecast.monitor.names import episode_key, forecast_key, score_key
 from feecast.monitor.ports import MonitorState
 from feecast.monitor.rolling import RollingScore, WindowRecord
 from feecast.observability import logger
+from feecast.times import iso
 
 if TYPE_CHECKING:  # feecast.deepar imports numpy: only the monitoring run needs it at run time
     from feecast.deepar import Forecast
@@ -39,10 +40,6 @@ __all__ = [
 FORECAST_TTL = timedelta(days=7)
 SCORE_TTL = timedelta(days=14)
 EPISODE_TTL = timedelta(days=90)
-
-
-def _iso(ts: datetime) -> str:
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -- SageMaker: the endpoint -------------------------------------------------------------------
@@ -81,7 +78,7 @@ class ForecastStore:
         self.state = state
 
     def get(self, endpoint: str, origin: datetime) -> StoredForecast | None:
-        item = self.state.get(forecast_key(endpoint), f"ORIGIN#{_iso(origin)}")
+        item = self.state.get(forecast_key(endpoint), f"ORIGIN#{iso(origin)}")
         if not item:
             return None
         from feecast.deepar import parse_forecast
@@ -98,7 +95,7 @@ class ForecastStore:
         """Keep the first forecast stored for an origin (a retried run does not overwrite it)."""
         item: dict[str, Any] = {
             "pk": forecast_key(stored.endpoint),
-            "sk": f"ORIGIN#{_iso(stored.origin)}",
+            "sk": f"ORIGIN#{iso(stored.origin)}",
             "forecast": json.dumps(stored.forecast.to_dict(), allow_nan=False),
             "made_at": stored.made_at.astimezone(UTC).isoformat(),
             "expires_at": int((stored.made_at + FORECAST_TTL).timestamp()),
@@ -132,7 +129,7 @@ class ScoreStore:
         """The windows with origin in [since, until], oldest first."""
         items = self.state.query(
             score_key(endpoint),
-            sk_between=(f"WINDOW#{_iso(since)}", f"WINDOW#{_iso(until)}"),
+            sk_between=(f"WINDOW#{iso(since)}", f"WINDOW#{iso(until)}"),
             newest_first=False,
             consistent=True,
         )
@@ -157,9 +154,9 @@ class ScoreStore:
         self.state.put(
             {
                 "pk": score_key(endpoint),
-                "sk": f"WINDOW#{_iso(record.origin)}",
+                "sk": f"WINDOW#{iso(record.origin)}",
                 "weight": float(record.weight),
-                "scheduled_time": _iso(scheduled),
+                "scheduled_time": iso(scheduled),
                 "rolling_hours": rolling.hours,
                 "rolling_windows": rolling.windows,
                 "rolling_complete": rolling.complete,

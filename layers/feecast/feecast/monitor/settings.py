@@ -37,7 +37,7 @@ class RunSettings(MonitorSettings):
 
 
 class RetrainSettings(MonitorSettings):
-    """RetrainOnAlarmFunction (also handed to feecast.build.start.start_build)."""
+    """RetrainOnAlarmFunction (also handed to feecast.build.start_build.start_build)."""
 
     state_table: str
     model_build_state_machine_arn: str

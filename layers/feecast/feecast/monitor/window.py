@@ -23,6 +23,7 @@ from feecast.baseline import naive_forecast
 from feecast.deepar import Forecast
 from feecast.metrics import LossResult, wql_from_forecasts
 from feecast.series import MINUTE, MinuteSeries, floor_minute
+from feecast.times import iso
 
 __all__ = [
     "RUN_INTERVAL",
@@ -36,10 +37,6 @@ __all__ = [
 
 RUN_INTERVAL = timedelta(hours=1)
 MAX_LISTED_MISSING = 10  # missing minutes named in the result (the count is always complete)
-
-
-def _iso(ts: datetime) -> str:
-    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -58,7 +55,7 @@ class EvaluationWindow:
         return (self.end - self.start) // MINUTE
 
     def to_dict(self) -> dict[str, Any]:
-        return {"start": _iso(self.start), "end": _iso(self.end), "minutes": self.minutes}
+        return {"start": iso(self.start), "end": iso(self.end), "minutes": self.minutes}
 
 
 def evaluation_window(
@@ -114,7 +111,7 @@ class WindowScore:
             "baseline_loss": self.baseline_loss,
             "evaluated_minutes": self.window.minutes - self.missing_minutes,
             "missing_minutes": self.missing_minutes,
-            "missing_at": [_iso(m) for m in self.missing_at],
+            "missing_at": [iso(m) for m in self.missing_at],
             "weight": self.weight,
             "model": None if self.model is None else self.model.to_dict(),
             "baseline": None if self.baseline is None else self.baseline.to_dict(),

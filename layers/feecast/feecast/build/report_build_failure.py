@@ -12,7 +12,13 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, Field
+
+from feecast.adapters.notify import notify_or_count
+from feecast.build.settings import ReportSettings
+from feecast.lifecycle import DetailType, lifecycle_event
+from feecast.observability import metrics
 
 __all__ = [
     "STEPS",
@@ -146,3 +152,66 @@ def describe_failure(request: FailureRequest) -> FailureReport:
         message=message,
         facts=facts,
     )
+
+
+class _BuildData(BaseModel):
+    trigger: str | None = None
+
+
+class CaughtState(BaseModel):
+    """The state machine's data when the error was caught; only what the report reads."""
+
+    trigger: str | None = None  # the execution input's
+    data: _BuildData | None = None  # "Prepare The Data"'s result, once it ran
+    errors: dict[str, dict[str, Any]] | None = None  # $.errors.<step>, set by each Catch
+
+    @property
+    def trigger_name(self) -> str:
+        return self.trigger or (self.data.trigger if self.data else None) or "unknown"
+
+
+class Event(BaseModel):
+    execution_name: str
+    execution_arn: str
+    state: CaughtState
+
+
+class FailedBuild(BaseModel):
+    """The final Fail state's Error and Cause ("States.*" errors become e.g. "TrainingFailed":
+    Fail states may not use the reserved prefix)."""
+
+    Error: str
+    Cause: str
+
+
+def report_build_failure(request: Event, settings: ReportSettings) -> FailedBuild:
+    """Describe the failure, count it (BuildsFailed), notify."""
+    report = describe_failure(
+        FailureRequest(
+            execution_name=request.execution_name,
+            execution_arn=request.execution_arn,
+            trigger=request.state.trigger_name,
+            errors=request.state.errors or {},
+        )
+    )
+    metrics.add_metric(name="BuildsFailed", unit=MetricUnit.Count, value=1)
+    cause = f"{report.step}: {report.reason}"
+    # SNS down (its SDK retries spent): the execution must still end with the build's own
+    # error, not the notifier's; the lost notification is logged, counted and said here.
+    lost = notify_or_count(
+        settings.notification_topic_arn,
+        report.subject,
+        report.message,
+        report.facts,
+        event=lifecycle_event(
+            DetailType.BUILD_FAILED,
+            project=settings.project_name,
+            outcome="failed",
+            summary=report.subject,
+            execution=request.execution_arn,
+            facts=report.facts | {"step": report.step, "error": report.final_error},
+        ),
+    )
+    if lost:
+        cause += f" (the notification could not be sent: {lost})"
+    return FailedBuild(Error=report.final_error, Cause=cause)

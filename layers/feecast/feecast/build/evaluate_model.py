@@ -40,10 +40,10 @@ from feecast.backtest import (
     plan_backtest,
 )
 from feecast.baseline import RobustBaseline, naive_forecast
+from feecast.build.settings import EvaluateSettings
 from feecast.config import ValidationConfig
 from feecast.deepar import Forecast, from_record, parse_batch_output, quantile_key
 from feecast.series import MINUTE, MinuteSeries
-from feecast.settings import BaseSettings
 from feecast.stats import Comparison
 from feecast.threshold import GateDecision, gate
 
@@ -70,10 +70,6 @@ _ISO = "%Y-%m-%dT%H:%M:%SZ"
 
 class EvaluationError(RuntimeError):
     """The forecasts or the history cannot be scored (missing object, wrong shape)."""
-
-
-class EvaluateSettings(BaseSettings):
-    artifact_bucket: str
 
 
 class EvaluateData(BaseModel):

@@ -1,7 +1,7 @@
 """Endpoint state change -> the endpoint's accuracy alarm on or off (ActivateMonitoringFunction).
 
 The hourly schedules and the accuracy alarms belong to the template alone (the schedules are
-always ENABLED: a run for an endpoint that does not exist returns at once, feecast.monitor.run;
+always ENABLED: a run for an endpoint that does not exist returns at once, feecast.monitor.monitor_endpoint;
 the alarm compares the rolling loss with the threshold each run publishes, so a threshold
 changed in SSM counts from the next hour). This function only switches the alarm's actions:
 - IN_SERVICE: enable the stage's accuracy alarm's actions (a deleted endpoint disabled them)

@@ -87,6 +87,12 @@ def package_threshold(package: dict[str, Any]) -> float:
 
 
 @retry_throttling
+class ThresholdRequest(BaseModel):
+    """The step's input: the approved package whose threshold becomes the stage's."""
+
+    model_package_arn: str
+
+
 def update_threshold(
     model_package_arn: str,
     settings: DeploySettings,

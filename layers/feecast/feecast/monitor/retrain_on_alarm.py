@@ -24,7 +24,8 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from feecast.adapters.idempotency import run_once
-from feecast.build.start import BuildStart, StartBuildSettings, TableBuildBackend, start_build
+from feecast.build.settings import StartBuildSettings
+from feecast.build.start_build import BuildStart, TableBuildBackend, start_build
 from feecast.config import ValidationConfig
 from feecast.lifecycle import DetailType, lifecycle_event
 from feecast.monitor.episode import Episode, Verdict, classify

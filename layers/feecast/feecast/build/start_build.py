@@ -30,10 +30,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field, model_validator
 
 from feecast.build.ports import BuildExecutions, BuildState
+from feecast.build.settings import StartBuildSettings
 from feecast.observability import logger, metrics
+from feecast.times import iso, parse_instant
 
 __all__ = [
     "BuildBackend",
@@ -49,19 +51,6 @@ TRIGGER_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 _MAX_EXECUTION_NAME = 80
 LOCK_PK = "BUILD#LOCK"
-
-
-class StartBuildSettings(BaseModel):
-    """Where builds start. Field names match environment variables (load_settings):
-    MODEL_BUILD_STATE_MACHINE_ARN, STATE_TABLE; the CLI fills them from the stack's Outputs."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    model_build_state_machine_arn: str = Field(min_length=1)
-    state_table: str = Field(min_length=1)
-    # A lock taken by a start whose execution is not visible yet is honoured this long.
-    lock_grace_seconds: int = 300
-    dedup_ttl_days: int = 30
 
 
 class BuildStart(BaseModel):
@@ -226,7 +215,7 @@ def start_build(
         return result("joined", at, "another build started at the same moment; joined it")
 
     # 5. start (Step Functions refuses a second execution with this name)
-    payload = {"trigger": trigger, "dedup_key": dedup_key, "requested_at": _iso(now)}
+    payload = {"trigger": trigger, "dedup_key": dedup_key, "requested_at": iso(now)}
     try:
         started = backend.start_execution(name, payload)
     except Exception:
@@ -269,14 +258,6 @@ def _active(backend: BuildBackend, holder: Claim, stale_before: datetime) -> boo
     return status == "RUNNING"
 
 
-def _iso(ts: datetime) -> str:
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse_iso(raw: str) -> datetime:
-    return datetime.fromisoformat(raw.replace("Z", "+00:00"))
-
-
 class TableBuildBackend:
     """The guards' state on the StateTable (claims, lock) and the ModelBuild executions."""
 
@@ -296,7 +277,7 @@ class TableBuildBackend:
         return Claim(
             execution_arn=item["execution_arn"],
             outcome=item["outcome"],
-            claimed_at=_parse_iso(item["claimed_at"]),
+            claimed_at=parse_instant(item["claimed_at"]),
         )
 
     def _item(self, pk: str, sk: str, claim: Claim, **extra: str) -> dict[str, Any]:
@@ -305,7 +286,7 @@ class TableBuildBackend:
             "sk": sk,
             "execution_arn": claim.execution_arn,
             "outcome": claim.outcome,
-            "claimed_at": _iso(claim.claimed_at),
+            "claimed_at": iso(claim.claimed_at),
             "expires_at": int((claim.claimed_at + self._ttl).timestamp()),
             **extra,
         }
@@ -323,7 +304,7 @@ class TableBuildBackend:
             values = {
                 ":arn": claim.execution_arn,
                 ":started": "started",
-                ":stale": _iso(replace_stale_before),
+                ":stale": iso(replace_stale_before),
             }
         item = self._item(f"BUILD#{dedup_key}", "TRIGGER", claim, trigger=trigger)
         return self._state.put(item, condition=condition, values=values)
@@ -347,7 +328,7 @@ class TableBuildBackend:
         held = {
             ":arn": claim.execution_arn,
             ":started": "started",
-            ":at": _iso(claim.claimed_at),
+            ":at": iso(claim.claimed_at),
         }
         condition = "execution_arn = :arn AND outcome = :started AND claimed_at = :at"
         for pk, sk in ((f"BUILD#{dedup_key}", "TRIGGER"), (LOCK_PK, "LOCK")):
@@ -364,3 +345,33 @@ class TableBuildBackend:
     def start_execution(self, name: str, payload: dict[str, Any]) -> str | None:
         arn, started = self._executions.start(self._machine, name, payload)
         return arn if started else None
+
+
+# -- the handler's request ---------------------------------------------------------------------
+class StartRequest(BaseModel):
+    """StartBuildFunction's input: the schedule's Input ({"trigger": "schedule",
+    "scheduled_time": ...}), an EventBridge "Scheduled Event" envelope (its `time` is the
+    occurrence) or a direct invoke ({"trigger": "manual", "dedup_key": ...})."""
+
+    trigger: str = "schedule"
+    dedup_key: str | None = None
+    scheduled_time: datetime | None = None
+    time: datetime | None = None  # EventBridge envelope
+    source: str | None = None
+    detail_type: str | None = Field(None, alias="detail-type")
+
+    @model_validator(mode="after")
+    def _has_key(self) -> StartRequest:
+        # Another rule's event sent here by mistake must not start a build at its time.
+        foreign = self.source not in (None, "aws.events")
+        if foreign or self.detail_type not in (None, "Scheduled Event"):
+            raise ValueError(
+                f"source {self.source!r} / detail-type {self.detail_type!r}: only a schedule's"
+                " input, an aws.events 'Scheduled Event' or a direct request starts a build"
+            )
+        when = self.scheduled_time or self.time
+        if self.dedup_key is None:
+            if when is None:
+                raise ValueError("give dedup_key, scheduled_time or an EventBridge time")
+            self.dedup_key = f"{self.trigger}-{when:%Y-%m-%dT%H:%MZ}"
+        return self

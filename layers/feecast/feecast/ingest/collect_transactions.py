@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, model_validator
 
 from feecast.adapters.feature_store import FeatureStoreSink
 from feecast.adapters.ingest_table import DynamoIngestStore
@@ -24,32 +24,12 @@ from feecast.ingest.pipeline import (
     IngestReport,
     RetryPolicy,
     RunPlan,
+    publish_metrics,
     run_ingest,
 )
-from feecast.ingest.sources import SOURCES, FileSource, Source, Transport, make_source
+from feecast.ingest.settings import CollectorSettings
+from feecast.ingest.sources import FileSource, Source, Transport, make_source
 from feecast.ingest.store import IngestStore, MinuteSink
-from feecast.settings import BaseSettings
-
-
-class CollectorSettings(BaseSettings):
-    """CollectTransactionsFunction's environment (template.yaml, section 1 Ingest)."""
-
-    ingest_table: str
-    feature_group_name: str
-    ingest_source: str = "blockchain.info"
-    ingest_source_url: str = ""  # empty: the source's public URL
-    polls_per_run: int = Field(default=4, ge=1, le=60)
-    poll_interval_seconds: float = Field(default=12.0, ge=0, le=60)
-    request_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
-    watermark_seconds: int = Field(default=DEFAULT_WATERMARK_SECONDS, ge=0, le=3600)
-    max_minutes_per_run: int = Field(default=240, ge=1)
-
-    @field_validator("ingest_source")
-    @classmethod
-    def _known_source(cls, value: str) -> str:
-        if value not in SOURCES:
-            raise ValueError(f"unknown source {value!r}: one of {sorted(SOURCES)}")
-        return value
 
 
 class ScheduledRun(BaseModel):
@@ -163,3 +143,12 @@ def replay_file(
 
         source.poll = poll_and_report  # type: ignore[method-assign]
     return run_ingest(source, store, sink, plan)
+
+
+def collect_transactions(
+    run: ScheduledRun, settings: CollectorSettings, *, remaining: Callable[[], float], metrics: Any
+) -> IngestReport:
+    """The scheduled run: collect, then publish the run's metrics (the CLI's runs do not)."""
+    report = collect(run.scheduled_time, settings, remaining=remaining)
+    publish_metrics(report, metrics)
+    return report

@@ -8,6 +8,10 @@ compare with (if any, and if it forecasts the same thing), writes the artifacts 
 returns what the next states need: S3 URIs, the SageMaker job names, the hyperparameters as
 strings, the transform's inference configuration, the backtest plan, the production model and
 a summary of the data window. Everything big stays in S3.
+
+Errors: DataRefused / ConfigError carry the reason, which the state machine's Catch turns into
+a "build failed" notification; AwsThrottled, SSM throttled or unavailable, and
+HistoryReadTimeout (the offline store too slow for the time left) are retried by the state first.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from feecast.backtest import BacktestPlan, plan_backtest, transform_input
+from feecast.build.settings import MAX_RUNTIME_SECONDS, SPOT_MAX_WAIT_SECONDS, PrepareSettings
 from feecast.config import ConfigError, FeecastConfig, freq_minutes
 from feecast.deepar import (
     Channels,
@@ -33,8 +38,8 @@ from feecast.deepar import (
     to_jsonl,
     to_record,
 )
+from feecast.observability import logger
 from feecast.series import MINUTE, MinuteSeries, floor_minute
-from feecast.settings import BaseSettings
 
 from .layout import BuildLayout, sagemaker_name
 from .ports import ArtifactStore
@@ -54,13 +59,6 @@ __all__ = [
 ]
 
 _ISO = "%Y-%m-%dT%H:%M:%SZ"
-# Managed spot training: "SageMaker built-in algorithms and marketplace algorithms that do not
-# checkpoint are currently limited to a MaxWaitTimeInSeconds of 3600 seconds", and MaxWait must
-# be at least MaxRuntime (docs.aws.amazon.com/sagemaker/latest/dg/model-managed-spot-training.html;
-# API_StoppingCondition). So with spot on, a DeepAR job may run at most 3600 s.
-SPOT_MAX_WAIT_SECONDS = 3600
-# StoppingCondition.MaxRuntimeInSeconds: at most 28 days (API_StoppingCondition).
-MAX_RUNTIME_SECONDS = 28 * 86400
 # Minutes of history each forecast is made from (also what monitoring sends an endpoint:
 # feecast.monitor.settings.RunSettings.history_minutes).
 INFERENCE_HISTORY_MINUTES = 1440
@@ -74,23 +72,6 @@ class DataRefused(ValueError):
         super().__init__(f"{code}: {reason}")
         self.code = code
         self.reason = reason
-
-
-class PrepareSettings(BaseSettings):
-    """Environment of PrepareDataFunction (template.yaml)."""
-
-    artifact_bucket: str
-    feature_group_name: str
-    use_spot_training: bool = True
-    # Template parameter TrainingMaxRuntimeSeconds (MaxValue 3600: the spot rule below).
-    max_runtime_seconds: int = Field(3000, ge=60, le=MAX_RUNTIME_SECONDS)
-    # Built-in algorithms that do not checkpoint are limited to 3600 s of spot waiting.
-    max_wait_seconds: int = Field(SPOT_MAX_WAIT_SECONDS, ge=60, le=SPOT_MAX_WAIT_SECONDS)
-    max_missing_fraction: float = Field(0.5, ge=0.0, le=1.0)
-    max_data_age_minutes: int = Field(60, ge=1)
-    # Where the deploy stage records what production serves (None: never compare).
-    state_table: str | None = None
-    production_stage_name: str = "production"
 
 
 class BuildInput(BaseModel):
@@ -367,7 +348,7 @@ def prepare_data(
 
     gaps = prepared.gaps
     holdout_start = series.start + plan.first * MINUTE
-    return PrepareResult(
+    result = PrepareResult(
         execution_name=request.execution_name,
         job_name=sagemaker_name(
             settings.project_name, request.execution_name, request.execution_arn
@@ -412,3 +393,5 @@ def prepare_data(
             ),
         ),
     )
+    logger.info("data prepared", extra={"window": result.window.model_dump()})
+    return result

@@ -65,6 +65,7 @@ from feecast.monitor.window import (
 )
 from feecast.observability import logger, metrics
 from feecast.series import MINUTE, MinuteSeries, floor_minute
+from feecast.times import iso
 
 __all__ = ["RunPorts", "monitor_endpoint", "real_run_ports", "run_hour"]
 
@@ -72,10 +73,6 @@ __all__ = ["RunPorts", "monitor_endpoint", "real_run_ports", "run_hour"]
 _SERVING = {"IN_SERVICE", "UPDATING", "SYSTEM_UPDATING", "ROLLING_BACK", "UPDATE_ROLLBACK_FAILED"}
 # CloudWatch refuses datapoints older than two weeks: replaying an older hour has no effect.
 REPLAY_GUARD = timedelta(days=14)
-
-
-def _iso(ts: datetime) -> str:
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -112,7 +109,7 @@ class _Forecaster:
     def at(self, history: MinuteSeries, origin: datetime) -> Forecast | None:
         context = context_before(history, origin, self.history_minutes)
         if context.observed_count == 0:
-            self.failures.append(f"no observed minute before {_iso(origin)} to forecast from")
+            self.failures.append(f"no observed minute before {iso(origin)} to forecast from")
             return None
         body = inference_request([context], num_samples=self.num_samples, quantiles=self.quantiles)
         try:
@@ -168,7 +165,7 @@ def run_hour(
         return {
             "stage": request.stage,
             "endpoint_name": endpoint,
-            "scheduled_time": _iso(scheduled),
+            "scheduled_time": iso(scheduled),
             "skipped": f"endpoint {endpoint} does not exist",
             "published": [],
         }
@@ -215,7 +212,7 @@ def run_hour(
         ports.put_window(endpoint, record, rolling, scheduled)
 
     # 2. the next forecast, kept for the next run.
-    next_forecast: dict[str, Any] = {"origin": _iso(scheduled), "stored": False}
+    next_forecast: dict[str, Any] = {"origin": iso(scheduled), "stored": False}
     if not serving:
         status = "absent" if state is None else state.status
         next_forecast["reason"] = f"endpoint {endpoint} is not serving ({status})"
@@ -256,7 +253,7 @@ def run_hour(
                 "endpoint": endpoint,
                 "window": score.window.to_dict(),
                 "missing_minutes": score.missing_minutes,
-                "missing_at": [_iso(m) for m in score.missing_at],
+                "missing_at": [iso(m) for m in score.missing_at],
             },
         )
     if score.loss is None:
@@ -272,7 +269,7 @@ def run_hour(
     result = {
         "stage": request.stage,
         "endpoint_name": endpoint,
-        "scheduled_time": _iso(scheduled),
+        "scheduled_time": iso(scheduled),
         "forecast_source": source,
         "threshold": threshold,
         "published": sorted(values),
@@ -345,7 +342,7 @@ def monitor_endpoint(
     return run_once(
         table=settings.idempotency_table,
         name="monitor-endpoint",
-        key={"endpoint": request.endpoint_name, "hour": _iso(floor_minute(request.scheduled_time))},
+        key={"endpoint": request.endpoint_name, "hour": iso(floor_minute(request.scheduled_time))},
         expires_after_seconds=int(REPLAY_GUARD.total_seconds()),
         call=lambda: run_hour(
             request,

@@ -11,79 +11,17 @@ EventBridge delivers at least once:
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel
 
 from feecast.deploy import names, trigger
 from feecast.deploy.ports import Executions, Once, Packages
 from feecast.deploy.settings import StartSettings
+from feecast.events import PackageDetail
 from feecast.observability import logger, metrics
 
 IDEMPOTENCY_SECONDS = 24 * 3600
-
-
-class PackageEvent(BaseModel):
-    """The fields of a "SageMaker Model Package State Change" detail the deploy stage uses."""
-
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
-
-    model_package_arn: str = Field(alias="ModelPackageArn")
-    model_package_group_name: str = Field(alias="ModelPackageGroupName")
-    model_package_version: int | None = Field(None, alias="ModelPackageVersion")
-    model_approval_status: str = Field(alias="ModelApprovalStatus")
-    updated_fields: list[str] | None = Field(None, alias="UpdatedModelPackageFields")
-    last_modified_time: str | int | float | None = Field(None, alias="LastModifiedTime")
-    creation_time: str | int | float | None = Field(None, alias="CreationTime")
-
-    # Checked here so a bad event is refused naming the field, before any AWS call.
-    @field_validator("last_modified_time", "creation_time")
-    @classmethod
-    def _a_time(cls, value: str | int | float | None) -> str | int | float | None:
-        try:
-            names.parse_time(value)
-        except (ValueError, OverflowError, OSError) as exc:
-            raise ValueError(f"{value!r} is not a timestamp ({exc})") from None
-        return value
-
-    @model_validator(mode="after")
-    def _a_version(self) -> PackageEvent:
-        if self.model_package_version is None:
-            try:
-                names.package_version(self.model_package_arn)
-            except ValueError:
-                raise ValueError(
-                    "ModelPackageVersion is missing and ModelPackageArn"
-                    f" {self.model_package_arn!r} ends in no version"
-                ) from None
-        return self
-
-    @property
-    def version(self) -> int:
-        if self.model_package_version is not None:
-            return self.model_package_version
-        return names.package_version(self.model_package_arn)
-
-    def changed_at(self, event_time: datetime | str | None) -> datetime:
-        """When the approval happened: LastModifiedTime, else creation, else the event's time."""
-        for raw in (self.last_modified_time, self.creation_time, event_time):
-            ts = names.parse_time(raw)
-            if ts is not None:
-                return ts
-        raise ValueError("the event carries no time (LastModifiedTime, CreationTime, time)")
-
-    def detail(self) -> dict[str, Any]:
-        return self.model_dump(by_alias=True, exclude_none=True)
-
-
-class PackageStateChange(EventBridgeModel):
-    """A "SageMaker Model Package State Change" event (ModelApprovalRule, PackageRejectedRule)."""
-
-    # Another rule's event sent here (by hand, by a wrong target) is refused, naming the field.
-    source: Literal["aws.sagemaker"]
-    detail_type: Literal["SageMaker Model Package State Change"] = Field(alias="detail-type")
-    detail: PackageEvent
 
 
 class DeployStart(BaseModel):
@@ -94,7 +32,7 @@ class DeployStart(BaseModel):
 
 
 def start_deploy(
-    event: PackageEvent,
+    event: PackageDetail,
     event_time: datetime | str | None,
     settings: StartSettings,
     context: Any = None,

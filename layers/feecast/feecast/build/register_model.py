@@ -22,9 +22,11 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, Field
 
-from feecast.settings import BaseSettings
+from feecast.build.settings import RegisterSettings
+from feecast.observability import logger, metrics
 
 from .comparison import RatioSummary
 from .window import DataWindow
@@ -47,13 +49,6 @@ _METADATA_SYMBOLS = frozenset("_.:/=+-@")
 _MAX_METADATA_ENTRIES = 50
 # CustomerMetadataValue's pattern for ASCII text: ([\p{L}\p{Z}\p{N}_.:\/=+\-@]*)
 _NOT_METADATA = re.compile(r"[^A-Za-z0-9 _.:/=+\-@]+")
-
-
-class RegisterSettings(BaseSettings):
-    model_package_group_name: str
-    # Comma-separated instance types the package declares (template parameters).
-    realtime_instance_types: str = "ml.m5.large,ml.m5.xlarge,ml.c5.large,ml.c5.xlarge"
-    transform_instance_types: str = "ml.m5.large,ml.m5.xlarge"
 
 
 class RegisterEvaluation(BaseModel):
@@ -238,10 +233,13 @@ def register_model(
         **package_request(request, settings)
     )
     arn = str(response["ModelPackageArn"])
-    return RegisterResult(
+    result = RegisterResult(
         model_package_arn=arn,
         model_package_version=int(arn.rsplit("/", 1)[-1]),
         model_package_group_name=settings.model_package_group_name,
         approval_status="PendingManualApproval",
         approve_command=approve_command(arn),
     )
+    metrics.add_metric(name="ModelsRegistered", unit=MetricUnit.Count, value=1)
+    logger.info("model registered", extra={"package": result.model_dump()})
+    return result

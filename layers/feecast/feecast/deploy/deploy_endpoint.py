@@ -1,29 +1,20 @@
-"""Steps "Deploy To Staging/Production", "Wait For ...", "Tear Down Staging", and the waiter.
+"""DeployEndpointFunction: steps "Deploy To Staging" / "Deploy To Production".
 
-Deploy: model from the package's container, an endpoint config named after the deployment,
-then create or update the endpoint (production with guardrails). Every name is deterministic,
-so a retried step finds what its first attempt created.
-
-Wait without polling: AwaitEndpointFunction runs as a .waitForTaskToken task. It stores the
-token under WAITER#<endpoint>, then checks DescribeEndpoint ONCE, because the endpoint may have
-reached its final state before the token was stored (then no event would ever resume it).
-ResumeEndpointWaiterFunction receives "SageMaker Endpoint State Change" events and resumes the
-task. Whoever resumes first deletes the waiter with a conditional delete, so the task is
-resumed once. The task's TimeoutSeconds is the safety net.
+Model from the package's container, an endpoint config named after the deployment, then create
+or update the endpoint (production with guardrails). Every name is deterministic, so a retried
+step finds what its first attempt created. Waiting is await_endpoint.py's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from feecast.adapters.errors import AlreadyExists, TaskGone
+from feecast.adapters.errors import AlreadyExists
 from feecast.deploy import endpoint_config, names, trigger
 from feecast.deploy.errors import retry_throttling
-from feecast.deploy.ports import Alarms, DeployState, Endpoints, Packages, TaskTokens
+from feecast.deploy.ports import Alarms, Endpoints, Packages
 from feecast.deploy.settings import DeploySettings, EndpointSettings
 from feecast.observability import logger
 
@@ -137,6 +128,15 @@ def _type_change_path(endpoint: str, current: str, wanted: str) -> str:
 
 
 @retry_throttling
+class DeployRequest(BaseModel):
+    """The step's input, as the state machine's Parameters build it."""
+
+    stage: Literal["staging", "production"]
+    model_package_arn: str
+    deployment_id: str
+    guarded: bool = False
+
+
 def deploy_endpoint(
     *,
     stage: Stage,
@@ -238,198 +238,3 @@ def deploy_endpoint(
         previous_endpoint_config_name=previous,
         guardrails=endpoint_config.guardrail_summary(deployment_config),
     )
-
-
-# -- waiting for InService -------------------------------------------------------------------
-_WAITER_SK = "WAITER"
-_FINAL_FAILURES = {"Failed", "UpdateRollbackFailed", "OutOfService"}
-
-
-class WaitResult(BaseModel):
-    endpoint_name: str
-    status: str  # waiting | resumed | failed | ignored
-    detail: str
-
-
-def _normalise(status: str) -> str:
-    """IN_SERVICE (events) and InService (API) -> InService."""
-    if "_" in status or status.isupper():
-        return "".join(part.capitalize() for part in status.lower().split("_"))
-    return status
-
-
-def _resume(
-    table: DeployState,
-    tasks: TaskTokens,
-    endpoint: str,
-    token: str,
-    *,
-    ok: bool,
-    error: str,
-    cause: str,
-    output: dict[str, Any],
-) -> WaitResult:
-    taken = table.take(
-        f"{names.WAITER_PREFIX}{endpoint}",
-        _WAITER_SK,
-        condition="task_token = :t",
-        values={":t": token},
-    )
-    if taken is None:
-        return WaitResult(
-            endpoint_name=endpoint, status="ignored", detail="already resumed by someone else"
-        )
-    try:
-        if ok:
-            tasks.succeed(token, output)
-        else:
-            tasks.fail(token, error, cause)
-    except TaskGone as exc:
-        return WaitResult(
-            endpoint_name=endpoint, status="ignored", detail=f"the waiting task is gone: {exc}"
-        )
-    return WaitResult(
-        endpoint_name=endpoint, status="resumed" if ok else "failed", detail=cause or "InService"
-    )
-
-
-def _judge(endpoint: str, state: Mapping[str, Any], wanted: str) -> tuple[bool | None, str, str]:
-    """(ok | None when not final, error, cause) for an endpoint's state vs the wanted config.
-
-    `state` is a DescribeEndpoint response or an endpoint event's detail (same field names).
-    """
-    status = _normalise(str(state.get("EndpointStatus", "")))
-    config = state.get("EndpointConfigName")
-    reason = state.get("FailureReason")
-    if status == "InService":
-        if config == wanted:
-            return True, "", "InService"
-        return (
-            False,
-            "EndpointRolledBack",
-            (
-                f"{endpoint} is InService with {config}, not {wanted}: the update was rolled back"
-                + (f" ({reason})" if reason else "")
-            ),
-        )
-    if status in _FINAL_FAILURES:
-        return False, "EndpointFailed", f"{endpoint} is {status}: {reason or 'no reason given'}"
-    if status == "Deleting":
-        return False, "EndpointDeleted", f"{endpoint} is being deleted"
-    return None, "", status
-
-
-def await_endpoint(
-    *,
-    task_token: str,
-    endpoint_name: str,
-    endpoint_config_name: str,
-    timeout_seconds: int,
-    execution: str,
-    settings: DeploySettings,
-    state: DeployState,
-    endpoints: Endpoints,
-    tasks: TaskTokens,
-) -> WaitResult:
-    table = state
-    expires = datetime.now(UTC) + timedelta(seconds=timeout_seconds + 3600)
-    table.put(
-        {
-            "pk": f"{names.WAITER_PREFIX}{endpoint_name}",
-            "sk": _WAITER_SK,
-            "task_token": task_token,
-            "endpoint_config_name": endpoint_config_name,
-            "execution": execution,
-            "created_at": datetime.now(UTC).isoformat(),
-            "expires_at": int(expires.timestamp()),
-        }
-    )
-    # The race: the endpoint may already be final, and its event already delivered.
-    current = endpoints.describe_endpoint(endpoint_name)
-    if current is None:
-        return _resume(
-            table,
-            tasks,
-            endpoint_name,
-            task_token,
-            ok=False,
-            error="EndpointMissing",
-            cause=f"{endpoint_name} does not exist",
-            output={},
-        )
-    ok, error, cause = _judge(endpoint_name, current, endpoint_config_name)
-    if ok is None:
-        return WaitResult(
-            endpoint_name=endpoint_name, status="waiting", detail=f"endpoint is {cause}"
-        )
-    # Right after UpdateEndpoint the status is Updating, so InService with another config
-    # here means SageMaker already rolled the update back.
-    return _resume(
-        table,
-        tasks,
-        endpoint_name,
-        task_token,
-        ok=ok,
-        error=error,
-        cause=cause,
-        output={
-            "endpoint_name": endpoint_name,
-            "endpoint_config_name": endpoint_config_name,
-            "status": "InService",
-        },
-    )
-
-
-def resume_waiter(
-    detail: dict[str, Any],
-    settings: DeploySettings,
-    *,
-    state: DeployState,
-    endpoints: Endpoints,
-    tasks: TaskTokens,
-) -> WaitResult:
-    """React to one "SageMaker Endpoint State Change" event."""
-    endpoint = str(detail.get("EndpointName", ""))
-    table = state
-    waiter = table.get(f"{names.WAITER_PREFIX}{endpoint}", _WAITER_SK)
-    if waiter is None:
-        return WaitResult(
-            endpoint_name=endpoint, status="ignored", detail="nobody is waiting for this endpoint"
-        )
-    wanted = str(waiter["endpoint_config_name"])
-    ok, error, cause = _judge(endpoint, detail, wanted)
-    if ok is None:
-        return WaitResult(endpoint_name=endpoint, status="ignored", detail=f"not final: {cause}")
-    if ok is False and error == "EndpointRolledBack":
-        # An InService event for another config may be a late event from before our update:
-        # trust only the endpoint's present state.
-        current = endpoints.describe_endpoint(endpoint)
-        if current is None:
-            ok, error, cause = False, "EndpointMissing", f"{endpoint} does not exist"
-        else:
-            ok, error, cause = _judge(endpoint, current, wanted)
-            if ok is None:
-                return WaitResult(
-                    endpoint_name=endpoint,
-                    status="ignored",
-                    detail="stale event; endpoint still changing",
-                )
-    return _resume(
-        table,
-        tasks,
-        endpoint,
-        str(waiter["task_token"]),
-        ok=bool(ok),
-        error=error,
-        cause=cause,
-        output={"endpoint_name": endpoint, "endpoint_config_name": wanted, "status": "InService"},
-    )
-
-
-def teardown_endpoint(endpoint_name: str, *, endpoints: Endpoints) -> dict[str, str]:
-    """Delete an endpoint (configs and models stay, so a redeploy is quick)."""
-    current = endpoints.describe_endpoint(endpoint_name)
-    if current is None:
-        return {"endpoint_name": endpoint_name, "action": "absent"}
-    endpoints.delete_endpoint(endpoint_name)
-    return {"endpoint_name": endpoint_name, "action": "deleted"}
