@@ -93,3 +93,19 @@ def test_each_handler_returns_a_model_dumped_as_json(app: Path) -> None:
             f"functions/{app.parent.name}/app.py line {node.lineno}: return"
             ' `<library call>.model_dump(mode="json")`'
         )
+
+
+def test_retry_throttling_decorates_functions_only() -> None:
+    """A merge once left `@retry_throttling` on a request model (the class above the step
+    function): the step then failed at the first throttle instead of being retried."""
+    import ast
+
+    misplaced = []
+    for path in (ROOT / "layers" / "feecast" / "feecast").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef) and any(
+                getattr(d, "id", getattr(d, "attr", None)) == "retry_throttling"
+                for d in node.decorator_list
+            ):
+                misplaced.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}")
+    assert misplaced == []

@@ -127,7 +127,6 @@ def _type_change_path(endpoint: str, current: str, wanted: str) -> str:
     )
 
 
-@retry_throttling
 class DeployRequest(BaseModel):
     """The step's input, as the state machine's Parameters build it."""
 
@@ -137,6 +136,7 @@ class DeployRequest(BaseModel):
     guarded: bool = False
 
 
+@retry_throttling
 def deploy_endpoint(
     *,
     stage: Stage,

@@ -74,13 +74,13 @@ def _did_not_answer(endpoint_name: str, endpoint_type: str, what: str) -> Endpoi
     )
 
 
-@retry_throttling
 class SmokeRequest(BaseModel):
     """The step's input: which endpoint to try."""
 
     endpoint_name: str
 
 
+@retry_throttling
 def smoke_test(
     endpoint_name: str,
     settings: SmokeSettings,

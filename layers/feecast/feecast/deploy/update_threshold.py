@@ -86,13 +86,13 @@ def package_threshold(package: dict[str, Any]) -> float:
     return value
 
 
-@retry_throttling
 class ThresholdRequest(BaseModel):
     """The step's input: the approved package whose threshold becomes the stage's."""
 
     model_package_arn: str
 
 
+@retry_throttling
 def update_threshold(
     model_package_arn: str,
     settings: DeploySettings,
