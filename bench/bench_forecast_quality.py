@@ -25,9 +25,15 @@ Knobs (environment, or the same flags when run as `python -m bench.bench_forecas
 FEECAST_BENCH_QUICK=1 (--quick: 1 seed: a smoke test, not a verdict), FEECAST_BENCH_SEEDS
 (--seeds, default 1..6), FEECAST_BENCH_HYPERPARAMETERS='{"context_length": 120}'
 (--hyperparameters: overrides of the SSM defaults), FEECAST_BENCH_FEATURES=hour_of_day,day_of_week
-(--features: DeepAR dynamic_feat, as /target dynamic_features), FEECAST_BENCH_SAMPLES
-(--samples: the transform's num_samples). Generated series are cached in FEECAST_BENCH_CACHE
-(default ~/.cache/feecast-bench): generating 14 days takes ~40 s per seed.
+(--features: DeepAR dynamic_feat, as /target dynamic_features), FEECAST_BENCH_TARGET=
+'{"extra_series": ["median_fee_1min"]}' (--target: overrides of the /target defaults, e.g.
+target_col median_fee_1min or fee_rate_1min, extra_series; validated and used as a build uses
+them: feecast.config, feecast.build.prepare_data.extra_series_lines), FEECAST_BENCH_SAMPLES
+(--samples: the transform's num_samples). Paired comparison of two settings on the same
+windows: --save RUN.npz keeps the run's forecasts, --against RUN.npz compares this run's DeepAR
+with a saved one (the ratio and its block-bootstrap interval, "deepar_to_against_ratio").
+Generated series are cached in FEECAST_BENCH_CACHE (default ~/.cache/feecast-bench): generating
+14 days takes ~40 s per seed (per column: avg_fee_1min, median_fee_1min, fee_rate_1min).
 """
 
 from __future__ import annotations
@@ -66,6 +72,9 @@ class Setup:
     overrides: dict[str, Any] = field(default_factory=dict)
     features: tuple[str, ...] = ()
     samples: int | None = None
+    target: dict[str, Any] = field(default_factory=dict)  # overrides of /target
+    save: Path | None = None
+    against: Path | None = None
 
     @classmethod
     def from_env(cls, argv: Sequence[str] | None = None) -> Setup:
@@ -75,6 +84,9 @@ class Setup:
         parser.add_argument("--hyperparameters", help="JSON overrides of the SSM defaults")
         parser.add_argument("--features", help="DeepAR dynamic features, comma-separated")
         parser.add_argument("--samples", type=int, help="the transform's num_samples")
+        parser.add_argument("--target", help="JSON overrides of the /target defaults")
+        parser.add_argument("--save", type=Path, help="keep this run's forecasts (.npz)")
+        parser.add_argument("--against", type=Path, help="compare DeepAR with a saved run")
         args = parser.parse_args(list(argv or []))
         env = os.environ
         quick = args.quick or env.get("FEECAST_BENCH_QUICK", "") not in ("", "0")
@@ -88,10 +100,36 @@ class Setup:
             f for f in (args.features or env.get("FEECAST_BENCH_FEATURES") or "").split(",") if f
         )
         samples = args.samples or int(env.get("FEECAST_BENCH_SAMPLES") or 0) or None
+        target = json.loads(args.target or env.get("FEECAST_BENCH_TARGET") or "{}")
         seeds = tuple(int(s) for s in seeds_raw.split(",") if s.strip())
-        if not seeds or not isinstance(overrides, dict):
-            raise SystemExit("need at least one seed and a JSON object of overrides")
-        return cls(seeds=seeds, overrides=overrides, features=features, samples=samples)
+        if not seeds or not isinstance(overrides, dict) or not isinstance(target, dict):
+            raise SystemExit("need at least one seed and JSON objects of overrides")
+        return cls(
+            seeds=seeds,
+            overrides=overrides,
+            features=features,
+            samples=samples,
+            target=target,
+            save=args.save,
+            against=args.against,
+        )
+
+    def config(self) -> Any:
+        """The SSM defaults with this run's overrides, parsed as a build parses /target and
+        /hyperparameters (a bad override fails here, naming the parameter and the rule)."""
+        from feecast.config import FeecastConfig, to_parameter_json
+
+        base = FeecastConfig()  # the SSM defaults (tests/unit/test_template.py: = template.yaml)
+        target = dict(self.target)
+        if self.features:
+            target["dynamic_features"] = list(self.features)
+        overrides = {"target": target, "hyperparameters": self.overrides, "validation": {}}
+        return FeecastConfig.from_parameters(
+            {
+                name: json.dumps({**json.loads(to_parameter_json(getattr(base, name))), **extra})
+                for name, extra in overrides.items()
+            }
+        )
 
 
 # -- data ---------------------------------------------------------------------------------------
@@ -100,35 +138,49 @@ def _cache_dir() -> Path:
     return Path(raw) if raw else Path.home() / ".cache" / "feecast-bench"
 
 
-def benchmark_series(seed: int, start: datetime, minutes: int) -> Any:
-    """avg_fee_1min of the synthetic stream, aggregated by the project's code (cached on disk)."""
-    from feecast.ingest.model import Transaction
+# Cache file prefix per feature group column (avg_fee keeps the name older caches have).
+_COLUMNS = {"avg_fee_1min": "avg_fee", "median_fee_1min": "median_fee", "fee_rate_1min": "fee_rate"}
+
+
+def benchmark_series(seed: int, start: datetime, minutes: int, column: str = "avg_fee_1min") -> Any:
+    """A feature group column (avg_fee_1min, median_fee_1min or fee_rate_1min) of the synthetic
+    stream, aggregated by the project's code (cached on disk)."""
+    from feecast.ingest.sources import BlockchainInfoTx
     from feecast.series import MinuteSeries
 
     from feecast_testing import synthetic
     from feecast_testing.ingest_memory import minutes_of
 
+    if column not in _COLUMNS:
+        raise SystemExit(f"no benchmark series for column {column!r}: one of {sorted(_COLUMNS)}")
     config = synthetic.config_for(start, minutes / 1440, seed=seed, rate_per_second=RATE_PER_SECOND)
     # The generator's source is part of the key: a change to it regenerates the data.
     digest = hashlib.sha256(Path(synthetic.__file__).read_bytes()).hexdigest()[:12]
-    path = _cache_dir() / f"avg_fee-{digest}-{seed}-{start:%Y%m%dT%H%M}-{minutes}.npy"
+
+    def path_of(name: str) -> Path:
+        return _cache_dir() / f"{_COLUMNS[name]}-{digest}-{seed}-{start:%Y%m%dT%H%M}-{minutes}.npy"
+
+    path = path_of(column)
     if path.exists():
         return MinuteSeries(start, np.load(path))
-    # The stream is valid by construction: Transaction directly (parsing is benched elsewhere).
+    # The stream is valid by construction: no validation (parsing is benched elsewhere), but
+    # the source's own conversion, so vsize (for fee_rate_1min) is what ingestion computes.
     records = minutes_of(
-        Transaction(tx_id=tx["hash"], fee=tx["fee"], time=tx["time"])
-        for tx in synthetic.generate(config)
-    )
-    series = MinuteSeries.from_points(
-        ((datetime.fromtimestamp(m, UTC), r.avg_fee) for m, r in records.items()),
-        start=start,
-        end=start + timedelta(minutes=minutes),
+        BlockchainInfoTx.model_construct(**tx).to_transaction() for tx in synthetic.generate(config)
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npy")
-    np.save(tmp, series.values)
-    tmp.replace(path)
-    return series
+    out = None
+    for name in _COLUMNS:
+        series = MinuteSeries.from_points(
+            ((datetime.fromtimestamp(m, UTC), r.to_dict()[name]) for m, r in records.items()),
+            start=start,
+            end=start + timedelta(minutes=minutes),
+        )
+        tmp = path_of(name).with_suffix(".tmp.npy")
+        np.save(tmp, series.values)
+        tmp.replace(path_of(name))
+        out = series if name == column else out
+    return out
 
 
 # -- oracle -------------------------------------------------------------------------------------
@@ -204,22 +256,24 @@ def run_seed(
 ) -> dict[str, Any]:
     from feecast.backtest import plan_backtest, transform_input
     from feecast.baseline import RobustBaseline, naive_forecast, seasonal_naive_forecast
-    from feecast.build.prepare_data import INFERENCE_HISTORY_MINUTES
+    from feecast.build.prepare_data import INFERENCE_HISTORY_MINUTES, extra_series_lines
     from feecast.deepar import build_channels, inference_config, parse_batch_output
+    from feecast.series import MINUTE
 
     from feecast_twin.deepar import run_training
     from feecast_twin.deepar.inference import batch_transform
 
-    pl = config.target.prediction_length
-    minutes = config.target.history_days * 1440
+    target = config.target
+    pl = target.prediction_length
+    minutes = target.history_days * 1440
+    features = tuple(target.dynamic_features)
     t = time.perf_counter()
-    series = benchmark_series(seed, start, minutes)
+    series = benchmark_series(seed, start, minutes, target.target_col)
+    extra = [(c, benchmark_series(seed, start, minutes, c)) for c in target.extra_series]
     data_s = time.perf_counter() - t
 
-    hyper = config.hyperparameters.model_validate(
-        {**config.hyperparameters.model_dump(), **setup.overrides}
-    )
-    hyperparameters = hyper.to_sagemaker(pl, config.target.freq)
+    hyper = config.hyperparameters
+    hyperparameters = hyper.to_sagemaker(pl, target.freq)
     v = config.validation
     plan = plan_backtest(
         series,
@@ -231,15 +285,21 @@ def run_seed(
     channels = build_channels(
         series.head(plan.first + pl),
         pl,
-        config.target.min_train_points,
-        features=setup.features,
+        target.min_train_points,
+        features=features,
         holdout_required=False,
     )
+    # /target extra_series: the same lines Prepare The Data adds to the train channel.
+    extra_lines, extra_used, extra_notes = extra_series_lines(
+        extra, start=series.start, end=series.start + plan.first * MINUTE, features=features
+    )
+    if extra_notes:
+        print(f"forecast_quality: seed {seed}: {'; '.join(extra_notes)}", file=sys.stderr)
     logs: list[str] = []
     t = time.perf_counter()
     trained = run_training(
         {
-            "train": [("train.json", channels.train_jsonl.encode())],
+            "train": [("train.json", (channels.train_jsonl + extra_lines).encode())],
             "test": [("test.json", channels.test_jsonl.encode())],
         },
         hyperparameters,
@@ -254,14 +314,13 @@ def run_seed(
         "DEEPAR_INFERENCE_CONFIG": json.dumps(inference_config(num_samples=samples, quantiles=keys))
     }
     t = time.perf_counter()
-    lines = transform_input(series, plan, setup.features)
+    lines = transform_input(series, plan, features)
     deepar = parse_batch_output(batch_transform(trained.model, lines.encode(), environment))
     inference_s = time.perf_counter() - t
 
     origins = list(plan.origins)
     actual = np.stack([series.values[o : o + pl] for o in origins])
     robust = RobustBaseline.fit(series, pl, keys, fit_end=plan.first)
-    oracle = oracle_quantiles(seed, start, minutes, 0, minutes, keys)
     forecasts = {
         "deepar": _stack(deepar, keys),
         "naive": _stack([naive_forecast(series.values[:o], pl, keys) for o in origins], keys),
@@ -269,8 +328,12 @@ def run_seed(
             [seasonal_naive_forecast(series.values[:o], pl, keys) for o in origins], keys
         ),
         "robust": _stack(robust.forecasts(series, origins), keys),
-        "oracle": {k: np.stack([v[o : o + pl] for o in origins]) for k, v in oracle.items()},
     }
+    if target.target_col == "avg_fee_1min":  # the oracle knows the average's distribution only
+        oracle = oracle_quantiles(seed, start, minutes, 0, minutes, keys)
+        forecasts["oracle"] = {
+            k: np.stack([v[o : o + pl] for o in origins]) for k, v in oracle.items()
+        }
     print(
         f"forecast_quality: seed {seed}: data {data_s:.0f} s, training {train_s:.0f} s "
         f"({epochs_run} epochs), inference {inference_s:.1f} s for {len(origins)} origins",
@@ -290,6 +353,7 @@ def run_seed(
         "inference_s": inference_s,
         "hyperparameters": hyperparameters,
         "windows": len(origins),
+        "extra_series": extra_used,
     }
 
 
@@ -310,20 +374,46 @@ def _evaluate(
 
     return evaluate_backtest(
         actual,
-        {name: {k: forecasts[name][k] for k in keys} for name in MODELS},
+        {name: {k: forecasts[name][k] for k in keys} for name in MODELS if name in forecasts},
         quantiles=keys,
         subject="deepar",
         block=block,
     )
 
 
+def _save(path: Path, actual: FloatArray, pooled: dict[str, dict[str, FloatArray]]) -> None:
+    arrays: dict[str, Any] = {f"{name}|{k}": v for name, q in pooled.items() for k, v in q.items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as out:  # a file object: np.savez would append .npz to a bare name
+        np.savez_compressed(out, actual=actual, **arrays)
+
+
+def against_saved(
+    path: Path, actual: FloatArray, deepar: dict[str, FloatArray], keys: Sequence[str], block: int
+) -> Any:
+    """This run's DeepAR against a saved run's DeepAR on the same windows (feecast.stats)."""
+    from feecast.stats import compare, window_scores
+
+    with np.load(path) as saved:
+        other = {k: saved[f"deepar|{k}"] for k in keys}
+        same = saved["actual"].shape == actual.shape and np.array_equal(
+            saved["actual"], actual, equal_nan=True
+        )
+    if not same:
+        raise SystemExit(f"{path} was scored on other windows (seeds or target differ)")
+    return compare(
+        window_scores(actual, {k: deepar[k] for k in keys}),
+        window_scores(actual, other),
+        block=block,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    from feecast.config import FeecastConfig
     from feecast.observability import logger
 
     logger.setLevel("WARNING")
     setup = Setup.from_env(argv)
-    config = FeecastConfig()  # the SSM defaults (tests/unit/test_template.py: = template.yaml)
+    config = setup.config()
     keys = list(config.validation.quantiles)
     all_keys = sorted(set(keys) | set(DEEPAR_TEST_QUANTILES), key=float)
     block = max(
@@ -345,13 +435,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 "seed": r["seed"],
                 "backtest_start": r["backtest_start"],
                 "windows": r["windows"],
-                "wql": {m: round(ev.pooled(m), 4) for m in MODELS},
+                "wql": {m: round(ev.pooled(m), 4) for m in ev.scores},
                 "deepar_to_naive": round(vs.ratio, 3),
                 "deepar_to_naive_ci95": [round(x, 3) for x in vs.ci95],
                 "deepar_to_robust": round(ev.ratio("robust").ratio, 3),
                 "robust_to_naive": round(ev.pooled("robust") / ev.pooled("naive"), 3),
                 "windows_deepar_beats_naive": round(vs.windows_won, 3),
-                "coverage": {m: round(ev.scores[m].coverage(), 3) for m in MODELS},
+                "coverage": {m: round(ev.scores[m].coverage(), 3) for m in ev.scores},
                 "noise_share": noise_share(r["history"]),
                 "train_s": round(r["train_s"], 1),
                 "epochs_run": r["epochs_run"],
@@ -363,7 +453,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     pooled = {
         name: {k: np.concatenate([r["forecasts"][name][k] for r in results]) for k in all_keys}
         for name in MODELS
+        if name in results[0]["forecasts"]
     }
+    if setup.save:
+        _save(setup.save, actual, pooled)
     ev = _evaluate(actual, pooled, keys, block)
     ev_q = _evaluate(actual, pooled, DEEPAR_TEST_QUANTILES, block)
     vs_naive, vs_robust = ev.ratio("naive"), ev.ratio("robust")
@@ -392,11 +485,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             robust.ratio,
             note=f"95% CI {robust.ci95[0]:.3f}-{robust.ci95[1]:.3f}",
         ),
-        *(measurement(f"wql_{name}", ev.pooled(name), digits=4) for name in MODELS),
-        measurement(
-            "oracle_to_naive_wql_ratio",
-            ev.pooled("oracle") / ev.pooled("naive"),
-            note="a bound: knows the latent fee level, even bursts to come",
+        *(measurement(f"wql_{name}", ev.pooled(name), digits=4) for name in ev.scores),
+        *(
+            [
+                measurement(
+                    "oracle_to_naive_wql_ratio",
+                    ev.pooled("oracle") / ev.pooled("naive"),
+                    note="a bound: knows the latent fee level, even bursts to come",
+                )
+            ]
+            if "oracle" in ev.scores
+            else []
         ),
         measurement(
             "seasonal_naive_to_naive_wql_ratio", ev.pooled("seasonal_naive") / ev.pooled("naive")
@@ -410,10 +509,22 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         measurement("train_s_per_fit", float(np.mean(train_times)), "s", digits=1),
         measurement("inference_s_per_window", inference_s, "s"),
     ]
+    if setup.against:
+        paired = against_saved(setup.against, actual, pooled["deepar"], keys, block)
+        measurements.append(
+            measurement(
+                "deepar_to_against_ratio",
+                paired.ratio,
+                note=(
+                    f"vs {setup.against.name} on the same windows: 95% CI "
+                    f"{paired.ci95[0]:.3f}-{paired.ci95[1]:.3f}, wins {paired.windows_won:.0%}"
+                ),
+            )
+        )
     details = {
         "comparisons": ev.to_dict()["comparisons"],
         "models": ev.to_dict()["models"],
-        "wql_q10_q90": {m: round(ev_q.pooled(m), 4) for m in MODELS},
+        "wql_q10_q90": {m: round(ev_q.pooled(m), 4) for m in ev_q.scores},
         "deepar_to_naive_q10_q90": round(ev_q.ratio("naive").ratio, 3),
         "noise_share": round(float(np.mean([p["noise_share"] for p in per_seed])), 3),
         "seeds": list(setup.seeds),
@@ -421,7 +532,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "history_days": config.target.history_days,
         "backtest_days": config.validation.backtest_days,
         "hyperparameters": results[0]["hyperparameters"],
-        "dynamic_features": list(setup.features),
+        "target": config.target.model_dump(),
+        "extra_series_used": results[0]["extra_series"],
+        "dynamic_features": list(config.target.dynamic_features),
         "num_samples": setup.samples or config.hyperparameters.num_eval_samples,
         "per_seed": per_seed,
         "load_at_end": load(),

@@ -17,7 +17,7 @@ HistoryReadTimeout (the offline store too slow for the time left) are retried by
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -54,6 +54,7 @@ __all__ = [
     "PrepareSettings",
     "PreparedSeries",
     "choose_training_series",
+    "extra_series_lines",
     "prepare_data",
     "stopping_condition",
 ]
@@ -254,6 +255,30 @@ def choose_training_series(
     return PreparedSeries(trimmed, channels, plan, gaps)
 
 
+def extra_series_lines(
+    columns: Iterable[tuple[str, MinuteSeries]],
+    *,
+    start: datetime,
+    end: datetime,
+    features: Sequence[str] = (),
+) -> tuple[str, list[str], list[str]]:
+    """The train channel's lines for /target extra_series: more training examples of the same
+    process, over the target's training minutes [start, end) only (the backtest stays unseen).
+
+    Returns (JSON lines, the columns used, why any other was left out).
+    """
+    lines, used, notes = "", [], []
+    for column, history in columns:
+        part = history.window(start, end)
+        observed = part.values[~np.isnan(part.values)]
+        if observed.size == 0 or not np.any(observed):
+            notes.append(f"{column}: no non-zero value before {end:{_ISO}}, left out")
+            continue
+        lines += to_jsonl([part], features=features)
+        used.append(column)
+    return lines, used, notes
+
+
 def prepare_data(
     request: PrepareRequest,
     settings: PrepareSettings,
@@ -310,19 +335,16 @@ def prepare_data(
         output_types=("mean", "quantiles"),
     )
 
-    # Related series: more training examples of the same process, over the same minutes.
-    extra_lines, extra_used, extra_notes = "", [], []
     train_end = series.start + plan.first * MINUTE
-    for column in target.extra_series:
-        part = read_history(settings.feature_group_name, start, end, column).series.window(
-            series.start, train_end
-        )
-        observed = part.values[~np.isnan(part.values)]
-        if observed.size == 0 or not np.any(observed):
-            extra_notes.append(f"{column}: no non-zero value before {train_end:{_ISO}}, left out")
-            continue
-        extra_lines += to_jsonl([part], features=features)
-        extra_used.append(column)
+    extra_lines, extra_used, extra_notes = extra_series_lines(
+        (
+            (column, read_history(settings.feature_group_name, start, end, column).series)
+            for column in target.extra_series
+        ),
+        start=series.start,
+        end=train_end,
+        features=features,
+    )
 
     layout = BuildLayout(store.bucket, request.execution_name)
     store.put_text(layout.train_key, channels.train_jsonl + extra_lines)
