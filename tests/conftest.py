@@ -34,7 +34,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # Parameter overrides that keep real-time waits short in tests (applied only to parameters the
 # template declares, so the fixture keeps working while the template grows).
 FAST_OVERRIDES: dict[str, str] = {
-    "ApprovalTimeoutSeconds": "20",
+    # The twin's clock runs in real time between jumps, so this is wall time too: 20 s was hit
+    # by the serve test on a loaded machine (two CLI subprocesses between "Ask A Person To
+    # Approve" and the answer) and ended its deployment ApprovalTimedOut. A test of the
+    # timeout sets its own (test_deploy_twin: 3 s).
+    "ApprovalTimeoutSeconds": "3600",
     "GuardrailBakeSeconds": "1",
     # The every-minute collector polls a public API (unreachable here, with real back-off
     # sleeps): off unless a test turns it on (tests/integration/test_ingest_*.py do).
