@@ -304,7 +304,9 @@ def write_docs(report: dict[str, Any], path: Path = DOCS) -> None:
     text = path.read_text()
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
-    path.write_text(head + BEGIN + docs_block(report) + END + tail)
+    from bench.doc_sections import fill
+
+    path.write_text(fill(head + BEGIN + docs_block(report) + END + tail, report))
 
 
 if __name__ == "__main__":

@@ -522,7 +522,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             )
         )
     details = {
-        "comparisons": ev.to_dict()["comparisons"],
+        "comparisons": {
+            **ev.to_dict()["comparisons"],
+            # The robust baseline against naive on the same windows (docs quote its interval).
+            "robust/naive": robust.to_dict(),
+        },
         "models": ev.to_dict()["models"],
         "wql_q10_q90": {m: round(ev_q.pooled(m), 4) for m in ev_q.scores},
         "deepar_to_naive_q10_q90": round(ev_q.ratio("naive").ratio, 3),

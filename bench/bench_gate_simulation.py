@@ -3,7 +3,9 @@
 Goals (issue 15):
 - over 20 successive builds of models of equal quality, the gate rejects at most 10% at every
   build (the old rule, a threshold ratcheted to each approved model's single-window loss,
-  rejected 9% at build 1, 25% at build 5 and 53% at build 9);
+  rejected 9% at build 1, 25% at build 5 and 53% at build 9); judged on blocks of 5 builds,
+  each block's one-sided 95% upper bound from a bootstrap over replicas (RejectionStats says
+  why the max of 20 per-build rates is not the measure);
 - with no regime change, the accuracy alarm fires at most once per simulated week;
 - after a rebuild under an unchanged regime, no alarm within 6 simulated hours.
 
@@ -290,6 +292,56 @@ def run_replica(seed: int, *, regime_change: bool = False, validation: Any = Non
     return out
 
 
+BLOCK_BUILDS = 5  # builds per block of the rejection-rate bounds
+BOOTSTRAP_SEED = 15
+
+
+@dataclass(frozen=True)
+class RejectionStats:
+    """Rejection rates of the builds, with bounds from a bootstrap over replicas.
+
+    The max of 20 per-build rates, each from a couple dozen replicas, is mostly chance: with
+    every build at 3.3%, 24 replicas show some build at >= 12.5% more often than not. So the
+    goal ("at most 10% at every build") is judged on blocks of BLOCK_BUILDS successive builds:
+    each block's rate and its one-sided 95% upper bound. The replicas are the independent units
+    (a replica's successive builds share most of their backtest data), so the bootstrap
+    resamples whole replicas. The trend (rate of builds 11-20 minus builds 1-10) shows a
+    ratchet: the old threshold rule would make it clearly positive."""
+
+    per_build: FloatArray
+    block_rates: FloatArray
+    block_upper: FloatArray
+    trend: float
+    trend_ci: tuple[float, float]
+
+    @classmethod
+    def of(cls, rejected: npt.NDArray[np.bool_], resamples: int = 4000) -> RejectionStats:
+        r = np.asarray(rejected, dtype=float)  # replicas x builds
+        replicas, builds = r.shape
+        blocks = r.reshape(replicas, builds // BLOCK_BUILDS, BLOCK_BUILDS).mean(axis=2)
+        half = builds // 2
+        trends = r[:, half:].mean(axis=1) - r[:, :half].mean(axis=1)
+        rng = np.random.default_rng(BOOTSTRAP_SEED)
+        pick = rng.integers(0, replicas, size=(resamples, replicas))
+        boot_blocks = blocks[pick].mean(axis=1)  # resamples x blocks
+        boot_trend = trends[pick].mean(axis=1)
+        low, high = np.quantile(boot_trend, [0.025, 0.975])
+        return cls(
+            per_build=r.mean(axis=0),
+            block_rates=blocks.mean(axis=0),
+            block_upper=np.quantile(boot_blocks, 0.95, axis=0),
+            trend=float(trends.mean()),
+            trend_ci=(float(low), float(high)),
+        )
+
+    def chance_of_max(self, observed_max: float, replicas: int, draws: int = 4000) -> float:
+        """How often every build at the pooled rate would show a per-build max this high."""
+        rng = np.random.default_rng(BOOTSTRAP_SEED)
+        pooled = float(self.per_build.mean())
+        counts = rng.binomial(replicas, pooled, size=(draws, len(self.per_build)))
+        return float(np.mean(counts.max(axis=1) / replicas >= observed_max - 1e-12))
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     from feecast.config import FeecastConfig
     from feecast.observability import logger
@@ -311,7 +363,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     steady_s = time.perf_counter() - t
     drift = [run_replica(seed, regime_change=True) for seed in seeds[: max(2, replicas // 4)]]
 
-    rejection = np.mean([r.rejected for r in steady], axis=0)  # per build index
+    stats = RejectionStats.of(np.array([r.rejected for r in steady]))
+    rejection = stats.per_build
     hours = sum(r.monitored_hours for r in steady)
     alarms = sum(r.alarms for r in steady)
     per_week = alarms / (hours / 168)
@@ -323,10 +376,19 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     v = FeecastConfig().validation
     measurements = [
         measurement(
+            f"rejection_rate_upper95_per_{BLOCK_BUILDS}_builds",
+            float(stats.block_upper.max()),
+            at_most=MAX_REJECTION_RATE,
+            note=f"highest one-sided 95% upper bound of the {BUILDS // BLOCK_BUILDS} blocks "
+            f"(rates {', '.join(f'{x:.3f}' for x in stats.block_rates)}; bootstrap over "
+            f"{replicas} replicas x {BUILDS} builds of equal-quality models)",
+        ),
+        measurement(
             "max_rejection_rate_at_any_build",
             float(rejection.max()),
-            at_most=MAX_REJECTION_RATE,
-            note=f"{replicas} replicas x {BUILDS} builds of equal-quality models",
+            note=f"one of {BUILDS} rates from {replicas} replicas each: chance alone gives a "
+            f"max this high in {stats.chance_of_max(float(rejection.max()), replicas):.0%} "
+            "of runs when every build rejects at the mean rate",
         ),
         measurement("mean_rejection_rate", float(rejection.mean())),
         measurement(
@@ -335,6 +397,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             note="against builds 11-20: a ratchet would make the second half worse",
         ),
         measurement("rejection_rate_builds_11_to_20", float(rejection[BUILDS // 2 :].mean())),
+        measurement(
+            "rejection_trend_second_half_minus_first",
+            stats.trend,
+            note=f"95% CI {stats.trend_ci[0]:+.3f} to {stats.trend_ci[1]:+.3f} (bootstrap over "
+            "replicas): a ratchet makes it clearly positive",
+        ),
         measurement(
             "alarms_per_week_without_regime_change",
             per_week,
@@ -366,6 +434,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ]
     details = {
         "rejection_rate_per_build": [round(float(x), 3) for x in rejection],
+        "rejection_rate_per_block": [round(float(x), 3) for x in stats.block_rates],
+        "rejection_upper95_per_block": [round(float(x), 3) for x in stats.block_upper],
+        # Each replica's builds, "1" = rejected: the statistics above can be recomputed.
+        "rejected_by_replica": ["".join("1" if x else "0" for x in r.rejected) for r in steady],
         "rejected_rules": {
             rule: sum(r.reasons.count(rule) for r in steady)
             for rule in ("naive", "production", "max_loss")

@@ -27,6 +27,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from feecast.feature_schema import AVG_FEE, COUNT, EVENT_TIME, RECORD_ID, TOTAL_FEE
+
 from bench.common import measurement, result
 
 DAYS = 14
@@ -70,11 +72,11 @@ def _write_files(twin: Any, per_hour: int, end: datetime) -> int:
                 stamp = minute.strftime("%Y-%m-%dT%H:%M:00Z")
                 fee = 20.0 + (m % 17)
                 values = {
-                    "tx_minute": stamp,
-                    "total_nb_trx_1min": "5",
-                    "total_fee_1min": str(fee * 5),
-                    "avg_fee_1min": str(fee),
-                    "event_time": stamp,
+                    RECORD_ID: stamp,
+                    COUNT: "5",
+                    TOTAL_FEE: str(fee * 5),
+                    AVG_FEE: str(fee),
+                    EVENT_TIME: stamp,
                 }
                 rows.append(OfflineRow(view, values, minute, minute + timedelta(seconds=61)))
             buffer = io.BytesIO()
@@ -103,7 +105,7 @@ def _read(
         concurrency=concurrency,
     )
     started = time.perf_counter()
-    history = reader.read("feecast-fee-minutes", end - timedelta(days=days), end, "avg_fee_1min")
+    history = reader.read("feecast-fee-minutes", end - timedelta(days=days), end, AVG_FEE)
     return time.perf_counter() - started, history
 
 

@@ -9,6 +9,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from feecast.adapters.feature_store import FeatureStoreSink
+from feecast.adapters.ingest_table import DynamoIngestStore
 from feecast.ingest.collect_transactions import ScheduledRun, collect_transactions
 from feecast.ingest.settings import CollectorSettings
 from feecast.observability import logger, metrics, tracer
@@ -25,6 +27,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     return collect_transactions(
         run,
         SETTINGS,
+        store=DynamoIngestStore(SETTINGS.ingest_table),
+        sink=FeatureStoreSink(SETTINGS.feature_group_name),
         remaining=lambda: context.get_remaining_time_in_millis() / 1000,
         metrics=metrics,
     ).model_dump(mode="json")

@@ -10,6 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from feecast.adapters import notify
 from feecast.build.report_build_failure import Event, report_build_failure
 from feecast.build.settings import ReportSettings
 from feecast.observability import logger, metrics, tracer
@@ -23,4 +24,4 @@ SETTINGS = load_settings(ReportSettings)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(event=event, model=Event)
-    return report_build_failure(request, SETTINGS).model_dump(mode="json")
+    return report_build_failure(request, SETTINGS, notifier=notify).model_dump(mode="json")

@@ -31,6 +31,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from feecast.feature_schema import AVG_FEE
+
 from feecast_cli.status import as_utc
 from feecast_demo.feed import SyntheticFeed
 from feecast_demo.run import (
@@ -48,7 +50,7 @@ from feecast_demo.timeline import Timeline
 
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
-TARGET = "avg_fee_1min"
+TARGET = AVG_FEE
 
 
 @dataclass

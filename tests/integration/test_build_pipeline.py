@@ -23,25 +23,23 @@ import boto3
 import numpy as np
 import pytest
 from feecast.adapters import clients
-from feecast.adapters.state_table import StateTable
-from feecast.adapters.stepfunctions import StepFunctionsExecutions
-from feecast.build.settings import StartBuildSettings
-from feecast.build.start_build import BuildStart, TableBuildBackend, start_build
+from feecast.build.start_build import BuildStart
 
-GROUP = "feecast-fee-minutes"
-PREFIX = "/feecast"
+from tests.support.builds import (
+    FAST_HYPERPARAMETERS,
+    PREFIX,
+    TARGET,
+    ensure_feature_group,
+    fee_minutes,
+    iso_minute,
+    packages,
+    put_minutes,
+    put_parameter,
+    start,
+)
+
 HISTORY_MINUTES = 2 * 1440
 QUANTILES = ("0.05", "0.5", "0.95")
-FAST_HYPERPARAMETERS = {
-    "epochs": 2,
-    "mini_batch_size": 32,
-    "learning_rate": 0.005,
-    "num_cells": 20,
-    "num_layers": 1,
-    "early_stopping_patience": None,
-    "num_eval_samples": 50,
-}
-TARGET = {"target_col": "avg_fee_1min", "prediction_length": 30, "freq": "1min", "history_days": 2}
 VALIDATION = {
     "threshold": 0.24,
     "backtest_days": 0.5,
@@ -51,106 +49,14 @@ VALIDATION = {
 }
 
 
-# -- setup helpers ------------------------------------------------------------------------------
-def iso_minute(ts: datetime) -> str:
-    return ts.strftime("%Y-%m-%dT%H:%M:00Z")
-
-
-def ensure_feature_group(twin: Any) -> None:
-    """The ingestion stage's feature group; created here when the template does not have it yet."""
-    sm = twin.client("sagemaker")
-    try:
-        sm.describe_feature_group(FeatureGroupName=GROUP)
-        return
-    except sm.exceptions.ResourceNotFound:
-        pass
-    features = [
-        ("tx_minute", "String"),
-        ("total_nb_trx_1min", "Integral"),
-        ("total_fee_1min", "Fractional"),
-        ("avg_fee_1min", "Fractional"),
-        ("event_time", "String"),
-    ]
-    sm.create_feature_group(
-        FeatureGroupName=GROUP,
-        RecordIdentifierFeatureName="tx_minute",
-        EventTimeFeatureName="event_time",
-        FeatureDefinitions=[{"FeatureName": n, "FeatureType": t} for n, t in features],
-        OnlineStoreConfig={"EnableOnlineStore": True},
-        OfflineStoreConfig={
-            "S3StorageConfig": {
-                "S3Uri": f"s3://{twin.physical_id('ArtifactBucket')}/offline-store"
-            },
-            "DisableGlueTableCreation": True,
-        },
-        RoleArn=f"arn:aws:iam::{twin.account_id}:role/feature-store",
-    )
-
-
-def put_minutes(twin: Any, start: datetime, values: np.ndarray) -> None:
-    """One record per minute through PutRecord (NaN = the minute had no transaction)."""
-    fs = twin.client("sagemaker-featurestore-runtime")
-    for i, value in enumerate(values.tolist()):
-        minute = iso_minute(start + timedelta(minutes=i))
-        count = 0 if math.isnan(value) else 3
-        record = [
-            {"FeatureName": "tx_minute", "ValueAsString": minute},
-            {"FeatureName": "event_time", "ValueAsString": minute},
-            {"FeatureName": "total_nb_trx_1min", "ValueAsString": str(count)},
-            {
-                "FeatureName": "total_fee_1min",
-                "ValueAsString": str(0.0 if count == 0 else value * 3),
-            },
-        ]
-        if count:
-            record.append({"FeatureName": "avg_fee_1min", "ValueAsString": repr(value)})
-        fs.put_record(FeatureGroupName=GROUP, Record=record)
-
-
-def fee_minutes(n: int, seed: int = 7) -> np.ndarray:
-    """A positive random walk with a daily cycle, minute noise and a few empty minutes, like
-    fee averages (a minute's average of a few hundred fees is mostly noise around a level)."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(n)
-    walk = np.cumsum(rng.normal(0, 0.01, n))
-    noise = rng.lognormal(0, 0.25, n)
-    values = 20 * np.exp(walk) * (1 + 0.2 * np.sin(2 * np.pi * t / 1440)) * noise
-    values[rng.choice(n - 60, 12, replace=False)] = np.nan
-    return np.round(values, 3)
-
-
+# -- setup helpers (seeding and starting a build: tests/support/builds.py) -----------------------
 def load_build_event(name: str) -> dict[str, Any]:
     return json.loads((Path(__file__).resolve().parents[2] / "events" / name).read_text())
-
-
-def put_parameter(twin: Any, suffix: str, value: dict[str, Any]) -> None:
-    twin.client("ssm").put_parameter(
-        Name=f"{PREFIX}/{suffix}", Value=json.dumps(value), Type="String", Overwrite=True
-    )
-
-
-def start(twin: Any, trigger: str, key: str) -> BuildStart:
-    settings = StartBuildSettings(
-        model_build_state_machine_arn=twin.outputs["ModelBuildStateMachineArn"],
-        state_table=twin.outputs["StateTableName"],
-    )
-    backend = TableBuildBackend(
-        settings, state=StateTable(settings.state_table), executions=StepFunctionsExecutions()
-    )
-    return start_build(trigger, key, settings, backend=backend)
 
 
 def read_s3(twin: Any, uri: str) -> str:
     bucket, key = uri.removeprefix("s3://").split("/", 1)
     return twin.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
-
-
-def packages(twin: Any) -> list[dict[str, Any]]:
-    sm = twin.client("sagemaker")
-    summaries = sm.list_model_packages(ModelPackageGroupName="feecast-models")[
-        "ModelPackageSummaryList"
-    ]
-    return [sm.describe_model_package(ModelPackageName=s["ModelPackageArn"]) for s in summaries]
 
 
 def build_events(twin: Any, execution_arn: str) -> list[dict[str, Any]]:

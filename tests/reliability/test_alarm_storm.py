@@ -132,9 +132,12 @@ def test_concurrent_invocations_for_one_transition_start_one_build(
     from aws_lambda_powertools.utilities.idempotency.exceptions import (
         IdempotencyAlreadyInProgressError,
     )
-    from feecast.adapters import clients, idempotency
+    from feecast.adapters import clients, idempotency, notify, parameters
+    from feecast.adapters.cloudwatch import CloudWatchAlarms
+    from feecast.adapters.state_table import StateTable
+    from feecast.adapters.stepfunctions import StepFunctionsExecutions
     from feecast.monitor.events import parse_alarm_event
-    from feecast.monitor.retrain_on_alarm import retrain_on_alarm
+    from feecast.monitor.retrain_on_alarm import RetrainPorts, retrain_on_alarm
     from feecast.monitor.settings import RetrainSettings
 
     settings = RetrainSettings(
@@ -163,10 +166,21 @@ def test_concurrent_invocations_for_one_transition_start_one_build(
 
     def container(persistence: DynamoDBPersistenceLayer) -> None:
         container_state.persistence = persistence
+        # As the handler wires them.
+        ports = RetrainPorts.from_adapters(
+            settings,
+            state=StateTable(settings.state_table),
+            executions=StepFunctionsExecutions(),
+            alarms=CloudWatchAlarms(),
+            notifier=notify,
+            parameters=parameters,
+        )
         barrier.wait()
         for _ in range(50):  # Lambda retries an invocation refused as "in progress"
             try:
-                result = retrain_on_alarm(change, settings)
+                result = retrain_on_alarm(change, settings, ports, once=idempotency).model_dump(
+                    mode="json"
+                )
             except IdempotencyAlreadyInProgressError:
                 threading.Event().wait(0.1)
                 continue

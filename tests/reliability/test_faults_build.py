@@ -14,15 +14,14 @@ Three scenarios train a model (1 epoch, seconds); the others fail before trainin
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+
+from tests.support import builds
 
 pytestmark = pytest.mark.slow
 
@@ -30,22 +29,8 @@ PRODUCTION = "feecast-production"
 VALIDATION = "/feecast/validation"
 IMAGE = "224300973850.dkr.ecr.eu-west-1.amazonaws.com/forecasting-deepar:1"
 ROLE = "arn:aws:iam::123456789012:role/feecast-sagemaker"
-
-
-def _integration_module(name: str) -> ModuleType:
-    """tests/integration/<name>.py as a module (test files have no importable name under
-    --import-mode=importlib): its seeding and start helpers are reused, not copied."""
-    path = Path(__file__).resolve().parents[1] / "integration" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"faults_build_uses_{name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-pipeline = _integration_module("test_build_pipeline")
-HYPERPARAMETERS = {**pipeline.FAST_HYPERPARAMETERS, "epochs": 1, "num_cells": 10}
-TARGET = {**pipeline.TARGET, "history_days": 1}
+HYPERPARAMETERS = {**builds.FAST_HYPERPARAMETERS, "epochs": 1, "num_cells": 10}
+TARGET = {**builds.TARGET, "history_days": 1}
 # A generous gate: these tests are about faults, not accuracy (a 1-epoch model must pass).
 GATE = {
     "threshold": 5.0,
@@ -65,15 +50,15 @@ def twin() -> Iterator[Any]:
 
     twin = Twin().deploy()
     try:
-        pipeline.ensure_feature_group(twin)
+        builds.ensure_feature_group(twin)
         end = twin.clock.now().replace(second=0, microsecond=0)
         minutes = 1440 + 60
-        pipeline.put_minutes(twin, end - timedelta(minutes=minutes), pipeline.fee_minutes(minutes))
-        pipeline.put_parameter(twin, "target", TARGET)
-        pipeline.put_parameter(twin, "hyperparameters", HYPERPARAMETERS)
-        pipeline.put_parameter(twin, "validation", GATE)
+        builds.put_minutes(twin, end - timedelta(minutes=minutes), builds.fee_minutes(minutes))
+        builds.put_parameter(twin, "target", TARGET)
+        builds.put_parameter(twin, "hyperparameters", HYPERPARAMETERS)
+        builds.put_parameter(twin, "validation", GATE)
         # Production, as the deploy stage leaves it: a model serving behind feecast-production.
-        series = pipeline.fee_minutes(400, seed=3)
+        series = builds.fee_minutes(400, seed=3)
         record = {"start": "2026-01-04 00:00:00", "target": [float(v) for v in series]}
         hyper = {k: str(v) for k, v in HYPERPARAMETERS.items() if v is not None}
         tar = run_training(
@@ -123,9 +108,7 @@ def threshold_parameter(twin: Any) -> tuple[str, int]:
 
 def packages_of(twin: Any, execution_arn: str) -> list[dict[str, Any]]:
     return [
-        p
-        for p in pipeline.packages(twin)
-        if p["MetadataProperties"]["GeneratedBy"] == execution_arn
+        p for p in builds.packages(twin) if p["MetadataProperties"]["GeneratedBy"] == execution_arn
     ]
 
 
@@ -133,7 +116,7 @@ def run_build(twin: Any, key: str) -> tuple[dict[str, Any], list[dict[str, Any]]
     """Start a build through the guard (it must start: no build holds the lock), wait; returns
     (DescribeExecution, the notifications it published)."""
     before = len(twin.sns_messages())
-    outcome = pipeline.start(twin, "manual", key)
+    outcome = builds.start(twin, "manual", key)
     assert outcome.status == "started", outcome.message  # the previous build released the lock
     description = twin.wait_for_execution(outcome.execution_arn, timeout=300)
     twin.settle()
@@ -568,7 +551,7 @@ def test_given_sns_down_when_a_build_fails_then_the_execution_still_ends_with_it
     threshold = threshold_parameter(twin)
     twin.component("sagemaker").inject_training_failure("the spot instance was reclaimed")
     publish = twin.faults.fail("sns", "Publish", code="Throttled", times=None)
-    outcome = pipeline.start(twin, "manual", "rel-sns-down")
+    outcome = builds.start(twin, "manual", "rel-sns-down")
     assert outcome.status == "started"
     description = twin.wait_for_execution(outcome.execution_arn, timeout=300)
     assert publish.injected >= 3  # the handler's client tried (standard retries)
@@ -593,14 +576,14 @@ def test_given_sns_down_when_the_gate_has_decided_then_the_execution_ends_saying
     topic = twin.physical_id("NotificationTopic")
     if gate == "rejected":
         # The sanity cap rejects (the threshold no longer gates: issue 15).
-        pipeline.put_parameter(twin, "validation", {**GATE, "max_loss": 0.0001})
+        builds.put_parameter(twin, "validation", {**GATE, "max_loss": 0.0001})
     publish = twin.faults.fail(
         "sns", "Publish", code="Throttled", times=None, when=lambda p: p.get("TopicArn") == topic
     )
     try:
         description, notes = run_build(twin, f"rel-gate-sns-down-{gate}")
     finally:
-        pipeline.put_parameter(twin, "validation", GATE)
+        builds.put_parameter(twin, "validation", GATE)
     assert notes == []
     assert publish.injected == 4  # 1 + the state's MaxAttempts 3
     assert description["status"] == "FAILED", description

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
+from feecast.feature_schema import AVG_FEE, COUNT, EVENT_TIME, RECORD_ID, TOTAL_FEE
 
 # -- deploy: packages, approvals, links -----------------------------------------------------------
 GROUP = "feecast-models"
@@ -120,11 +121,11 @@ def put_minutes(
             runtime.put_record(
                 FeatureGroupName="feecast-fee-minutes",
                 Record=[
-                    {"FeatureName": "tx_minute", "ValueAsString": stamp},
-                    {"FeatureName": "total_nb_trx_1min", "ValueAsString": "10"},
-                    {"FeatureName": "total_fee_1min", "ValueAsString": str(avg * 10)},
-                    {"FeatureName": "avg_fee_1min", "ValueAsString": str(avg)},
-                    {"FeatureName": "event_time", "ValueAsString": stamp},
+                    {"FeatureName": RECORD_ID, "ValueAsString": stamp},
+                    {"FeatureName": COUNT, "ValueAsString": "10"},
+                    {"FeatureName": TOTAL_FEE, "ValueAsString": str(avg * 10)},
+                    {"FeatureName": AVG_FEE, "ValueAsString": str(avg)},
+                    {"FeatureName": EVENT_TIME, "ValueAsString": stamp},
                 ],
             )
         minute += timedelta(minutes=1)

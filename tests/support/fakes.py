@@ -1,4 +1,4 @@
-"""In-memory fakes of the stages' ports (feecast.deploy.ports, feecast.build.ports,
+"""In-memory fakes of the ports (feecast.ports, feecast.deploy.ports, feecast.build.ports,
 feecast.monitor.ports), for unit tests.
 
 They behave as the services do where a use case depends on it: conditional writes refuse,
@@ -76,7 +76,7 @@ def _holds(item: dict[str, Any] | None, condition: str, values: Mapping[str, Any
 
 
 class FakeState:
-    """The StateTable (DeployState port): items by (pk, sk)."""
+    """The StateTable (the StateRecords port of feecast.ports): items by (pk, sk)."""
 
     def __init__(self) -> None:
         self.items: dict[tuple[str, str], dict[str, Any]] = {}
@@ -346,6 +346,23 @@ class FakeExecutions:
         return [e["name"] for e in self.executions.values()]
 
 
+class FakeMetrics:
+    """CloudWatch metrics (monitoring's MetricSink port): each put as (namespace, dimensions,
+    timestamp, values)."""
+
+    def __init__(self) -> None:
+        self.put_data: list[tuple[str, dict[str, str], datetime, dict[str, float]]] = []
+
+    def put(
+        self,
+        namespace: str,
+        dimensions: Mapping[str, str],
+        timestamp: datetime,
+        values: Mapping[str, float],
+    ) -> None:
+        self.put_data.append((namespace, dict(dimensions), timestamp, dict(values)))
+
+
 @dataclass
 class FakeSecret:
     value: str = "link-signing-secret"
@@ -484,6 +501,7 @@ __all__ = [
     "FakeEndpoints",
     "FakeExecutions",
     "FakeForecaster",
+    "FakeMetrics",
     "FakeMinutes",
     "FakeNotifier",
     "FakeOnce",

@@ -42,3 +42,37 @@ def test_every_benchmark_module_is_in_the_results() -> None:
     modules = sorted(p.stem for p in (ROOT / "bench").glob("bench_*.py"))
     assert sorted(b["module"] for b in report["benchmarks"]) == modules
     assert report["selection"] is None, "results.json must come from a full run"
+
+
+def test_the_prose_sections_quote_the_latest_results_without_placeholders() -> None:
+    import re
+
+    bench = _bench_main()
+    report = json.loads((ROOT / "bench" / "results.json").read_text())
+    text = (ROOT / "docs" / "benchmarks.md").read_text()
+    sys.path.insert(0, str(ROOT))
+    try:
+        from bench.doc_sections import SECTIONS, fill
+    finally:
+        sys.path.remove(str(ROOT))
+    assert fill(text, report) == text, (
+        "edit bench/doc_templates/, then `python -m bench --write-docs`"
+    )
+    assert len(SECTIONS) == 3 and bench.BEGIN in text
+    # No template token left for a reader: neither {name} nor the old FQ_/RF_/GS_ markers.
+    assert not re.search(r"\{[a-z_]+\}|\b(?:FQ|RF|GS)_[A-Z_]+\b", text)
+
+
+def test_a_section_missing_from_the_docs_is_an_error() -> None:
+    sys.path.insert(0, str(ROOT))
+    try:
+        from bench.doc_sections import fill
+    finally:
+        sys.path.remove(str(ROOT))
+    report = json.loads((ROOT / "bench" / "results.json").read_text())
+    try:
+        fill("no sections here", report)
+    except ValueError as exc:
+        assert "forecast quality" in str(exc)
+    else:
+        raise AssertionError("fill accepted a text without its sections")

@@ -43,3 +43,41 @@ def test_the_fee_process_matches_the_generator_in_level_and_noise() -> None:
     assert len(series) == 2880 and values.size > 2800
     # The generator's fee rates (median 12 sat/vB) times sizes (median 250 vB), with its tail.
     assert 3000 < float(np.median(values)) < 7000
+
+
+def test_rejection_stats_without_rejections_are_zero_and_show_no_trend() -> None:
+    stats = _bench("bench_gate_simulation").RejectionStats.of(np.zeros((24, 20), dtype=bool))
+    assert stats.block_rates.tolist() == [0.0] * 4
+    assert stats.block_upper.tolist() == [0.0] * 4
+    assert stats.trend == 0.0 and stats.trend_ci == (0.0, 0.0)
+
+
+def test_rejection_stats_of_a_ratchet_show_a_trend_whose_interval_excludes_zero() -> None:
+    rng = np.random.default_rng(4)
+    builds = np.arange(20)
+    # The old rule: rejections grow with every build (about 5% at build 1, 55% at build 20).
+    rejected = rng.random((24, 20)) < 0.05 + 0.025 * builds
+    stats = _bench("bench_gate_simulation").RejectionStats.of(rejected)
+    assert stats.trend_ci[0] > 0.1
+    assert stats.block_upper[-1] > 0.4 and stats.block_rates[0] < stats.block_rates[-1]
+
+
+def test_rejection_stats_of_an_even_five_percent_bound_each_block_near_it() -> None:
+    # 100 replicas, replica i rejects build i mod 20 only: every build and block at 5%.
+    rejected = np.zeros((100, 20), dtype=bool)
+    rejected[np.arange(100), np.arange(100) % 20] = True
+    stats = _bench("bench_gate_simulation").RejectionStats.of(rejected)
+    assert stats.per_build.tolist() == pytest.approx([0.05] * 20)
+    assert stats.block_rates.tolist() == pytest.approx([0.05] * 4)
+    assert all(0.05 < u < 0.10 for u in stats.block_upper)
+    assert stats.trend == pytest.approx(0.0)
+
+
+def test_a_max_of_twenty_noisy_rates_is_often_high_by_chance() -> None:
+    simulation = _bench("bench_gate_simulation")
+    rejected = np.zeros((24, 20), dtype=bool)
+    rejected[:16, 0] = True  # 16 of 480 builds: a pooled rate of 3.3%
+    stats = simulation.RejectionStats.of(rejected)
+    # Binomial(24, 1/30) per build: P(some build >= 3/24) = 1 - (1 - 0.045)**20, about 0.6.
+    assert 0.45 < stats.chance_of_max(3 / 24, 24) < 0.75
+    assert stats.chance_of_max(0.0, 24) == 1.0

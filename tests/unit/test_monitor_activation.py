@@ -16,6 +16,8 @@ from feecast.monitor.events import parse_endpoint_event
 from feecast.monitor.records import EndpointState
 from feecast.monitor.settings import ActivationSettings
 
+from tests.support.fakes import FakeOnce
+
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 SETTINGS = ActivationSettings(
     project_name="feecast",
@@ -50,7 +52,9 @@ def event(name: str, **detail: Any) -> dict[str, Any]:
 
 
 def apply(fake: Fake, e: dict[str, Any]) -> dict[str, Any]:
-    return apply_change(parse_endpoint_event(e), SETTINGS, lambda: CONFIG, fake.ports())
+    """The change's result as the handler answers it (JSON)."""
+    change = parse_endpoint_event(e)
+    return apply_change(change, SETTINGS, lambda: CONFIG, fake.ports()).model_dump(mode="json")
 
 
 def test_in_service_enables_the_template_alarm_and_tells_the_current_threshold() -> None:
@@ -104,7 +108,9 @@ def test_other_endpoints_and_intermediate_states_change_nothing() -> None:
     updating = parse_endpoint_event(
         event("monitor-endpoint-in-service.json", EndpointStatus="UPDATING")
     )
+    fake, once = Fake(), FakeOnce()
     for change in (other, updating):
-        # No idempotency record, no AWS call: the ports would fail if touched.
-        result = handle_endpoint_change(change, SETTINGS, lambda: CONFIG, ports=None)
-        assert result["action"] == "ignored"
+        # No idempotency record, no AWS call.
+        result = handle_endpoint_change(change, SETTINGS, lambda: CONFIG, fake.ports(), once=once)
+        assert result.model_dump(mode="json")["action"] == "ignored"
+    assert once.calls == 0 and fake.sent == fake.enabled == fake.disabled == []

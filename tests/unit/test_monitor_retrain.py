@@ -104,7 +104,8 @@ def make_ports(actions_enabled: bool | None = True) -> tuple[RetrainPorts, FakeB
 
 
 def decide(ports: RetrainPorts, event: dict[str, Any]) -> dict[str, Any]:
-    return decide_and_start(parse_alarm_event(event), SETTINGS, ports)
+    """The decision as the handler answers it (JSON)."""
+    return decide_and_start(parse_alarm_event(event), SETTINGS, ports).model_dump(mode="json")
 
 
 def test_given_20_deliveries_of_one_alarm_then_one_build_and_one_notification() -> None:

@@ -156,7 +156,9 @@ REQUEST = MonitorRunRequest(stage="staging", endpoint_name="feecast-staging", sc
 
 
 def run(fake: FakeAws) -> dict[str, Any]:
-    return run_hour(REQUEST, CONFIG, fake.ports(), namespace="feecast", history_minutes=1440)
+    """The run's result as the handler answers it (JSON)."""
+    result = run_hour(REQUEST, CONFIG, fake.ports(), namespace="feecast", history_minutes=1440)
+    return result.model_dump(mode="json")
 
 
 def test_given_a_stored_forecast_from_the_current_model_then_it_is_scored_and_published() -> None:
@@ -254,7 +256,7 @@ def test_given_no_endpoint_and_nothing_stored_then_the_run_is_skipped_without_re
     fake = NoReads(fees(T - timedelta(days=2), 2880), state=None)
     ports = fake.ports()
     ports.read_minutes = fake.read
-    result = run_hour(REQUEST, CONFIG, ports, namespace="feecast")
+    result = run_hour(REQUEST, CONFIG, ports, namespace="feecast").model_dump(mode="json")
     assert result["skipped"] == "endpoint feecast-staging does not exist"
     assert result["published"] == [] and fake.published == [] and fake.requests == []
 

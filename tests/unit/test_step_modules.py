@@ -44,10 +44,6 @@ def test_the_naming_table_lists_every_function_with_its_step_module() -> None:
 
 
 MAX_HANDLER_LINES = 40
-# Monitoring's use cases still return dicts (their shapes: docs/monitoring.md; ~30 unit
-# assertions subscript them); they get result models in a later change. The last test fails
-# once one of them returns a model, so this list only shrinks.
-RETURNS_A_DICT_FOR_NOW = {"activate_monitoring", "monitor_endpoint", "retrain_on_alarm"}
 
 
 @pytest.mark.parametrize("app", APPS, ids=lambda p: p.parent.name)
@@ -83,11 +79,6 @@ def test_each_handler_returns_a_model_dumped_as_json(app: Path) -> None:
     ]
     returns = [node for node in ast.walk(handler) if isinstance(node, ast.Return)]
     assert returns, f"functions/{app.parent.name}/app.py: lambda_handler returns nothing"
-    if app.parent.name in RETURNS_A_DICT_FOR_NOW:
-        assert not all(_is_json_dump(node.value) for node in returns), (
-            f"{app.parent.name} returns a model now: remove it from RETURNS_A_DICT_FOR_NOW"
-        )
-        return
     for node in returns:
         assert _is_json_dump(node.value), (
             f"functions/{app.parent.name}/app.py line {node.lineno}: return"

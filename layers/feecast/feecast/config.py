@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from feecast.deepar_spec import DEEPAR_MIN_OBSERVATIONS, quantile_key
+from feecast.feature_schema import AVG_FEE, TargetColumn
 from feecast.features import DynamicFeature
 
 __all__ = [
@@ -41,9 +42,6 @@ __all__ = [
     "to_parameter_json",
 ]
 
-TargetColumn = Literal[
-    "avg_fee_1min", "total_fee_1min", "total_nb_trx_1min", "median_fee_1min", "fee_rate_1min"
-]
 Likelihood = Literal["student-T", "gaussian", "beta", "negative-binomial", "deterministic-L1"]
 
 # DeepAR time_freq: an optional positive multiple of M, W, D, H or min ("5min", "2H", "D").
@@ -95,7 +93,7 @@ class _Parameter(BaseModel):
 class TargetConfig(_Parameter):
     """`${SSM_PREFIX}/target`: what to forecast and how much data a build uses."""
 
-    target_col: TargetColumn = "avg_fee_1min"
+    target_col: TargetColumn = AVG_FEE
     prediction_length: int = Field(30, ge=1, le=MAX_PREDICTION_LENGTH)
     freq: str = "1min"
     validation_windows: int = Field(4, ge=1)

@@ -48,6 +48,13 @@ from botocore.config import Config
 
 from feecast.adapters import clients
 from feecast.adapters.errors import THROTTLING_CODES, AwsThrottled
+from feecast.feature_schema import (
+    API_INVOCATION_TIME,
+    IS_DELETED,
+    MINUTE_ID_FORMAT,
+    RECORD_ID,
+    WRITE_TIME,
+)
 from feecast.series import MINUTE, MinuteSeries, floor_minute
 
 __all__ = [
@@ -122,7 +129,7 @@ class Deadline:
 # -- pure pieces ------------------------------------------------------------------------------
 def minute_id(ts: datetime) -> str:
     """The record identifier of a minute: `YYYY-MM-DDTHH:MM:00Z`."""
-    return floor_minute(ts).strftime("%Y-%m-%dT%H:%M:00Z")
+    return floor_minute(ts).strftime(MINUTE_ID_FORMAT)
 
 
 def parse_minute_id(raw: str) -> datetime:
@@ -177,15 +184,15 @@ class OfflineRow:
 
     @classmethod
     def from_mapping(cls, row: Mapping[str, Any], target_col: str) -> OfflineRow:
-        write_time = _as_instant(row.get("write_time"))
+        write_time = _as_instant(row.get(WRITE_TIME))
         if write_time is None:
-            raise FeatureHistoryError(f"offline row for {row.get('tx_minute')!r} has no write_time")
+            raise FeatureHistoryError(f"offline row for {row.get(RECORD_ID)!r} has no {WRITE_TIME}")
         return cls(
-            minute=parse_minute_id(str(row["tx_minute"])),
+            minute=parse_minute_id(str(row[RECORD_ID])),
             value=_as_number(row.get(target_col)),
             write_time=write_time,
-            api_invocation_time=_as_instant(row.get("api_invocation_time")),
-            is_deleted=bool(row.get("is_deleted") or False),
+            api_invocation_time=_as_instant(row.get(API_INVOCATION_TIME)),
+            is_deleted=bool(row.get(IS_DELETED) or False),
         )
 
 
@@ -396,11 +403,11 @@ class FeatureHistoryReader:
 
         body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         table = pq.read_table(io.BytesIO(body))
-        if "tx_minute" not in table.column_names or "write_time" not in table.column_names:
+        if RECORD_ID not in table.column_names or WRITE_TIME not in table.column_names:
             raise FeatureHistoryError(
-                f"s3://{bucket}/{key} lacks tx_minute/write_time: not a feecast offline file"
+                f"s3://{bucket}/{key} lacks {RECORD_ID}/{WRITE_TIME}: not a feecast offline file"
             )
-        wanted = ["tx_minute", target_col, "write_time", "api_invocation_time", "is_deleted"]
+        wanted = [RECORD_ID, target_col, WRITE_TIME, API_INVOCATION_TIME, IS_DELETED]
         table = table.select([c for c in wanted if c in table.column_names])
         return tuple(OfflineRow.from_mapping(r, target_col) for r in table.to_pylist())
 
@@ -473,7 +480,7 @@ class FeatureHistoryReader:
                 {
                     "FeatureGroupName": feature_group_name,
                     "RecordIdentifiersValueAsString": ids,
-                    "FeatureNames": ["tx_minute", target_col],
+                    "FeatureNames": [RECORD_ID, target_col],
                 }
             ]
             for _attempt in range(_UNPROCESSED_RETRIES):
@@ -502,7 +509,7 @@ class FeatureHistoryReader:
                         {
                             "FeatureGroupName": feature_group_name,
                             "RecordIdentifiersValueAsString": retry,
-                            "FeatureNames": ["tx_minute", target_col],
+                            "FeatureNames": [RECORD_ID, target_col],
                         }
                     )
                 if not identifiers:

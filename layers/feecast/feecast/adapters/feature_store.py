@@ -2,7 +2,8 @@
 
 `FeatureStoreSink(group).put_minute(record)` puts one closed minute to both stores (online and,
 asynchronously, offline). Putting the same record twice is harmless: same identifier, same event
-time, same values; readers of the offline store keep the latest write_time per minute.
+time, same values; readers of the offline store keep the latest write_time per minute. The
+record's names and types are feecast.feature_schema's (MinuteRecord.to_features).
 """
 
 from __future__ import annotations

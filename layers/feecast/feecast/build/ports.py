@@ -3,7 +3,7 @@
 | port | real adapter |
 | --- | --- |
 | ArtifactStore | feecast.adapters.s3.S3Store |
-| BuildState | feecast.adapters.state_table.StateTable |
+| BuildState | feecast.adapters.state_table.StateTable (the StateRecords port of feecast/ports.py) |
 | BuildExecutions | feecast.adapters.stepfunctions.StepFunctionsExecutions |
 | ModelPackages | feecast.adapters.sagemaker.SageMakerPackages |
 
@@ -13,8 +13,9 @@ through `TableBuildBackend`; the handlers wire the real adapters, unit tests pas
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, Protocol
+
+from feecast.ports import StateRecords
 
 __all__ = ["ArtifactStore", "BuildExecutions", "BuildState", "ModelPackages"]
 
@@ -31,23 +32,8 @@ class ArtifactStore(Protocol):
         ...
 
 
-class BuildState(Protocol):
-    """The StateTable records of the build stage (BUILD#<dedup key>, BUILD#LOCK); a failed
-    condition is False (put) or None (take), never an error."""
-
-    def put(
-        self,
-        item: dict[str, Any],
-        *,
-        condition: str | None = None,
-        values: dict[str, Any] | None = None,
-    ) -> bool: ...
-    def get(
-        self, pk: str, sk: str, *, attributes: Sequence[str] | None = None
-    ) -> dict[str, Any] | None: ...
-    def take(
-        self, pk: str, sk: str, *, condition: str, values: dict[str, Any]
-    ) -> dict[str, Any] | None: ...
+class BuildState(StateRecords, Protocol):
+    """The StateTable records of the build stage (BUILD#<dedup key>, BUILD#LOCK)."""
 
 
 class BuildExecutions(Protocol):

@@ -15,10 +15,10 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, Field
 
-from feecast.adapters.notify import notify_or_count
 from feecast.build.settings import ReportSettings
 from feecast.lifecycle import DetailType, lifecycle_event
 from feecast.observability import metrics
+from feecast.ports import Notifier
 
 __all__ = [
     "STEPS",
@@ -184,7 +184,9 @@ class FailedBuild(BaseModel):
     Cause: str
 
 
-def report_build_failure(request: Event, settings: ReportSettings) -> FailedBuild:
+def report_build_failure(
+    request: Event, settings: ReportSettings, *, notifier: Notifier
+) -> FailedBuild:
     """Describe the failure, count it (BuildsFailed), notify."""
     report = describe_failure(
         FailureRequest(
@@ -198,7 +200,7 @@ def report_build_failure(request: Event, settings: ReportSettings) -> FailedBuil
     cause = f"{report.step}: {report.reason}"
     # SNS down (its SDK retries spent): the execution must still end with the build's own
     # error, not the notifier's; the lost notification is logged, counted and said here.
-    lost = notify_or_count(
+    lost = notifier.notify_or_count(
         settings.notification_topic_arn,
         report.subject,
         report.message,

@@ -9,12 +9,13 @@ from datetime import datetime
 from typing import Any
 
 from feecast.deploy import names, outcome, trigger
-from feecast.deploy.ports import Executions, Once
+from feecast.deploy.ports import Executions
 from feecast.deploy.rollback import RollbackPorts, RollbackStart, start_rollback
 from feecast.deploy.settings import DeploySettings
 from feecast.deploy.start_deploy import IDEMPOTENCY_SECONDS
 from feecast.events import PackageDetail
 from feecast.lifecycle import DetailType, lifecycle_event
+from feecast.ports import Once
 
 
 def _running_deployments_of(

@@ -11,27 +11,20 @@ NoAnswer) for what a use case handles.
 | Endpoints | feecast.adapters.sagemaker.SageMakerEndpoints |
 | Packages | feecast.adapters.sagemaker.SageMakerPackages |
 | Alarms | feecast.adapters.cloudwatch.CloudWatchAlarms |
-| Forecaster | feecast.adapters.sagemaker_runtime.SageMakerRuntime |
-| DeployState | feecast.adapters.state_table.StateTable |
+| DeployState | feecast.adapters.state_table.StateTable (the StateRecords port of feecast/ports.py) |
 | TaskTokens | feecast.adapters.stepfunctions.StepFunctionsTasks |
 | Executions | feecast.adapters.stepfunctions.StepFunctionsExecutions |
 | Secret | feecast.adapters.secrets.LinkSecret |
-| Notifier | the module feecast.adapters.notify |
-| Parameters | the module feecast.adapters.parameters |
-| Once | the module feecast.adapters.idempotency |
-| RecentMinutes | the module feecast.adapters.feature_history |
+
+and, shared with other stages (feecast/ports.py): Forecaster, Notifier, Parameters, Once,
+RecentMinutes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-if TYPE_CHECKING:  # numpy behind them: routing handlers must not import it (test_handler_imports)
-    from feecast.config import FeecastConfig, ValidationConfig
-    from feecast.lifecycle import LifecycleEvent
-    from feecast.series import MinuteSeries
+from feecast.ports import StateRecords
 
 
 class Endpoints(Protocol):
@@ -61,37 +54,8 @@ class Alarms(Protocol):
     def existing(self, names: list[str]) -> list[str]: ...
 
 
-class Forecaster(Protocol):
-    """InvokeEndpoint: the answer's bytes; NoAnswer when none came, AwsThrottled."""
-
-    def invoke(self, endpoint_name: str, body: dict[str, Any]) -> bytes: ...
-
-
-class DeployState(Protocol):
-    """The StateTable records of the deploy stage (APPROVAL#, WAITER#, THRESHOLD#, DEPLOY#).
-
-    Conditions are DynamoDB condition expressions; a failed condition is False (put) or None
-    (take), never an error."""
-
-    def put(
-        self,
-        item: dict[str, Any],
-        *,
-        condition: str | None = None,
-        values: dict[str, Any] | None = None,
-    ) -> bool: ...
-    def get(
-        self, pk: str, sk: str, *, attributes: Sequence[str] | None = None
-    ) -> dict[str, Any] | None: ...
-    def take(
-        self, pk: str, sk: str, *, condition: str, values: dict[str, Any]
-    ) -> dict[str, Any] | None: ...
-    def query(
-        self, pk: str, *, sk_prefix: str | None = None, newest_first: bool = True
-    ) -> Iterator[dict[str, Any]]: ...
-    def scan_prefix(
-        self, pk_prefix: str, *, attributes: Sequence[str] | None = None
-    ) -> Iterator[dict[str, Any]]: ...
+class DeployState(StateRecords, Protocol):
+    """The StateTable records of the deploy stage (APPROVAL#, WAITER#, THRESHOLD#, DEPLOY#)."""
 
 
 class TaskTokens(Protocol):
@@ -113,57 +77,3 @@ class Secret(Protocol):
     """The approval links' signing key."""
 
     def get(self) -> str: ...
-
-
-class Notifier(Protocol):
-    """feecast.adapters.notify: `notify` raises when SNS fails, `notify_or_count` logs, counts
-    and answers why."""
-
-    def notify(
-        self,
-        topic_arn: str,
-        subject: str,
-        message: str,
-        facts: Mapping[str, Any] | None = None,
-        *,
-        event: LifecycleEvent,
-    ) -> str: ...
-    def notify_or_count(
-        self,
-        topic_arn: str,
-        subject: str,
-        message: str,
-        facts: Mapping[str, Any] | None = None,
-        *,
-        event: LifecycleEvent,
-    ) -> str | None: ...
-
-
-class Parameters(Protocol):
-    """feecast.adapters.parameters: the SSM configuration."""
-
-    def load_config(self, prefix: str, *, max_age: int = ...) -> FeecastConfig: ...
-    def write_validation(self, prefix: str, validation: ValidationConfig) -> int: ...
-
-
-class Once(Protocol):
-    """feecast.adapters.idempotency: `call()` once per (name, key)."""
-
-    def run_once(
-        self,
-        *,
-        table: str,
-        name: str,
-        key: Mapping[str, str],
-        expires_after_seconds: int,
-        call: Callable[[], dict[str, Any]],
-        lambda_context: Any | None = None,
-    ) -> dict[str, Any]: ...
-
-
-class RecentMinutes(Protocol):
-    """feecast.adapters.feature_history: the feature group's minutes."""
-
-    def read_minutes(
-        self, feature_group_name: str, start: datetime, end: datetime, target_col: str
-    ) -> MinuteSeries: ...

@@ -13,10 +13,11 @@ from pydantic import BaseModel
 from feecast.deploy import names
 from feecast.deploy.history import DeploymentRecord
 from feecast.deploy.outcome import current, int_or_none
-from feecast.deploy.ports import DeployState, Notifier
+from feecast.deploy.ports import DeployState
 from feecast.deploy.settings import DeploySettings
 from feecast.lifecycle import DetailType, lifecycle_event
 from feecast.observability import logger, metrics
+from feecast.ports import Notifier
 
 
 class RecordRequest(BaseModel):

@@ -11,10 +11,10 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from feecast.deploy.outcome import int_or_none
-from feecast.deploy.ports import Notifier
 from feecast.deploy.settings import DeploySettings
 from feecast.lifecycle import DetailType, lifecycle_event
 from feecast.observability import metrics
+from feecast.ports import Notifier
 
 Outcome = Literal["approved", "rejected", "timed_out", "failed"]
 

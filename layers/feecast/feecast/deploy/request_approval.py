@@ -12,10 +12,11 @@ from pydantic import BaseModel, Field
 
 from feecast.deploy import links, names
 from feecast.deploy.approvals import APPROVAL_SK, PendingApproval
-from feecast.deploy.ports import DeployState, Notifier, Secret
+from feecast.deploy.ports import DeployState, Secret
 from feecast.deploy.settings import ApprovalRequestSettings
 from feecast.lifecycle import DetailType, lifecycle_event
 from feecast.observability import logger
+from feecast.ports import Notifier
 
 
 class ApprovalAsked(BaseModel):

@@ -16,9 +16,10 @@ from pydantic import BaseModel
 
 from feecast.deploy import names, outcome, trigger
 from feecast.deploy.history import DeploymentRecord, rollback_target
-from feecast.deploy.ports import DeployState, Executions, Notifier, Packages
+from feecast.deploy.ports import DeployState, Executions, Packages
 from feecast.deploy.settings import DeploySettings
 from feecast.observability import logger
+from feecast.ports import Notifier
 
 
 class RollbackStart(BaseModel):

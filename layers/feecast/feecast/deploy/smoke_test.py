@@ -21,9 +21,9 @@ from feecast.adapters.errors import NoAnswer
 from feecast.deepar import inference_request
 from feecast.deploy import smoke
 from feecast.deploy.errors import retry_throttling
-from feecast.deploy.ports import Forecaster, Parameters, RecentMinutes
 from feecast.deploy.settings import SmokeSettings
 from feecast.observability import logger
+from feecast.ports import Forecaster, Parameters, RecentMinutes
 from feecast.series import MINUTE, MinuteSeries, floor_minute
 
 

@@ -16,10 +16,11 @@ from typing import Any
 from pydantic import BaseModel
 
 from feecast.deploy import names, trigger
-from feecast.deploy.ports import Executions, Once, Packages
+from feecast.deploy.ports import Executions, Packages
 from feecast.deploy.settings import StartSettings
 from feecast.events import PackageDetail
 from feecast.observability import logger, metrics
+from feecast.ports import Once
 
 IDEMPOTENCY_SECONDS = 24 * 3600
 

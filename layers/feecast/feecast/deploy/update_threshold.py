@@ -21,9 +21,10 @@ from pydantic import BaseModel
 
 from feecast.deploy import names, thresholds
 from feecast.deploy.errors import retry_throttling
-from feecast.deploy.ports import DeployState, Packages, Parameters
+from feecast.deploy.ports import DeployState, Packages
 from feecast.deploy.settings import DeploySettings
 from feecast.observability import logger
+from feecast.ports import Parameters
 
 LOSS_KEY = "mean_wql"
 BASELINE_KEY = "baseline_wql"

@@ -1,9 +1,10 @@
 """What the scheduled function and the replay command build around `run_ingest`.
 
-- `collect(scheduled_time, settings, ...)`: CollectTransactionsFunction, every minute: poll the
-  configured live source a few times, then close minutes with the scheduled time as "now".
-- `replay_file(path, table, feature_group, ...)`: `feecast ingest replay FILE`: the same
-  pipeline fed by a FileSource, the stream's own event time driving the watermark.
+- `collect(scheduled_time, settings, store=, sink=)`: CollectTransactionsFunction, every minute:
+  poll the configured live source a few times, then close minutes with the scheduled time as
+  "now". The handler wires the store and the sink (the IngestTable, the feature group).
+- `replay_file(path, store=, sink=)`: `feecast ingest replay FILE`: the same pipeline fed by a
+  FileSource, the stream's own event time driving the watermark.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, model_validator
 
-from feecast.adapters.feature_store import FeatureStoreSink
-from feecast.adapters.ingest_table import DynamoIngestStore
 from feecast.ingest.model import epoch
 from feecast.ingest.pipeline import (
     DEFAULT_WATERMARK_SECONDS,
@@ -68,10 +67,10 @@ def collect(
     scheduled_time: datetime,
     settings: CollectorSettings,
     *,
+    store: IngestStore,
+    sink: MinuteSink,
     remaining: Callable[[], float] | None = None,
     source: Source | None = None,
-    store: IngestStore | None = None,
-    sink: MinuteSink | None = None,
     transport: Transport | None = None,
 ) -> IngestReport:
     """One scheduled run: poll the live source, count, close minutes up to the scheduled time."""
@@ -100,8 +99,8 @@ def collect(
     )
     return run_ingest(
         source,
-        store if store is not None else DynamoIngestStore(settings.ingest_table),
-        sink if sink is not None else FeatureStoreSink(settings.feature_group_name),
+        store,
+        sink,
         plan,
         remaining=remaining,
     )
@@ -146,9 +145,15 @@ def replay_file(
 
 
 def collect_transactions(
-    run: ScheduledRun, settings: CollectorSettings, *, remaining: Callable[[], float], metrics: Any
+    run: ScheduledRun,
+    settings: CollectorSettings,
+    *,
+    store: IngestStore,
+    sink: MinuteSink,
+    remaining: Callable[[], float],
+    metrics: Any,
 ) -> IngestReport:
     """The scheduled run: collect, then publish the run's metrics (the CLI's runs do not)."""
-    report = collect(run.scheduled_time, settings, remaining=remaining)
+    report = collect(run.scheduled_time, settings, store=store, sink=sink, remaining=remaining)
     publish_metrics(report, metrics)
     return report

@@ -1,7 +1,8 @@
 """The ingestion domain: transactions, minutes and the feature-group record (pure Python).
 
 Minutes are handled as epoch seconds of their start (ints: cheap to compare and walk) and shown
-as the record identifier `YYYY-MM-DDTHH:MM:00Z` (docs/conventions.md, "the feature group").
+as the record identifier `YYYY-MM-DDTHH:MM:00Z`; the feature names and types are those of
+feecast.feature_schema (docs/conventions.md, "the feature group").
 """
 
 from __future__ import annotations
@@ -13,19 +14,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-MINUTE_SECONDS = 60
+from feecast.feature_schema import (
+    AVG_FEE,
+    COUNT,
+    EVENT_TIME,
+    FEE_RATE,
+    MEDIAN_FEE,
+    MINUTE_ID_FORMAT,
+    RECORD_ID,
+    TOTAL_FEE,
+)
 
-# Feature names of the `${ProjectName}-fee-minutes` group (docs/conventions.md).
-RECORD_ID = "tx_minute"
-EVENT_TIME = "event_time"
-COUNT = "total_nb_trx_1min"
-TOTAL_FEE = "total_fee_1min"
-AVG_FEE = "avg_fee_1min"
-# Less noisy companions of the average (docs/ingest.md): the median fee of the minute's
-# transactions (satoshi) and the vsize-weighted fee rate, total fee / total vsize (sat/vB),
-# over the transactions whose size the source gives.
-MEDIAN_FEE = "median_fee_1min"
-FEE_RATE = "fee_rate_1min"
+MINUTE_SECONDS = 60
 
 
 def minute_of(epoch_seconds: int) -> int:
@@ -35,7 +35,7 @@ def minute_of(epoch_seconds: int) -> int:
 
 def minute_id(minute: int) -> str:
     """`YYYY-MM-DDTHH:MM:00Z` of a minute start."""
-    return datetime.fromtimestamp(minute, UTC).strftime("%Y-%m-%dT%H:%M:00Z")
+    return datetime.fromtimestamp(minute, UTC).strftime(MINUTE_ID_FORMAT)
 
 
 def parse_minute_id(raw: str) -> int:

@@ -22,24 +22,45 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from feecast.adapters.idempotency import run_once
+from pydantic import BaseModel
+
 from feecast.config import FeecastConfig
 from feecast.lifecycle import DetailType, lifecycle_event
 from feecast.monitor.events import Action, EndpointChange
 from feecast.monitor.names import alarm_name, schedule_name, stage_of_endpoint
+from feecast.monitor.ports import AlarmActions, Endpoints
 from feecast.monitor.records import EndpointState, endpoint_state
 from feecast.monitor.settings import ActivationSettings
 from feecast.observability import logger
+from feecast.ports import Notifier, Once
 
-__all__ = ["ActivationPorts", "apply_change", "handle_endpoint_change", "real_activation_ports"]
+__all__ = ["ActivationPorts", "ActivationResult", "apply_change", "handle_endpoint_change"]
 
 # Duplicates of one change arrive within seconds; a day is plenty and keeps the table small.
 _DUPLICATE_WINDOW_SECONDS = 86400
 
 
+class ActivationResult(BaseModel):
+    """What a change did to the endpoint's monitoring (also the notification's facts)."""
+
+    endpoint_name: str
+    status: str  # normalised: IN_SERVICE, FAILED, ...
+    action: str  # an events.Action value, or "ignored" (another endpoint, nothing to do)
+    stage: str | None = None
+    changed_at: str | None = None
+    reason: str | None = None  # why it was ignored
+    schedule: str | None = None
+    alarm: str | None = None
+    alarm_actions_enabled: bool | None = None  # IN_SERVICE; False: no such alarm
+    threshold: float | None = None  # IN_SERVICE: SSM's now
+    alarm_actions_disabled: bool | None = None  # DELETING / DELETED; False: no such alarm
+    failure_reason: str | None = None  # FAILED / UPDATE_ROLLBACK_FAILED
+    replayed: bool = False  # a repeat of the change answered with the first result
+
+
 @dataclass
 class ActivationPorts:
-    """What an activation needs from AWS (real_activation_ports wires the adapters)."""
+    """What an activation needs from AWS (`from_adapters` puts it on the adapters)."""
 
     enable_alarm_actions: Callable[[str], bool]  # False: no such alarm
     disable_alarm_actions: Callable[[str], bool]
@@ -47,20 +68,16 @@ class ActivationPorts:
     # notify(topic, subject, message, facts, *, event=LifecycleEvent) -> message id
     notify: Callable[..., str]
 
-
-def real_activation_ports() -> ActivationPorts:
-    """ActivationPorts on the real adapters (CloudWatch, SageMaker, SNS + EventBridge)."""
-    from feecast.adapters.cloudwatch import CloudWatchAlarms
-    from feecast.adapters.notify import notify
-    from feecast.adapters.sagemaker import SageMakerEndpoints
-
-    alarms, endpoints = CloudWatchAlarms(), SageMakerEndpoints()
-    return ActivationPorts(
-        enable_alarm_actions=alarms.enable_actions,
-        disable_alarm_actions=alarms.disable_actions,
-        describe_endpoint=lambda name: endpoint_state(endpoints.describe_endpoint(name)),
-        notify=notify,
-    )
+    @classmethod
+    def from_adapters(
+        cls, *, alarms: AlarmActions, endpoints: Endpoints, notifier: Notifier
+    ) -> ActivationPorts:
+        return cls(
+            enable_alarm_actions=alarms.enable_actions,
+            disable_alarm_actions=alarms.disable_actions,
+            describe_endpoint=lambda name: endpoint_state(endpoints.describe_endpoint(name)),
+            notify=notifier.notify,
+        )
 
 
 def apply_change(
@@ -68,8 +85,8 @@ def apply_change(
     settings: ActivationSettings,
     load_config: Callable[[], FeecastConfig],
     ports: ActivationPorts,
-) -> dict[str, Any]:
-    """Do what the change means for the endpoint's monitoring; a small JSON-able result."""
+) -> ActivationResult:
+    """Do what the change means for the endpoint's monitoring."""
     project = settings.project_name
     stage = stage_of_endpoint(project, settings.stages, change.endpoint_name)
     result: dict[str, Any] = {
@@ -83,7 +100,7 @@ def apply_change(
         # The rule matches by prefix; only the project's own endpoint names count.
         result["action"] = "ignored"
         result["reason"] = "not one of this project's endpoints"
-        return result
+        return ActivationResult.model_validate(result)
     schedule = schedule_name(project, stage)
     alarm = alarm_name(project, stage)
 
@@ -140,7 +157,7 @@ def apply_change(
             result,
         )
     logger.info("endpoint change handled", extra=result)
-    return result
+    return ActivationResult.model_validate(result)
 
 
 def _notify(
@@ -172,21 +189,31 @@ def handle_endpoint_change(
     change: EndpointChange,
     settings: ActivationSettings,
     load_config: Callable[[], FeecastConfig],
+    ports: ActivationPorts,
     *,
+    once: Once,
     lambda_context: Any | None = None,
-    ports: ActivationPorts | None = None,
-) -> dict[str, Any]:
+) -> ActivationResult:
     """The handler's one call: `apply_change` once per change (not per event)."""
-    ignored = {"endpoint_name": change.endpoint_name, "status": change.status, "action": "ignored"}
+
+    def ignored(reason: str) -> ActivationResult:
+        return ActivationResult(
+            endpoint_name=change.endpoint_name,
+            status=change.status,
+            action="ignored",
+            reason=reason,
+        )
+
     if stage_of_endpoint(settings.project_name, settings.stages, change.endpoint_name) is None:
-        return ignored | {"reason": "not one of this project's endpoints"}
+        return ignored("not one of this project's endpoints")
     if change.action is Action.IGNORE:
-        return ignored | {"reason": f"status {change.status} changes nothing for monitoring"}
-    return run_once(
+        return ignored(f"status {change.status} changes nothing for monitoring")
+    result = once.run_once(
         table=settings.idempotency_table,
         name="activate-monitoring",
         key={"change": change.change_key},
         expires_after_seconds=_DUPLICATE_WINDOW_SECONDS,
-        call=lambda: apply_change(change, settings, load_config, ports or real_activation_ports()),
+        call=lambda: apply_change(change, settings, load_config, ports).model_dump(mode="json"),
         lambda_context=lambda_context,
     )
+    return ActivationResult.model_validate(result)

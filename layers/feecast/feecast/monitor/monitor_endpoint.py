@@ -29,10 +29,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 from feecast.adapters.errors import AwsThrottled, NoAnswer
-from feecast.adapters.idempotency import run_once
 from feecast.config import FeecastConfig, freq_minutes
-from feecast.deepar import Forecast, FormatError, inference_request
+from feecast.deepar import Forecast, FormatError, inference_request, parse_endpoint_response
 from feecast.monitor.events import MonitorRunRequest, normalise_status
 from feecast.monitor.names import (
     BASELINE_METRIC,
@@ -47,6 +48,7 @@ from feecast.monitor.names import (
     endpoint_name,
     metric_dimensions,
 )
+from feecast.monitor.ports import Endpoints, MetricSink, MonitorState
 from feecast.monitor.records import (
     EndpointState,
     ForecastStore,
@@ -64,10 +66,11 @@ from feecast.monitor.window import (
     score_window,
 )
 from feecast.observability import logger, metrics
+from feecast.ports import Forecaster, Once, RecentMinutes
 from feecast.series import MINUTE, MinuteSeries, floor_minute
 from feecast.times import iso
 
-__all__ = ["RunPorts", "monitor_endpoint", "real_run_ports", "run_hour"]
+__all__ = ["MonitorRunResult", "RunPorts", "monitor_endpoint", "run_hour"]
 
 # An updating endpoint keeps serving its previous variant, so it can still be asked.
 _SERVING = {"IN_SERVICE", "UPDATING", "SYSTEM_UPDATING", "ROLLING_BACK", "UPDATE_ROLLBACK_FAILED"}
@@ -75,9 +78,36 @@ _SERVING = {"IN_SERVICE", "UPDATING", "SYSTEM_UPDATING", "ROLLING_BACK", "UPDATE
 REPLAY_GUARD = timedelta(days=14)
 
 
+class MonitorRunResult(BaseModel):
+    """What one run scored and published (a skipped run: `skipped` and nothing published)."""
+
+    stage: str
+    endpoint_name: str
+    scheduled_time: str
+    published: list[str]  # the metric names published for the hour
+    skipped: str | None = None  # why nothing was read or published
+    forecast_source: str | None = None  # stored | recomputed | none
+    threshold: float | None = None
+    # the window's score (window.WindowScore.to_dict)
+    window: dict[str, Any] | None = None
+    loss: float | None = None
+    baseline_loss: float | None = None
+    evaluated_minutes: int | None = None
+    missing_minutes: int | None = None
+    missing_at: list[str] = Field(default_factory=list)
+    weight: float | None = None
+    model: dict[str, Any] | None = None
+    baseline: dict[str, Any] | None = None
+    notes: list[str] = Field(default_factory=list)
+    rolling: dict[str, Any] | None = None  # rolling.RollingScore.to_dict
+    next_forecast: dict[str, Any] | None = None  # origin, stored and why not
+    forecast_failures: list[str] = Field(default_factory=list)
+    replayed: bool = False  # a repeat of the hour answered with the first run's result
+
+
 @dataclass
 class RunPorts:
-    """What a run needs from AWS (real_run_ports wires the adapters; tests pass fakes)."""
+    """What a run needs from AWS (`from_adapters` puts it on the adapters; tests pass fakes)."""
 
     read_minutes: Callable[[datetime, datetime], MinuteSeries]
     describe_endpoint: Callable[[str], EndpointState | None]
@@ -92,6 +122,42 @@ class RunPorts:
     get_windows: Callable[[str, datetime, datetime], list[WindowRecord]] | None = None
     put_window: Callable[[str, WindowRecord, RollingScore, datetime], None] | None = None
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    @classmethod
+    def from_adapters(
+        cls,
+        settings: RunSettings,
+        config: FeecastConfig,
+        *,
+        state: MonitorState,
+        endpoints: Endpoints,
+        forecaster: Forecaster,
+        metric_sink: MetricSink,
+        history: RecentMinutes,
+    ) -> RunPorts:
+        store, scores = ForecastStore(state), ScoreStore(state)
+
+        def read_minutes(start: datetime, end: datetime) -> MinuteSeries:
+            return history.read_minutes(
+                settings.feature_group_name, start, end, config.target.target_col
+            )
+
+        def publish(
+            namespace: str, stage: str, endpoint: str, at: datetime, values: dict[str, float]
+        ) -> None:
+            # The scheduled hour as the timestamp: a replayed or late run lands on its hour.
+            metric_sink.put(namespace, metric_dimensions(stage, endpoint), at, values)
+
+        return cls(
+            read_minutes=read_minutes,
+            describe_endpoint=lambda name: endpoint_state(endpoints.describe_endpoint(name)),
+            invoke=lambda name, body: parse_endpoint_response(forecaster.invoke(name, body)),
+            publish=publish,
+            get_forecast=store.get,
+            put_forecast=store.put,
+            get_windows=scores.window_records,
+            put_window=scores.put,
+        )
 
 
 @dataclass
@@ -142,7 +208,7 @@ def run_hour(
     namespace: str,
     history_minutes: int = 1440,
     num_samples: int = 100,
-) -> dict[str, Any]:
+) -> MonitorRunResult:
     """Score, forecast, store and publish for one endpoint and one scheduled hour."""
     target = config.target
     if freq_minutes(target.freq) != 1:
@@ -162,13 +228,13 @@ def run_hour(
         # No endpoint and nothing left to score (before the first deployment, after a teardown):
         # the alarm treats the missing hour as not breaching.
         logger.info("monitoring run skipped", extra={"endpoint": endpoint, "reason": "absent"})
-        return {
-            "stage": request.stage,
-            "endpoint_name": endpoint,
-            "scheduled_time": iso(scheduled),
-            "skipped": f"endpoint {endpoint} does not exist",
-            "published": [],
-        }
+        return MonitorRunResult(
+            stage=request.stage,
+            endpoint_name=endpoint,
+            scheduled_time=iso(scheduled),
+            skipped=f"endpoint {endpoint} does not exist",
+            published=[],
+        )
     # One read covers the history before the window's origin, the window and the minutes up to T.
     history = ports.read_minutes(window.origin - history_len * MINUTE, scheduled)
     serving = state is not None and normalise_status(state.status) in _SERVING
@@ -266,80 +332,42 @@ def run_hour(
     metrics.add_metric(name=MISSING_ACTUAL_MINUTES, unit="Count", value=score.missing_minutes)
     metrics.add_metric(name=FORECAST_FAILURES, unit="Count", value=len(forecaster.failures))
 
-    result = {
-        "stage": request.stage,
-        "endpoint_name": endpoint,
-        "scheduled_time": iso(scheduled),
-        "forecast_source": source,
-        "threshold": threshold,
-        "published": sorted(values),
+    result = MonitorRunResult(
+        stage=request.stage,
+        endpoint_name=endpoint,
+        scheduled_time=iso(scheduled),
+        forecast_source=source,
+        threshold=threshold,
+        published=sorted(values),
         **score.to_dict(),
-        "rolling": rolling.to_dict(),
-        "next_forecast": next_forecast,
-        "forecast_failures": list(forecaster.failures),
-        "replayed": False,
-    }
-    logger.info("monitoring run done", extra={k: result[k] for k in ("stage", "loss", "threshold")})
-    return result
-
-
-def real_run_ports(
-    settings: RunSettings, read_minutes: Callable[[datetime, datetime], MinuteSeries]
-) -> RunPorts:
-    """RunPorts on the real adapters (SageMaker, SageMaker Runtime, CloudWatch, StateTable)."""
-    from feecast.adapters.cloudwatch import CloudWatchMetrics
-    from feecast.adapters.sagemaker import SageMakerEndpoints
-    from feecast.adapters.sagemaker_runtime import SageMakerRuntime
-    from feecast.adapters.state_table import StateTable
-    from feecast.deepar import parse_endpoint_response
-
-    state = StateTable(settings.state_table)
-    store, scores = ForecastStore(state), ScoreStore(state)
-    endpoints, runtime, cloudwatch = SageMakerEndpoints(), SageMakerRuntime(), CloudWatchMetrics()
-
-    def publish(
-        namespace: str, stage: str, endpoint: str, at: datetime, values: dict[str, float]
-    ) -> None:
-        # The scheduled hour as the timestamp: a replayed or late run lands on its hour.
-        cloudwatch.put(namespace, metric_dimensions(stage, endpoint), at, values)
-
-    return RunPorts(
-        read_minutes=read_minutes,
-        describe_endpoint=lambda name: endpoint_state(endpoints.describe_endpoint(name)),
-        invoke=lambda name, body: parse_endpoint_response(runtime.invoke(name, body)),
-        publish=publish,
-        get_forecast=store.get,
-        put_forecast=store.put,
-        get_windows=scores.window_records,
-        put_window=scores.put,
+        rolling=rolling.to_dict(),
+        next_forecast=next_forecast,
+        forecast_failures=list(forecaster.failures),
     )
+    logger.info(
+        "monitoring run done",
+        extra={"stage": result.stage, "loss": result.loss, "threshold": result.threshold},
+    )
+    return result
 
 
 def monitor_endpoint(
     request: MonitorRunRequest,
     settings: RunSettings,
     config: FeecastConfig,
+    ports: RunPorts,
     *,
+    once: Once,
     lambda_context: Any | None = None,
-    read_minutes: Callable[[datetime, datetime], MinuteSeries] | None = None,
-) -> dict[str, Any]:
-    """The handler's one call: `run_hour` with the AWS adapters, once per (endpoint, hour)."""
+) -> MonitorRunResult:
+    """The handler's one call: `run_hour` once per (endpoint, hour)."""
     expected = endpoint_name(settings.project_name, request.stage)
     if request.stage not in settings.stages or request.endpoint_name != expected:
         raise ValueError(
             f"stage {request.stage!r} / endpoint {request.endpoint_name!r} is not one of this "
             f"project's: expected one of {list(settings.stages)} with endpoint {expected!r}"
         )
-    if read_minutes is None:
-        from feecast.adapters.feature_history import read_minutes as read_feature
-
-        target_col = config.target.target_col
-
-        def read_minutes(start: datetime, end: datetime) -> MinuteSeries:
-            return read_feature(settings.feature_group_name, start, end, target_col)
-
-    ports = real_run_ports(settings, read_minutes)
-    return run_once(
+    result = once.run_once(
         table=settings.idempotency_table,
         name="monitor-endpoint",
         key={"endpoint": request.endpoint_name, "hour": iso(floor_minute(request.scheduled_time))},
@@ -351,6 +379,7 @@ def monitor_endpoint(
             namespace=settings.project_name,
             history_minutes=settings.history_minutes,
             num_samples=settings.num_samples,
-        ),
+        ).model_dump(mode="json"),
         lambda_context=lambda_context,
     )
+    return MonitorRunResult.model_validate(result)

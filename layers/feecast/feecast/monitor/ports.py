@@ -1,55 +1,60 @@
-"""What monitoring needs from AWS.
+"""What monitoring needs from AWS, as small interfaces (ports), as in feecast.deploy.ports.
 
-The use cases take their ports as dataclasses of callables (monitor_endpoint.RunPorts,
-activate_monitoring.ActivationPorts, retrain_on_alarm.RetrainPorts); the records they keep go through the
-StateTable, seen as the `MonitorState` port below (records.py). Real adapters:
+The use cases call their ports as dataclasses of callables (monitor_endpoint.RunPorts,
+activate_monitoring.ActivationPorts, retrain_on_alarm.RetrainPorts), which unit tests fill with
+small lambdas; each has a `from_adapters` that puts them on the ports below, and the handler
+wires the real adapters into it. The records monitoring keeps (records.py) go through
+MonitorState.
 
-| need | real adapter |
+| port | real adapter |
 | --- | --- |
-| MonitorState | feecast.adapters.state_table.StateTable |
-| an endpoint's state | feecast.adapters.sagemaker.SageMakerEndpoints.describe_endpoint |
-| a forecast | feecast.adapters.sagemaker_runtime.SageMakerRuntime.invoke |
-| alarm actions | feecast.adapters.cloudwatch.CloudWatchAlarms |
-| metrics | feecast.adapters.cloudwatch.CloudWatchMetrics |
-| the feature history | feecast.adapters.feature_history.read_minutes |
-| notifications | feecast.adapters.notify.notify |
+| MonitorState | feecast.adapters.state_table.StateTable (the StateRecords port of feecast/ports.py) |
+| Endpoints | feecast.adapters.sagemaker.SageMakerEndpoints |
+| AlarmActions | feecast.adapters.cloudwatch.CloudWatchAlarms |
+| MetricSink | feecast.adapters.cloudwatch.CloudWatchMetrics |
+| BuildExecutions (feecast/build/ports.py) | feecast.adapters.stepfunctions.StepFunctionsExecutions |
 
-`real_*_ports` in each use case module wires them (lazily: the pure modules import no adapter
-at import time); unit tests pass the fakes of tests/support/fakes.py or small lambdas.
+and, shared with other stages (feecast/ports.py): Forecaster, Notifier, Parameters, Once,
+RecentMinutes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Protocol
 
-__all__ = ["MonitorState"]
+from feecast.ports import StateRecords
+
+__all__ = ["AlarmActions", "Endpoints", "MetricSink", "MonitorState"]
 
 
-class MonitorState(Protocol):
-    """The StateTable records of monitoring (FORECAST#, SCORE#, MONITOR#ALARM#): a failed
-    condition is False, never an error."""
+class MonitorState(StateRecords, Protocol):
+    """The StateTable records of monitoring (FORECAST#, SCORE#, MONITOR#ALARM#)."""
+
+
+class Endpoints(Protocol):
+    """DescribeEndpoint: its answer, None when there is no such endpoint."""
+
+    def describe_endpoint(self, name: str) -> dict[str, Any] | None: ...
+
+
+class AlarmActions(Protocol):
+    """An alarm's actions: enable / disable answer False and `actions_enabled` None when
+    there is no such alarm."""
+
+    def enable_actions(self, name: str) -> bool: ...
+    def disable_actions(self, name: str) -> bool: ...
+    def actions_enabled(self, name: str) -> bool | None: ...
+
+
+class MetricSink(Protocol):
+    """PutMetricData with an explicit timestamp."""
 
     def put(
         self,
-        item: dict[str, Any],
-        *,
-        condition: str | None = None,
-        values: dict[str, Any] | None = None,
-    ) -> bool: ...
-    def get(
-        self, pk: str, sk: str, *, attributes: Sequence[str] | None = None
-    ) -> dict[str, Any] | None: ...
-    def update(
-        self, pk: str, sk: str, changes: dict[str, Any], *, condition: str, values: dict[str, Any]
-    ) -> bool: ...
-    def query(
-        self,
-        pk: str,
-        *,
-        sk_prefix: str | None = None,
-        sk_between: tuple[str, str] | None = None,
-        newest_first: bool = True,
-        limit: int | None = None,
-        consistent: bool = False,
-    ) -> Iterator[dict[str, Any]]: ...
+        namespace: str,
+        dimensions: Mapping[str, str],
+        timestamp: datetime,
+        values: Mapping[str, float],
+    ) -> None: ...

@@ -23,7 +23,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
-from feecast.adapters.idempotency import run_once
+from pydantic import BaseModel
+
+from feecast.build.ports import BuildExecutions
 from feecast.build.settings import StartBuildSettings
 from feecast.build.start_build import BuildStart, TableBuildBackend, start_build
 from feecast.config import ValidationConfig
@@ -36,17 +38,19 @@ from feecast.monitor.names import (
     endpoint_name,
     stage_of_alarm,
 )
+from feecast.monitor.ports import AlarmActions, MonitorState
 from feecast.monitor.records import EpisodeStore, LatestScore, ScoreStore
 from feecast.monitor.rolling import classify as classify_ratio
 from feecast.monitor.settings import RetrainSettings
 from feecast.observability import logger, metrics
+from feecast.ports import Notifier, Once, Parameters
 
 __all__ = [
     "RetrainPorts",
+    "RetrainResult",
     "build_facts",
     "decide_and_start",
     "diagnose",
-    "real_retrain_ports",
     "retrain_on_alarm",
 ]
 
@@ -64,9 +68,29 @@ def _no_score(endpoint: str) -> LatestScore | None:
     return None
 
 
+class RetrainResult(BaseModel):
+    """What an alarm transition led to (also the notification's facts)."""
+
+    alarm_name: str
+    # started | joined | duplicate (start_build's answer), suppressed (cool-down), not_rebuilt
+    # (fees unpredictable), skipped (actions disabled) or ignored
+    outcome: str
+    state: str | None = None  # an ignored transition's state
+    stage: str | None = None
+    transitioned_at: str | None = None
+    loss: float | None = None  # the rolling loss when scored, else the alarm's value
+    threshold: float | None = None
+    reason: str | None = None
+    diagnosis: dict[str, Any] | None = None  # diagnose()
+    episode: dict[str, Any] | None = None  # episode.Episode.to_dict
+    cooldown_ends_at: str | None = None
+    build: BuildStart | None = None
+    replayed: bool = False  # a repeat of the transition answered with the first result
+
+
 @dataclass
 class RetrainPorts:
-    """What a retraining decision needs (real_retrain_ports wires the adapters)."""
+    """What a retraining decision needs (`from_adapters` puts it on the adapters)."""
 
     episodes: EpisodeStorePort
     start_build: Callable[[str, str], BuildStart]  # (trigger, dedup_key)
@@ -76,6 +100,34 @@ class RetrainPorts:
     # The newest scored window of an endpoint, with its rolling pool (records.ScoreStore).
     latest_score: Callable[[str], LatestScore | None] = _no_score
     validation: Callable[[], ValidationConfig] = ValidationConfig
+
+    @classmethod
+    def from_adapters(
+        cls,
+        settings: RetrainSettings,
+        *,
+        state: MonitorState,
+        executions: BuildExecutions,
+        alarms: AlarmActions,
+        notifier: Notifier,
+        parameters: Parameters,
+    ) -> RetrainPorts:
+        build_settings = StartBuildSettings(
+            model_build_state_machine_arn=settings.model_build_state_machine_arn,
+            state_table=settings.state_table,
+        )
+        backend = TableBuildBackend(build_settings, state=state, executions=executions)
+        return cls(
+            episodes=EpisodeStore(state),
+            # The build stage's single entry point: dedup on the key, join a running build.
+            start_build=lambda trigger, key: start_build(
+                trigger, key, build_settings, backend=backend
+            ),
+            alarm_actions_enabled=alarms.actions_enabled,
+            notify=notifier.notify,
+            latest_score=ScoreStore(state).latest,
+            validation=lambda: parameters.load_config(settings.ssm_prefix, max_age=0).validation,
+        )
 
 
 def diagnose(latest: LatestScore | None, validation: ValidationConfig) -> dict[str, Any]:
@@ -123,7 +175,7 @@ def build_facts(result: BuildStart) -> dict[str, Any]:
 
 def decide_and_start(
     change: AlarmChange, settings: RetrainSettings, ports: RetrainPorts
-) -> dict[str, Any]:
+) -> RetrainResult:
     """Classify the transition against the alarm's episode and start the build if it opens one."""
     alarm = change.alarm_name
     stage = stage_of_alarm(settings.project_name, settings.stages, alarm)
@@ -136,15 +188,17 @@ def decide_and_start(
         "threshold": change.threshold,
     }
     if stage is None or change.state != "ALARM":
-        return result | {
-            "outcome": "ignored",
-            "reason": "not an ALARM of this project's accuracy alarms",
-        }
+        return RetrainResult.model_validate(
+            result
+            | {"outcome": "ignored", "reason": "not an ALARM of this project's accuracy alarms"}
+        )
 
     enabled = ports.alarm_actions_enabled(alarm)
     if enabled is False:
         metrics.add_metric(name=RETRAININGS_SUPPRESSED, unit="Count", value=1)
-        return result | {"outcome": "skipped", "reason": "the alarm's actions are disabled"}
+        return RetrainResult.model_validate(
+            result | {"outcome": "skipped", "reason": "the alarm's actions are disabled"}
+        )
 
     validation = ports.validation()
     diagnosis = diagnose(
@@ -164,7 +218,7 @@ def decide_and_start(
             "reason": "fees became unpredictable (retrain_when=model_degraded)",
         }
         _notify_outcome(settings, ports, result, stage)
-        return result
+        return RetrainResult.model_validate(result)
 
     episode = ports.episodes.get(alarm)
     verdict = classify(change.transitioned_at, episode, cooldown)
@@ -185,12 +239,11 @@ def decide_and_start(
         }
         if verdict is Verdict.SUPPRESS:
             _notify_outcome(settings, ports, result, stage)
-        return result
+        return RetrainResult.model_validate(result)
     if verdict is Verdict.REPEAT and episode.build_status is not None:
-        return result | {
-            "outcome": "duplicate",
-            "reason": "this transition already started its build",
-        }
+        return RetrainResult.model_validate(
+            result | {"outcome": "duplicate", "reason": "this transition already started its build"}
+        )
 
     # OPEN, or a REPEAT whose first delivery stopped before start_build answered: the dedup key
     # makes a second call start nothing new.
@@ -202,7 +255,7 @@ def decide_and_start(
     )
     result |= {"outcome": "started" if started else build["status"], "build": build}
     _notify_outcome(settings, ports, result, stage)
-    return result
+    return RetrainResult.model_validate(result)
 
 
 def _notify_outcome(
@@ -253,53 +306,29 @@ def _notify_outcome(
     )
 
 
-def real_retrain_ports(settings: RetrainSettings) -> RetrainPorts:
-    """RetrainPorts on the real adapters (StateTable, Step Functions, CloudWatch, SSM, SNS)."""
-    from feecast.adapters.cloudwatch import CloudWatchAlarms
-    from feecast.adapters.notify import notify
-    from feecast.adapters.parameters import load_config
-    from feecast.adapters.state_table import StateTable
-    from feecast.adapters.stepfunctions import StepFunctionsExecutions
-
-    state = StateTable(settings.state_table)
-    build_settings = StartBuildSettings(
-        model_build_state_machine_arn=settings.model_build_state_machine_arn,
-        state_table=settings.state_table,
-    )
-    backend = TableBuildBackend(build_settings, state=state, executions=StepFunctionsExecutions())
-    return RetrainPorts(
-        episodes=EpisodeStore(state),
-        # The build stage's single entry point: dedup on the key, join a running build.
-        start_build=lambda trigger, key: start_build(trigger, key, build_settings, backend=backend),
-        alarm_actions_enabled=CloudWatchAlarms().actions_enabled,
-        notify=notify,
-        latest_score=ScoreStore(state).latest,
-        validation=lambda: load_config(settings.ssm_prefix, max_age=0).validation,
-    )
-
-
 def retrain_on_alarm(
     change: AlarmChange,
     settings: RetrainSettings,
+    ports: RetrainPorts,
     *,
+    once: Once,
     lambda_context: Any | None = None,
-    ports: RetrainPorts | None = None,
-) -> dict[str, Any]:
+) -> RetrainResult:
     """The handler's one call: `decide_and_start` once per alarm transition."""
-    ports = ports or real_retrain_ports(settings)
     if (
         change.state != "ALARM"
         or stage_of_alarm(settings.project_name, settings.stages, change.alarm_name) is None
     ):
-        return {"alarm_name": change.alarm_name, "outcome": "ignored", "state": change.state}
+        return RetrainResult(alarm_name=change.alarm_name, outcome="ignored", state=change.state)
     logger.info(
         "accuracy alarm", extra={"alarm": change.alarm_name, "at": str(change.transitioned_at)}
     )
-    return run_once(
+    result = once.run_once(
         table=settings.idempotency_table,
         name="retrain-on-alarm",
         key={"alarm": change.alarm_name, "transition": change.transitioned_at.isoformat()},
         expires_after_seconds=_DUPLICATE_WINDOW_SECONDS,
-        call=lambda: decide_and_start(change, settings, ports),
+        call=lambda: decide_and_start(change, settings, ports).model_dump(mode="json"),
         lambda_context=lambda_context,
     )
+    return RetrainResult.model_validate(result)
