@@ -62,7 +62,9 @@ def forecast_quality(report: dict[str, Any]) -> dict[str, str]:
         "the interval against naive": r.ok("deepar_to_naive_ci95_upper"),
         "the robust baseline's level": r.ok("deepar_to_robust_ratio"),
     }
-    if all(met.values()):
+    if any(v is None for v in met.values()):
+        goals = "They are not both judged in the latest run"
+    elif all(met.values()):
         goals = "Both are met"
     elif not any(met.values()):
         goals = "Neither is met"
@@ -80,7 +82,7 @@ def forecast_quality(report: dict[str, Any]) -> dict[str, str]:
         "fq_ratio": _num(vs_naive.get("ratio")),
         "fq_ci": _ci(vs_naive.get("ci95")),
         "fq_windows": _count(vs_naive.get("windows")),
-        "fq_seeds": str(len(r.details.get("seeds") or [])) or MISSING,
+        "fq_seeds": str(len(r.details["seeds"])) if r.details.get("seeds") else MISSING,
         "fq_robust": _num(vs_robust.get("ratio")),
         "fq_robust_ci": _ci(vs_robust.get("ci95")),
         "fq_rb_ratio": _num(r.value("robust_to_naive_wql_ratio")),
@@ -134,20 +136,28 @@ def gate_simulation(report: dict[str, Any]) -> dict[str, str]:
     }
     missed = [k for k, v in goals.items() if v is False]
     unmeasured = [k for k, v in goals.items() if v is None]
-    if not missed and not unmeasured:
-        summary = "All three goals are met in the latest run."
-    else:
-        parts = []
-        if missed:
-            parts.append("missed in the latest run: " + ", ".join(missed))
-        if unmeasured:
-            parts.append("not measured in the latest run: " + ", ".join(unmeasured))
-        summary = "Goals " + "; ".join(parts) + "."
+    summary = _gate_summary(missed, unmeasured)
     upper = next((m for n, m in r.rows.items() if n.startswith("rejection_rate_upper95")), None)
+    if upper is None and "max_rejection_rate_at_any_build" in r.rows:
+        # A run before the block rule judged the highest single build against the goal.
+        goals["rejections"] = r.ok("max_rejection_rate_at_any_build")
+        missed = [k for k, v in goals.items() if v is False]
+        unmeasured = [k for k, v in goals.items() if v is None]
+        summary = _gate_summary(missed, unmeasured)
     blocks = r.details.get("rejection_rate_per_block")
     bounds = r.details.get("rejection_upper95_per_block")
+    recomputed = _gate_recomputed(r.details.get("rejected_by_replica"))
+    if goals["rejections"] and "above the" in recomputed:
+        summary += (
+            " The rejection goal is met by the bound that run computed; today's stricter bound "
+            "on the same rejections is above it (below the table): more replicas are needed to "
+            "show it."
+        )
     return {
         "gs_summary": summary,
+        "gs_settings": _gate_settings(r.details.get("validation")),
+        "gs_upper_note": (upper or {}).get("note") or MISSING,
+        "gs_recomputed": recomputed,
         "gs_replicas": _count(r.details.get("replicas")),
         "gs_model_ratio": _num(r.value("simulated_model_to_naive_ratio")),
         "gs_upper": _pct((upper or {}).get("value")),
@@ -171,6 +181,60 @@ def gate_simulation(report: dict[str, Any]) -> dict[str, str]:
         "gs_detected": str(r.value("regime_change_detected") or MISSING),
         "gs_hours": f"{_num(r.value('hours_to_detect_regime_change'), 1)} h",
     }
+
+
+def _gate_summary(missed: list[str], unmeasured: list[str]) -> str:
+    if not missed and not unmeasured:
+        return "All three goals are met in the latest run."
+    parts = []
+    if missed:
+        parts.append("missed in the latest run: " + ", ".join(missed))
+    if unmeasured:
+        parts.append("not judged in the latest run: " + ", ".join(unmeasured))
+    return "Goals " + "; ".join(parts) + "."
+
+
+def _gate_settings(used: dict[str, Any] | None) -> str:
+    """The gate settings the run used, and whether they are today's defaults."""
+    from feecast.config import ValidationConfig
+
+    if not used:
+        return "the shipped defaults"
+    shipped = ValidationConfig().model_dump()
+    keys = ("naive_margin", "production_tolerance", "threshold_quantile", "alarm_window_hours")
+    said = ", ".join(f"{k} {used.get(k)}" for k in keys)
+    changed = [k for k in keys if used.get(k) != shipped.get(k)]
+    if not changed:
+        return f"the shipped defaults ({said})"
+    return f"the settings of that run ({said}; today's defaults differ in {', '.join(changed)})"
+
+
+def _gate_recomputed(raw: list[str] | None) -> str:
+    """The run's own rejections scored by today's RejectionStats (the same data, the bound the
+    code computes now), so a change of method shows without a new run."""
+    if not raw:
+        return "The run kept no per-replica rejections: they cannot be recomputed."
+    import numpy as np
+
+    from bench.bench_gate_simulation import MAX_REJECTION_RATE, RejectionStats
+
+    stats = RejectionStats.of(np.array([[c == "1" for c in row] for row in raw]))
+    worst = float(stats.block_upper.max())
+    verdict = (
+        "not judged (too few replicas)"
+        if not stats.judged
+        else ("within" if worst <= MAX_REJECTION_RATE else "above")
+        + f" the {MAX_REJECTION_RATE:.0%} goal"
+    )
+    return (
+        "Recomputed from this run's {n} replicas' rejections with today's bound (Clopper-Pearson "
+        "on the builds' effective number, the replicas' design effect): blocks "
+        + ", ".join(
+            f"{_pct(rate)} (<= {_pct(bound)})"
+            for rate, bound in zip(stats.block_rates, stats.block_upper, strict=True)
+        )
+        + f"; highest bound {_pct(worst)}, {verdict}."
+    ).replace("{n}", str(len(raw)))
 
 
 SECTIONS: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, str]]]] = {

@@ -6,7 +6,7 @@ Each stage's own ports are in `feecast/<stage>/ports.py`; these are the ones sev
 | --- | --- | --- |
 | StateRecords | feecast.adapters.state_table.StateTable | build, deploy, monitor (each under its own name and key prefix) |
 | Once | the module feecast.adapters.idempotency | deploy, monitor |
-| Notifier | the module feecast.adapters.notify | deploy, monitor |
+| Notifier | the module feecast.adapters.notify | build, deploy, monitor |
 | Parameters | the module feecast.adapters.parameters | deploy, monitor |
 | Forecaster | feecast.adapters.sagemaker_runtime.SageMakerRuntime | deploy, monitor |
 | RecentMinutes | the module feecast.adapters.feature_history | deploy, monitor |

@@ -88,7 +88,7 @@ class MonitorRunResult(BaseModel):
     skipped: str | None = None  # why nothing was read or published
     forecast_source: str | None = None  # stored | recomputed | none
     threshold: float | None = None
-    # the window's score (window.WindowScore.to_dict)
+    # the scored window (window.EvaluationWindow.to_dict: start, end, minutes)
     window: dict[str, Any] | None = None
     loss: float | None = None
     baseline_loss: float | None = None
