@@ -21,6 +21,7 @@ import json
 import math
 import re
 import shlex
+import shutil
 import sys
 import tempfile
 import time
@@ -830,6 +831,8 @@ class Scenario:
                 self.twin.close()
         if self.feed is not None:
             self.feed.stop()
+        # The history file (MBs per run) is the scenario's own scratch: the report is in `out`.
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 # ====================================================================== small helpers
