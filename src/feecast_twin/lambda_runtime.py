@@ -259,6 +259,12 @@ class _Worker:
         self.invocations = 0
         self.process: Process | None = None
         self.retired = False
+        # awslambdaric imports the handler before it asks for the first invocation, so an init
+        # error can reach the Runtime API before invoke() has handed the invocation over: it
+        # is kept here and given to that invocation (else the exit that follows reads as
+        # Runtime.ExitError: seen once in a loaded CI run).
+        self._early_init_error: tuple[bytes, str | None] | None = None
+        self._handover = threading.Lock()
         # shutdown() waits for the loop's next poll: 0.5 s by default, per worker, at every close.
         threading.Thread(
             target=self.api.serve_forever,
@@ -327,16 +333,26 @@ class _Worker:
             pending.done.set()
 
     def post_init_error(self, body: bytes, error_type: str | None) -> None:
-        pending = self.current
         self.retired = True  # the runtime exits after an init error
-        if pending is not None:
-            pending.error, pending.error_type, pending.init_error = body, error_type, True
-            pending.done.set()
+        with self._handover:
+            pending = self.current
+            if pending is None:
+                self._early_init_error = (body, error_type)
+                return
+        pending.error, pending.error_type, pending.init_error = body, error_type, True
+        pending.done.set()
 
     # -- one invocation ----------------------------------------------------------------------
     def invoke(self, pending: _Pending, timeout: float) -> tuple[str, bool, str | None, str, bool]:
         """Run one invocation; (payload, errored, error_type, logs, timed_out)."""
-        self.current = pending
+        with self._handover:
+            self.current = pending
+            early, self._early_init_error = self._early_init_error, None
+        if early is not None:
+            pending.error, pending.error_type, pending.init_error = early[0], early[1], True
+            pending.done.set()
+        elif self.process is not None and self.process.poll() is not None:
+            pending.done.set()  # gone before the handover: its exit is the answer
         self._slot.put(pending)
         init_deadline = time.monotonic() + timeout + INIT_GRACE_SECONDS
         timed_out = False
