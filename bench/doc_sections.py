@@ -127,27 +127,20 @@ def real_fees(report: dict[str, Any]) -> dict[str, str]:
 
 def gate_simulation(report: dict[str, Any]) -> dict[str, str]:
     r = Results(report, "gate_simulation")
+    upper = next((m for n, m in r.rows.items() if n.startswith("rejection_rate_upper95")), None)
     goals = {
-        "rejections": next(
-            (m["ok"] for n, m in r.rows.items() if n.startswith("rejection_rate_upper95")), None
-        ),
+        # A run before the block rule judged the highest single build against the goal.
+        "rejections": upper["ok"] if upper else r.ok("max_rejection_rate_at_any_build"),
         "alarms per week": r.ok("alarms_per_week_without_regime_change"),
         "no alarm right after a rebuild": r.ok("alarms_within_6h_of_a_rebuild"),
     }
-    missed = [k for k, v in goals.items() if v is False]
-    unmeasured = [k for k, v in goals.items() if v is None]
-    summary = _gate_summary(missed, unmeasured)
-    upper = next((m for n, m in r.rows.items() if n.startswith("rejection_rate_upper95")), None)
-    if upper is None and "max_rejection_rate_at_any_build" in r.rows:
-        # A run before the block rule judged the highest single build against the goal.
-        goals["rejections"] = r.ok("max_rejection_rate_at_any_build")
-        missed = [k for k, v in goals.items() if v is False]
-        unmeasured = [k for k, v in goals.items() if v is None]
-        summary = _gate_summary(missed, unmeasured)
+    summary = _gate_summary(
+        [k for k, v in goals.items() if v is False], [k for k, v in goals.items() if v is None]
+    )
     blocks = r.details.get("rejection_rate_per_block")
     bounds = r.details.get("rejection_upper95_per_block")
-    recomputed = _gate_recomputed(r.details.get("rejected_by_replica"))
-    if goals["rejections"] and "above the" in recomputed:
+    recomputed, above_goal = _gate_recomputed(r.details.get("rejected_by_replica"))
+    if goals["rejections"] and above_goal:
         summary += (
             " The rejection goal is met by the bound that run computed; today's stricter bound "
             "on the same rejections is above it (below the table): more replicas are needed to "
@@ -209,11 +202,11 @@ def _gate_settings(used: dict[str, Any] | None) -> str:
     return f"the settings of that run ({said}; today's defaults differ in {', '.join(changed)})"
 
 
-def _gate_recomputed(raw: list[str] | None) -> str:
+def _gate_recomputed(raw: list[str] | None) -> tuple[str, bool]:
     """The run's own rejections scored by today's RejectionStats (the same data, the bound the
     code computes now), so a change of method shows without a new run."""
     if not raw:
-        return "The run kept no per-replica rejections: they cannot be recomputed."
+        return "The run kept no per-replica rejections: they cannot be recomputed.", False
     import numpy as np
 
     from bench.bench_gate_simulation import MAX_REJECTION_RATE, RejectionStats
@@ -226,7 +219,7 @@ def _gate_recomputed(raw: list[str] | None) -> str:
         else ("within" if worst <= MAX_REJECTION_RATE else "above")
         + f" the {MAX_REJECTION_RATE:.0%} goal"
     )
-    return (
+    text = (
         "Recomputed from this run's {n} replicas' rejections with today's bound (Clopper-Pearson "
         "on the builds' effective number, the replicas' design effect): blocks "
         + ", ".join(
@@ -235,6 +228,7 @@ def _gate_recomputed(raw: list[str] | None) -> str:
         )
         + f"; highest bound {_pct(worst)}, {verdict}."
     ).replace("{n}", str(len(raw)))
+    return text, stats.judged and worst > MAX_REJECTION_RATE
 
 
 SECTIONS: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, str]]]] = {
