@@ -24,6 +24,14 @@ in the same run, for each stream (issue 14 measured about 1/17 on the demo's rep
 replays into the twin in under 120 s (the demo's three days in ~5 minutes). Both paths must
 count the same (identical IngestReport). `FEECAST_BENCH_DAYS` changes the span of both streams.
 
+The ceiling beside each ratio says how far any design could go on this twin: every closed
+minute must reach the feature group in its own PutRecord (the Feature Store API has no batch
+put), so the twin's replay takes at least the in-memory pipeline's time plus one PutRecord per
+minute, whatever else it does. The bench times PutRecord on the same twin, after the replays,
+and reports memory / (memory + minutes x PutRecord) per stream: when that ceiling is under 1/3,
+the goal cannot be met by fewer or cheaper DynamoDB calls; only a cheaper request path (moto's
+parsing and serialising, botocore's) could.
+
 Why not per-transaction conditional puts or TransactWriteItems: moto deep-copies the whole
 table on every TransactWriteItems (measured: 6 s per call at 2,000 items, 42 s at 20,000),
 and ~0.7 ms per PutItem would make 1M transactions take 12 minutes; one conditional write per
@@ -44,6 +52,7 @@ from bench.common import measurement, result
 
 GOALS = {"replay_s_per_day": 120.0, "twin_to_memory": 1 / 3}
 START = datetime(2026, 1, 1, tzinfo=UTC)
+PUT_RECORD_SAMPLES = 300  # PutRecords timed for the ceiling (~0.5 s)
 
 
 @dataclass
@@ -60,8 +69,17 @@ class Stream:
     twin_report: Any = None
 
     @property
+    def memory_mean_s(self) -> float:
+        return sum(self.memory_s) / len(self.memory_s)
+
+    @property
     def memory_tx_s(self) -> float:
-        return self.lines / (sum(self.memory_s) / len(self.memory_s))
+        return self.lines / self.memory_mean_s
+
+    def ceiling(self, put_record_s: float) -> float:
+        """The best twin/memory ratio with only one PutRecord per closed minute on the twin."""
+        minutes = int(self.twin_report.minutes_closed)
+        return self.memory_mean_s / (self.memory_mean_s + minutes * put_record_s)
 
     @property
     def twin_tx_s(self) -> float:
@@ -123,6 +141,7 @@ def main() -> dict[str, Any]:
             started = time.perf_counter()
             twin.settle()
             offline_s = time.perf_counter() - started
+            put_record_s = time_put_record(sink, START - timedelta(days=30))
         for stream in streams:
             in_memory(stream)
 
@@ -137,6 +156,17 @@ def main() -> dict[str, Any]:
                 goal_label="1/3",
                 note=f"twin {stream.twin_tx_s:,.0f} tx/s, in memory {stream.memory_tx_s:,.0f} "
                 f"tx/s; {stream.lines:,} transactions",
+            )
+        )
+        minutes = stream.twin_report.minutes_closed
+        measurements.append(
+            measurement(
+                f"ceiling of twin_to_memory ({stream.key}): one PutRecord per minute",
+                stream.ceiling(put_record_s),
+                note=f"in memory {stream.memory_mean_s * 1000 / minutes:.2f} ms per closed "
+                f"minute, the twin {(stream.twin_s - stream.memory_mean_s) * 1000 / minutes:.2f}"
+                f" ms more (add, close, put, mark written); PutRecord alone "
+                f"{put_record_s * 1000:.2f} ms",
             )
         )
     measurements += [
@@ -170,6 +200,13 @@ def main() -> dict[str, Any]:
         measurement("generate", generate_s, "s", digits=1),
         measurement("twin deploy", deploy_s, "s", digits=1),
         measurement("offline store write", offline_s, "s", digits=1),
+        measurement(
+            "twin PutRecord",
+            put_record_s * 1000,
+            "ms",
+            note=f"mean of {PUT_RECORD_SAMPLES} on the same twin, after the replays",
+            digits=2,
+        ),
     ]
     return result(
         "ingest_replay",
@@ -177,6 +214,7 @@ def main() -> dict[str, Any]:
         measurements,
         {
             "days": days,
+            "put_record_ms": put_record_s * 1000,
             "lines": day.lines,
             "minutes_closed": day.twin_report.minutes_closed,
             "duplicates_dropped": day.twin_report.duplicates_dropped,
@@ -189,9 +227,28 @@ def main() -> dict[str, Any]:
                     "twin_replay_s": s.twin_s,
                     "memory_replay_s": list(s.memory_s),
                     "twin_report": s.twin_report.to_dict(),
+                    "ceiling_one_put_record_per_minute": s.ceiling(put_record_s),
                     "memory_report": s.memory_report.to_dict(),
                 }
                 for s in streams
             },
         },
     )
+
+
+def time_put_record(sink: Any, first: datetime) -> float:
+    """Mean seconds of one PutRecord of a minute's record through the twin (minutes from
+    `first` on, apart from the replayed ones)."""
+    from feecast.ingest.model import MinuteRecord, epoch
+
+    base = epoch(first)
+    records = [
+        MinuteRecord(
+            minute=base + 60 * i, count=30, total_fee=90_000, median_fee=2_500, fee_rate=9.5
+        )
+        for i in range(PUT_RECORD_SAMPLES)
+    ]
+    started = time.perf_counter()
+    for record in records:
+        sink.put_minute(record)
+    return (time.perf_counter() - started) / len(records)

@@ -138,6 +138,7 @@ def report(run: dict[str, Any], process_s: float, load_before: dict[str, float])
             digits=1,
         ),
         measurement("outside_jobs", wall - in_jobs, "s", digits=1),
+        *_where_outside_jobs(run, phases),
         measurement("process_wall", process_s, "s", note="incl. interpreter start", digits=1),
         measurement("process_cpu", run["cpu_seconds"], "s", note="user+sys, all threads", digits=1),
     ]
@@ -195,6 +196,7 @@ def report(run: dict[str, Any], process_s: float, load_before: dict[str, float])
             "jobs": jobs,
             "options": run["options"],
             "lambda_invocations": run["lambda_invocations"],
+            "lambda_seconds": run.get("lambda_seconds"),
             "failed_phase": run["failed_phase"],
             "load_before": load_before,
             "load_after": load(),
@@ -211,6 +213,31 @@ def report(run: dict[str, Any], process_s: float, load_before: dict[str, float])
                 parts.append(f"--- {label} (tail) ---\n{run[key]}")
         out["why"] = "\n".join(parts)
     return out
+
+
+def _where_outside_jobs(run: dict[str, Any], phases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Where the time outside the jobs goes: the history replay (the `history` phase: the CLI's
+    replay, in this process) and the functions' invocations (mostly the collector, once per
+    simulated minute). Older results without `lambda_seconds` report neither."""
+    functions = run.get("lambda_seconds")
+    if functions is None:
+        return []
+    history = next((p["wall_seconds"] for p in phases if p["key"] == "history"), None) or 0.0
+    in_lambda = sum(f["seconds"] for f in functions.values())
+    top = ", ".join(
+        f"{name} {f['seconds']:.1f} s / {int(f['invocations'])}"
+        for name, f in list(functions.items())[:3]
+    )
+    return [
+        measurement("history_replay", history, "s", note="phase history", digits=1),
+        measurement(
+            "in_lambda_invocations",
+            in_lambda,
+            "s",
+            note=f"{sum(int(f['invocations']) for f in functions.values())} invocations; {top}",
+            digits=1,
+        ),
+    ]
 
 
 def covered(intervals: Iterable[tuple[float, float]], start: float, end: float) -> float:
@@ -324,7 +351,7 @@ def child(out: Path) -> int:
             try:
                 jobs = scenario.clock.jobs(run.wall_seconds or scenario.run.wall())
                 algorithm = _trainings(scenario.twin) if scenario.twin is not None else []
-                invocations = len(scenario.twin.runtime.invocations) if scenario.twin else 0
+                invocations = list(scenario.twin.runtime.invocations) if scenario.twin else []
             finally:
                 scenario.close()
         usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -354,13 +381,25 @@ def child(out: Path) -> int:
                 for p in run.phases
             ],
             "jobs": jobs,
-            "lambda_invocations": invocations,
+            "lambda_invocations": len(invocations),
+            "lambda_seconds": lambda_seconds(invocations),
         }
         if not run.ok:
             facts["timeline_tail"] = _tail(timeline.read_text())
             facts["log_tail"] = _tail(log.read_text())
     out.write_text(json.dumps(facts, indent=2, default=str))
     return 0
+
+
+def lambda_seconds(invocations: Iterable[Any]) -> dict[str, dict[str, float]]:
+    """Per function: invocations and their summed wall time (the twin's Invoke, from the
+    handover to a worker to its answer, cold starts included)."""
+    out: dict[str, dict[str, float]] = {}
+    for inv in invocations:
+        entry = out.setdefault(inv.logical_id, {"invocations": 0, "seconds": 0.0})
+        entry["invocations"] += 1
+        entry["seconds"] += inv.duration_ms / 1000
+    return dict(sorted(out.items(), key=lambda item: -item[1]["seconds"]))
 
 
 def _trainings(twin: Any) -> list[dict[str, Any]]:

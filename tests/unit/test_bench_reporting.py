@@ -133,6 +133,26 @@ def test_the_twin_overhead_is_the_share_of_wall_time_outside_training_and_transf
     ]
 
 
+def test_the_lifecycle_says_how_much_of_the_time_outside_jobs_went_to_invocations() -> None:
+    invocations = [
+        SimpleNamespace(logical_id=logical_id, duration_ms=ms)
+        for logical_id, ms in (("Collect", 80.0), ("Collect", 120.0), ("Monitor", 500.0))
+    ]
+    seconds = lifecycle.lambda_seconds(invocations)
+    assert list(seconds) == ["Monitor", "Collect"]  # the costliest first
+    assert seconds["Collect"] == {"invocations": 2, "seconds": pytest.approx(0.2)}
+    facts = {**_facts(), "lambda_seconds": seconds}
+    facts["phases"] = [*facts["phases"], {**facts["phases"][0], "key": "history"}]
+    rows = _by_name(lifecycle.report(facts, process_s=105.0, load_before={"1m": 0.5}))
+    assert rows["in_lambda_invocations"]["value"] == pytest.approx(0.7)
+    assert rows["in_lambda_invocations"]["note"].startswith("3 invocations; Monitor 0.5 s / 1")
+    assert rows["history_replay"]["value"] == pytest.approx(10.0)
+    # Results recorded before the split have neither row.
+    assert "in_lambda_invocations" not in _by_name(
+        lifecycle.report(_facts(), process_s=105.0, load_before={"1m": 0.5})
+    )
+
+
 def test_a_failed_phase_makes_the_lifecycle_say_which_phase_and_show_the_timeline() -> None:
     out = lifecycle.report(_facts(ok=False), process_s=105.0, load_before={"1m": 0.5})
     assert out["ok"] is False
@@ -206,3 +226,13 @@ def test_the_run_prints_why_under_the_table_and_at_the_end_and_results_md_keeps_
     )
     markdown = (tmp_path / "results.md").read_text()
     assert "Why it failed:" in markdown and "    Boom" in markdown
+
+
+def test_the_replay_ceiling_is_memory_time_over_memory_time_plus_one_put_record_a_minute() -> None:
+    from bench.bench_ingest_replay import Stream
+
+    stream = Stream("demo", 0.5, 7, 0.0, lines=43_200, memory_s=(0.3, 0.5))
+    stream.twin_report = SimpleNamespace(minutes_closed=1_440)
+    # 0.4 s in memory; 1,440 PutRecords at 2 ms are 2.88 s more, whatever else the twin does.
+    assert stream.ceiling(0.002) == pytest.approx(0.4 / (0.4 + 2.88))
+    assert stream.memory_tx_s == pytest.approx(43_200 / 0.4)
