@@ -32,6 +32,12 @@ and reports memory / (memory + minutes x PutRecord) per stream: when that ceilin
 the goal cannot be met by fewer or cheaper DynamoDB calls; only a cheaper request path (moto's
 parsing and serialising, botocore's) could.
 
+A second ceiling says what the SDK alone allows: every call the twin answered during a stream's
+replay is made again, after the twin has closed, with the same parameters, on a client whose
+request is answered at once with the twin's recorded response (botocore's before-send hook):
+building, signing and parsing, and no backend at all. memory / (memory + that time) is the best
+ratio any twin could reach for the product's calls as they are.
+
 Why not per-transaction conditional puts or TransactWriteItems: moto deep-copies the whole
 table on every TransactWriteItems (measured: 6 s per call at 2,000 items, 42 s at 20,000),
 and ~0.7 ms per PutItem would make 1M transactions take 12 minutes; one conditional write per
@@ -40,10 +46,11 @@ minute (feecast.ingest.store) does the same job in a few thousand calls.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -67,6 +74,8 @@ class Stream:
     memory_report: Any = None
     twin_s: float = 0.0
     twin_report: Any = None
+    calls: list[list[Any]] = field(default_factory=list)  # SdkRecorder's, during the twin replay
+    sdk_s: float = 0.0  # the same calls answered at once (SdkRecorder.replay)
 
     @property
     def memory_mean_s(self) -> float:
@@ -80,6 +89,11 @@ class Stream:
         """The best twin/memory ratio with only one PutRecord per closed minute on the twin."""
         minutes = int(self.twin_report.minutes_closed)
         return self.memory_mean_s / (self.memory_mean_s + minutes * put_record_s)
+
+    @property
+    def sdk_ceiling(self) -> float:
+        """The best twin/memory ratio with a backend that answers every call at once."""
+        return self.memory_mean_s / (self.memory_mean_s + self.sdk_s)
 
     @property
     def twin_tx_s(self) -> float:
@@ -134,16 +148,21 @@ def main() -> dict[str, Any]:
             sink = FeatureStoreSink(
                 twin.outputs["FeatureGroupName"], twin.client("sagemaker-featurestore-runtime")
             )
+            recorder = SdkRecorder(store.client, sink.client)
             for stream in streams:
+                recorder.calls = stream.calls
                 started = time.perf_counter()
                 stream.twin_report = replay_file(stream.path, store=store, sink=sink, flush=True)
                 stream.twin_s = time.perf_counter() - started
+            recorder.calls = []
             started = time.perf_counter()
             twin.settle()
             offline_s = time.perf_counter() - started
             put_record_s = time_put_record(sink, START - timedelta(days=30))
         for stream in streams:
             in_memory(stream)
+        for stream in streams:  # the twin has closed: moto answers nothing now
+            stream.sdk_s = recorder.replay(stream.calls)
 
     day, demo = streams
     measurements = []
@@ -167,6 +186,16 @@ def main() -> dict[str, Any]:
                 f"minute, the twin {(stream.twin_s - stream.memory_mean_s) * 1000 / minutes:.2f}"
                 f" ms more (add, close, put, mark written); PutRecord alone "
                 f"{put_record_s * 1000:.2f} ms",
+            )
+        )
+        measurements.append(
+            measurement(
+                f"ceiling of twin_to_memory ({stream.key}): the SDK alone, an instant backend",
+                stream.sdk_ceiling,
+                note=f"{len(stream.calls):,} calls ({len(stream.calls) / minutes:.2f} per closed "
+                f"minute) cost botocore {stream.sdk_s:.2f} s "
+                f"({stream.sdk_s * 1000 / max(len(stream.calls), 1):.3f} ms a call) answered "
+                f"at once; the twin took {stream.twin_s:.2f} s",
             )
         )
     measurements += [
@@ -228,6 +257,10 @@ def main() -> dict[str, Any]:
                     "memory_replay_s": list(s.memory_s),
                     "twin_report": s.twin_report.to_dict(),
                     "ceiling_one_put_record_per_minute": s.ceiling(put_record_s),
+                    "calls": len(s.calls),
+                    "calls_by_operation": calls_by_operation(s.calls),
+                    "sdk_replay_s": s.sdk_s,
+                    "ceiling_sdk_alone": s.sdk_ceiling,
                     "memory_report": s.memory_report.to_dict(),
                 }
                 for s in streams
@@ -252,3 +285,90 @@ def time_put_record(sink: Any, first: datetime) -> float:
     for record in records:
         sink.put_minute(record)
     return (time.perf_counter() - started) / len(records)
+
+
+class SdkRecorder:
+    """Records each call the given clients make (operation, parameters, the last HTTP answer)
+    in `calls`, and makes them again on fresh clients answered at once: what the SDK alone
+    costs for those calls.
+
+    The parameters are kept by reference: the adapters build new ones for every call, and
+    botocore reads them without changing them."""
+
+    def __init__(self, *clients: Any) -> None:
+        self.calls: list[list[Any]] = []
+        self.configs: dict[str, Any] = {}
+        self.region = clients[0].meta.region_name
+        for client in clients:
+            service = client.meta.service_model.service_name
+            event_id = client.meta.service_model.service_id.hyphenize()
+            self.configs[service] = client.meta.config
+            client.meta.events.register(f"before-parameter-build.{event_id}", self._called(service))
+            client.meta.events.register(f"response-received.{event_id}", self._answered)
+
+    def _called(self, service: str) -> Any:
+        def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+            self.calls.append([service, model.name, params, None])
+
+        return record
+
+    def _answered(self, response_dict: dict[str, Any] | None, **_: Any) -> None:
+        if response_dict is not None and self.calls:
+            self.calls[-1][3] = response_dict  # a retried call keeps its last answer
+
+    def replay(self, calls: list[list[Any]]) -> float:
+        """Seconds botocore takes to make `calls` when each is answered at once."""
+        import boto3
+        from botocore import xform_name
+        from botocore.awsrequest import AWSResponse
+        from botocore.exceptions import ClientError
+
+        session = boto3.session.Session(
+            aws_access_key_id="bench", aws_secret_access_key="bench", region_name=self.region
+        )
+        answers = iter([call[3] for call in calls])
+
+        def answer(request: Any, **_: Any) -> Any:
+            recorded = next(answers)
+            return AWSResponse(
+                request.url,
+                recorded["status_code"],
+                dict(recorded["headers"]),
+                _Raw(recorded["body"]),  # type: ignore[arg-type]
+            )
+
+        clients = {}
+        for service, config in self.configs.items():
+            clients[service] = session.client(service, config=config)
+            clients[service].meta.events.register("before-send", answer)
+        methods = [
+            (getattr(clients[service], xform_name(operation)), params)
+            for service, operation, params, _ in calls
+        ]
+        started = time.perf_counter()
+        for method, params in methods:
+            # A refused condition costs its parsing too, as in the replay.
+            with contextlib.suppress(ClientError):
+                method(**params)
+        return time.perf_counter() - started
+
+
+class _Raw:
+    """A recorded body as urllib3's response offers it to botocore."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self.body
+
+    def read(self, *_: Any, **__: Any) -> bytes:
+        return self.body
+
+
+def calls_by_operation(calls: list[list[Any]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for service, operation, _, _ in calls:
+        key = f"{service}.{operation}"
+        counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items()))

@@ -362,6 +362,17 @@ def test_cloudwatch_metric_datum_fields(aws: None) -> None:
     assert datum.timestamp is not None
 
 
+def test_dynamodb_sizes_a_set_as_the_sum_of_its_elements(aws: None) -> None:
+    # The twin counts a set's size element by element (feecast_twin.core, item size): a string
+    # or binary by its bytes, a number by its digits, as moto's DynamoType.size does.
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    strings = ["a", "é", "0123456789abcdef"]
+    assert DynamoType({"SS": strings}).size() == sum(len(s.encode()) for s in strings)
+    assert DynamoType({"NS": ["1", "-2.5", "1000"]}).size() == 1 + 4 + 4
+    assert DynamoType({"BS": [b"\x00\x01", "AAE="]}).size() == 2 + 4
+
+
 def test_sns_topic_keeps_sent_notifications(aws: None) -> None:
     from moto.sns.models import sns_backends
 
@@ -480,6 +491,38 @@ def test_a_deployed_twin_made_the_documented_patches_and_closing_undoes_them(
     assert "moto.sagemakerfeaturestoreruntime" not in sys.modules
     left = {p.target: why for p in made if (why := _left_behind(p)) is not None}
     assert left == {}
+
+
+def test_a_twin_sizes_sets_as_moto_does_and_refuses_an_item_over_400_kb(
+    make_twin: Callable[..., Any],
+) -> None:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    twin = make_twin()
+    # The sizes test_dynamodb_sizes_a_set_as_the_sum_of_its_elements checks on bare moto.
+    assert DynamoType({"SS": ["a", "é", "0123456789abcdef"]}).size() == 1 + 2 + 16
+    assert DynamoType({"NS": ["1", "-2.5", "1000"]}).size() == 1 + 4 + 4
+    assert DynamoType({"BS": [b"\x00\x01", "AAE="]}).size() == 2 + 4
+    assert DynamoType({"M": {"k": {"SS": ["ab"]}}}).size() == 1 + 2  # nested: moto's own code
+    ddb = twin.client("dynamodb")
+    table = twin.outputs["IngestTableName"]
+    key = {"pk": {"S": "MINUTE"}, "sk": {"S": "2026-01-01T00:00:00Z"}}
+    keys = [f"{i:06d}" + "x" * 994 for i in range(300)]  # 300 kB: fits
+    ddb.update_item(
+        TableName=table,
+        Key=key,
+        UpdateExpression="ADD seen :k",
+        ExpressionAttributeValues={":k": {"SS": keys}},
+    )
+    more = [f"{i:06d}" + "y" * 994 for i in range(150)]  # 450 kB in all: over the limit
+    with pytest.raises(ddb.exceptions.ClientError, match="Item size to update has exceeded"):
+        ddb.update_item(
+            TableName=table,
+            Key=key,
+            UpdateExpression="SET #more = :k",  # moto checks the limit where it sets (not on ADD)
+            ExpressionAttributeNames={"#more": "late_seen"},
+            ExpressionAttributeValues={":k": {"SS": more}},
+        )
 
 
 class _BrokenAfterPatching:

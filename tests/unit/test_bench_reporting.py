@@ -236,3 +236,56 @@ def test_the_replay_ceiling_is_memory_time_over_memory_time_plus_one_put_record_
     # 0.4 s in memory; 1,440 PutRecords at 2 ms are 2.88 s more, whatever else the twin does.
     assert stream.ceiling(0.002) == pytest.approx(0.4 / (0.4 + 2.88))
     assert stream.memory_tx_s == pytest.approx(43_200 / 0.4)
+
+
+def test_the_sdk_ceiling_is_memory_time_over_memory_time_plus_the_calls_answered_at_once() -> None:
+    from bench.bench_ingest_replay import Stream
+
+    stream = Stream("demo", 0.5, 7, 0.0, lines=43_200, memory_s=(0.3, 0.5), sdk_s=1.6)
+    assert stream.sdk_ceiling == pytest.approx(0.4 / (0.4 + 1.6))
+
+
+def test_the_sdk_recorder_keeps_each_call_with_its_answer_and_makes_them_again() -> None:
+    import boto3
+    from botocore.awsrequest import AWSResponse
+
+    from bench.bench_ingest_replay import SdkRecorder, _Raw, calls_by_operation
+
+    answers = [
+        (200, b'{"Item": {"pk": {"S": "CURSOR"}, "last_closed": {"N": "60"}}}'),
+        (400, b'{"__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException"}'),
+    ]
+    sent: list[bytes] = []
+
+    def service(request: Any, **_: Any) -> Any:  # stands in for the twin
+        status, body = answers[len(sent) % 2]
+        sent.append(request.body)
+        headers = {"content-type": "application/x-amz-json-1.0"}
+        return AWSResponse(request.url, status, headers, _Raw(body))  # type: ignore[arg-type]
+
+    session = boto3.session.Session(
+        aws_access_key_id="test", aws_secret_access_key="test", region_name="eu-west-1"
+    )
+    client = session.client("dynamodb")
+    client.meta.events.register("before-send", service)
+    recorder = SdkRecorder(client)
+    key = {"pk": {"S": "CURSOR"}, "sk": {"S": "CLOSER"}}
+    assert client.get_item(TableName="t", Key=key)["Item"]["last_closed"] == {"N": "60"}
+    with pytest.raises(client.exceptions.ConditionalCheckFailedException):
+        client.update_item(
+            TableName="t", Key=key, UpdateExpression="SET a = :a",
+            ConditionExpression="attribute_not_exists(pk)",
+            ExpressionAttributeValues={":a": {"N": "1"}},
+        )  # fmt: skip
+
+    calls = recorder.calls
+    assert [(c[0], c[1], c[3]["status_code"]) for c in calls] == [
+        ("dynamodb", "GetItem", 200),
+        ("dynamodb", "UpdateItem", 400),
+    ]
+    assert calls[0][2] == {"TableName": "t", "Key": key}
+    assert calls_by_operation(calls) == {"dynamodb.GetItem": 1, "dynamodb.UpdateItem": 1}
+    # Made again on clients of their own, answered from the recording: the refusal is parsed
+    # and absorbed, and the service is not asked again.
+    assert recorder.replay(calls) > 0
+    assert len(sent) == 2
