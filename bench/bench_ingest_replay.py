@@ -46,7 +46,6 @@ minute (feecast.ingest.store) does the same job in a few thousand calls.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import tempfile
 import time
@@ -162,7 +161,7 @@ def main() -> dict[str, Any]:
         for stream in streams:
             in_memory(stream)
         for stream in streams:  # the twin has closed: moto answers nothing now
-            stream.sdk_s = recorder.replay(stream.calls)
+            stream.sdk_s = recorder.replay(stream.calls).seconds
 
     day, demo = streams
     measurements = []
@@ -293,7 +292,8 @@ class SdkRecorder:
     costs for those calls.
 
     The parameters are kept by reference: the adapters build new ones for every call, and
-    botocore reads them without changing them."""
+    botocore reads them without changing them. A call and its answer are paired through the
+    context dict botocore hands to both events, so concurrent calls cannot swap answers."""
 
     def __init__(self, *clients: Any) -> None:
         self.calls: list[list[Any]] = []
@@ -307,29 +307,47 @@ class SdkRecorder:
             client.meta.events.register(f"response-received.{event_id}", self._answered)
 
     def _called(self, service: str) -> Any:
-        def record(params: dict[str, Any], model: Any, **_: Any) -> None:
-            self.calls.append([service, model.name, params, None])
+        def record(params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+            entry = [service, model.name, params, None]
+            context["sdk_recorder_call"] = entry
+            self.calls.append(entry)
 
         return record
 
-    def _answered(self, response_dict: dict[str, Any] | None, **_: Any) -> None:
-        if response_dict is not None and self.calls:
-            self.calls[-1][3] = response_dict  # a retried call keeps its last answer
+    def _answered(
+        self, response_dict: dict[str, Any] | None, context: dict[str, Any], **_: Any
+    ) -> None:
+        entry = context.get("sdk_recorder_call")
+        if entry is not None and response_dict is not None:
+            entry[3] = response_dict  # a retried call keeps its last answer
 
-    def replay(self, calls: list[list[Any]]) -> float:
-        """Seconds botocore takes to make `calls` when each is answered at once."""
+    def replay(self, calls: list[list[Any]]) -> Replayed:
+        """Make `calls` again, each answered at once with its recorded answer; botocore's time."""
         import boto3
         from botocore import xform_name
         from botocore.awsrequest import AWSResponse
+        from botocore.config import Config
         from botocore.exceptions import ClientError
+        from moto.core.models import botocore_stubber
 
+        unanswered = [f"{c[0]}.{c[1]}" for c in calls if c[3] is None]
+        if unanswered:
+            raise RuntimeError(f"calls without a recorded answer: {unanswered[:5]}")
+        # moto's stubber runs before any client's own before-send hook: while a mock is active
+        # it would answer these calls itself, and this would time moto, not botocore alone.
+        if botocore_stubber.enabled:
+            raise RuntimeError("a moto mock is still active: the replay would reach moto")
         session = boto3.session.Session(
             aws_access_key_id="bench", aws_secret_access_key="bench", region_name=self.region
         )
-        answers = iter([call[3] for call in calls])
+        answers = iter(calls)
+        done = Replayed()
 
-        def answer(request: Any, **_: Any) -> Any:
-            recorded = next(answers)
+        def answer(request: Any, event_name: str, **_: Any) -> Any:
+            service, operation, _, recorded = next(answers)
+            if not event_name.endswith(f".{operation}"):
+                raise RuntimeError(f"{event_name} answered with {service}.{operation}'s answer")
+            done.answers.append((operation, int(recorded["status_code"])))
             return AWSResponse(
                 request.url,
                 recorded["status_code"],
@@ -339,7 +357,10 @@ class SdkRecorder:
 
         clients = {}
         for service, config in self.configs.items():
-            clients[service] = session.client(service, config=config)
+            # The same configuration, with no retry: each call gets exactly its one answer.
+            retries = {k: v for k, v in (config.retries or {}).items() if k != "max_attempts"}
+            once = config.merge(Config(retries={**retries, "total_max_attempts": 1}))
+            clients[service] = session.client(service, config=once)
             clients[service].meta.events.register("before-send", answer)
         methods = [
             (getattr(clients[service], xform_name(operation)), params)
@@ -347,10 +368,23 @@ class SdkRecorder:
         ]
         started = time.perf_counter()
         for method, params in methods:
-            # A refused condition costs its parsing too, as in the replay.
-            with contextlib.suppress(ClientError):
+            try:
                 method(**params)
-        return time.perf_counter() - started
+            except ClientError:  # a refused condition costs its parsing too, as in the replay
+                done.refused += 1
+        done.seconds = time.perf_counter() - started
+        if len(done.answers) != len(calls):
+            raise RuntimeError(f"{len(calls)} calls, {len(done.answers)} answered")
+        return done
+
+
+@dataclass
+class Replayed:
+    """What SdkRecorder.replay did: botocore's seconds, each answer given, the refusals."""
+
+    seconds: float = 0.0
+    answers: list[tuple[str, int]] = field(default_factory=list)  # (operation, HTTP status)
+    refused: int = 0
 
 
 class _Raw:

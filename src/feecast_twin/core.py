@@ -858,7 +858,8 @@ class Twin:
             if len(kind) == 2 and kind[1] == "S" and kind[0] in "SNB":  # SS, NS, BS
                 if kind[0] == "N":
                     return sum(len(str(v)) for v in self.value)
-                return sum(bytesize(v) for v in self.value)
+                # moto sizes a bool as 1 wherever it appears (only a malformed request sends one)
+                return sum(1 if isinstance(v, bool) else bytesize(v) for v in self.value)
             return int(original(self))
 
         self._patches.replace(

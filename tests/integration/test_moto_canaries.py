@@ -498,7 +498,21 @@ def test_a_twin_sizes_sets_as_moto_does_and_refuses_an_item_over_400_kb(
 ) -> None:
     from moto.dynamodb.models.dynamo_type import DynamoType
 
+    original = DynamoType.size  # moto's, before the twin patches it
+    values: list[dict[str, Any]] = [
+        {"SS": ["a", "é", "0123456789abcdef"]},
+        {"SS": []},
+        {"SS": ["x", True]},  # malformed, as only a raw request could send it
+        {"NS": ["1", "-2.5", "1000", "1E+3"]},
+        {"BS": [b"\x00\x01", "AAE=", True]},
+        {"M": {"k": {"SS": ["ab"]}, "n": {"N": "12"}}},
+        {"L": [{"NS": ["7"]}, {"BOOL": True}, {"NULL": True}]},
+        {"S": "plain"},
+    ]
+    expected = [original(DynamoType(v)) for v in values]
     twin = make_twin()
+    assert DynamoType.size is not original
+    assert [DynamoType(v).size() for v in values] == expected
     # The sizes test_dynamodb_sizes_a_set_as_the_sum_of_its_elements checks on bare moto.
     assert DynamoType({"SS": ["a", "é", "0123456789abcdef"]}).size() == 1 + 2 + 16
     assert DynamoType({"NS": ["1", "-2.5", "1000"]}).size() == 1 + 4 + 4

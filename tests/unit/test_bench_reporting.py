@@ -6,6 +6,7 @@ Pure and fast: made-up results and facts, no twin, no benchmark is run.
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -285,7 +286,20 @@ def test_the_sdk_recorder_keeps_each_call_with_its_answer_and_makes_them_again()
     ]
     assert calls[0][2] == {"TableName": "t", "Key": key}
     assert calls_by_operation(calls) == {"dynamodb.GetItem": 1, "dynamodb.UpdateItem": 1}
-    # Made again on clients of their own, answered from the recording: the refusal is parsed
-    # and absorbed, and the service is not asked again.
-    assert recorder.replay(calls) > 0
+    # Made again on clients of their own, answered from the recording in order: the refusal is
+    # parsed and counted, and the service is not asked again.
+    replayed = recorder.replay(calls)
+    assert replayed.answers == [("GetItem", 200), ("UpdateItem", 400)]
+    assert replayed.refused == 1
+    assert replayed.seconds > 0
     assert len(sent) == 2
+    # It refuses to time what would not be botocore alone: a call with no recorded answer, or
+    # a moto mock still active (moto's stubber would answer before the recording does).
+    with pytest.raises(
+        RuntimeError, match=re.escape("without a recorded answer: ['dynamodb.GetItem']")
+    ):
+        recorder.replay([[*calls[0][:3], None]])
+    from moto import mock_aws
+
+    with mock_aws(), pytest.raises(RuntimeError, match="moto mock is still active"):
+        recorder.replay(calls)
