@@ -49,6 +49,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -328,6 +329,7 @@ class SdkRecorder:
         from botocore.awsrequest import AWSResponse
         from botocore.config import Config
         from botocore.exceptions import ClientError
+        from moto.core.botocore_stubber import MockRawResponse
         from moto.core.models import botocore_stubber
 
         unanswered = [f"{c[0]}.{c[1]}" for c in calls if c[3] is None]
@@ -352,7 +354,7 @@ class SdkRecorder:
                 request.url,
                 recorded["status_code"],
                 dict(recorded["headers"]),
-                _Raw(recorded["body"]),  # type: ignore[arg-type]
+                MockRawResponse(recorded["body"]),  # type: ignore[arg-type]
             )
 
         clients = {}
@@ -387,22 +389,7 @@ class Replayed:
     refused: int = 0
 
 
-class _Raw:
-    """A recorded body as urllib3's response offers it to botocore."""
-
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-
-    def stream(self, **_: Any) -> Any:
-        yield self.body
-
-    def read(self, *_: Any, **__: Any) -> bytes:
-        return self.body
-
-
 def calls_by_operation(calls: list[list[Any]]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for service, operation, _, _ in calls:
-        key = f"{service}.{operation}"
-        counts[key] = counts.get(key, 0) + 1
-    return dict(sorted(counts.items()))
+    return dict(
+        sorted(Counter(f"{service}.{operation}" for service, operation, *_ in calls).items())
+    )

@@ -249,8 +249,9 @@ def test_the_sdk_ceiling_is_memory_time_over_memory_time_plus_the_calls_answered
 def test_the_sdk_recorder_keeps_each_call_with_its_answer_and_makes_them_again() -> None:
     import boto3
     from botocore.awsrequest import AWSResponse
+    from moto.core.botocore_stubber import MockRawResponse
 
-    from bench.bench_ingest_replay import SdkRecorder, _Raw, calls_by_operation
+    from bench.bench_ingest_replay import SdkRecorder, calls_by_operation
 
     answers = [
         (200, b'{"Item": {"pk": {"S": "CURSOR"}, "last_closed": {"N": "60"}}}'),
@@ -262,7 +263,7 @@ def test_the_sdk_recorder_keeps_each_call_with_its_answer_and_makes_them_again()
         status, body = answers[len(sent) % 2]
         sent.append(request.body)
         headers = {"content-type": "application/x-amz-json-1.0"}
-        return AWSResponse(request.url, status, headers, _Raw(body))  # type: ignore[arg-type]
+        return AWSResponse(request.url, status, headers, MockRawResponse(body))  # type: ignore[arg-type]
 
     session = boto3.session.Session(
         aws_access_key_id="test", aws_secret_access_key="test", region_name="eu-west-1"
